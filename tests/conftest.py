@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny data written on the fly, the repository root, a subprocess runner."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def write_tiny_voc(root: str, num_train: int = 6, num_val: int = 2, size: int = 32,
+                   seed: int = 0) -> str:
+    """A VOC-layout folder of coloured squares/discs on noise (3 classes incl. background)."""
+    import mmcv
+    rng = np.random.default_rng(seed)
+    names = {'train': [f'tr{i:03d}' for i in range(num_train)],
+             'val': [f'va{i:03d}' for i in range(num_val)]}
+    yy, xx = np.mgrid[:size, :size]
+    for split, ids in names.items():
+        for img_id in ids:
+            img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+            mask = np.zeros((size, size), np.uint8)
+            cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
+            r = size // 5
+            if rng.random() < 0.5:
+                region = (abs(yy - cy) <= r) & (abs(xx - cx) <= r)
+                mask[region], img[region] = 1, (200, 40, 40)
+            else:
+                region = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+                mask[region], img[region] = 2, (40, 40, 200)
+            mmcv.imwrite(img, osp.join(root, 'JPEGImages', f'{img_id}.png'))
+            mmcv.imwrite(mask, osp.join(root, 'SegmentationClass', f'{img_id}.png'))
+        os.makedirs(osp.join(root, 'ImageSets', 'Segmentation'), exist_ok=True)
+        with open(osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(ids) + '\n')
+    return root
+
+
+@pytest.fixture
+def tiny_voc(tmp_path) -> str:
+    return write_tiny_voc(str(tmp_path / 'tiny_voc'))
+
+
+def run_tool(args, timeout: int = 600, env_extra: dict = None) -> subprocess.CompletedProcess:
+    """Run a command from the repository root with this interpreter; fail with its output."""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
+    env.update(env_extra or {})
+    proc = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f'command failed ({proc.returncode}): {" ".join(args)}\n'
+                             f'--- stdout ---\n{proc.stdout[-5000:]}\n'
+                             f'--- stderr ---\n{proc.stderr[-5000:]}')
+    return proc
+
+
+PYTHON = sys.executable

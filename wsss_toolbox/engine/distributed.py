@@ -1,0 +1,59 @@
+"""Distributed training without GPUs (``torchrun`` on CPU with the gloo backend).
+
+mmengine 0.10.7 assumes a GPU per process when launched with ``--launcher pytorch``: it calls
+``torch.cuda.set_device(LOCAL_RANK)`` and wraps the model in DDP with
+``device_ids=[LOCAL_RANK]``. Both fail on a CPU-only machine. :func:`prepare_distributed`
+initialises the gloo process group itself (the runner then skips its own ``init_dist``) and
+selects :class:`DeviceAgnosticDDP`, which passes ``device_ids`` only for GPU modules.
+"""
+import os
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.model import MMDistributedDataParallel
+
+from wsss_toolbox.registry import MODEL_WRAPPERS
+
+
+@MODEL_WRAPPERS.register_module()
+class DeviceAgnosticDDP(MMDistributedDataParallel):
+    """``MMDistributedDataParallel`` that also wraps CPU modules (no ``device_ids``)."""
+
+    def __init__(self, module: torch.nn.Module, device_ids: Any = None, **kwargs) -> None:
+        on_gpu = any(p.is_cuda for p in module.parameters())
+        super().__init__(module=module, device_ids=device_ids if on_gpu else None, **kwargs)
+
+
+def prepare_distributed(cfg: Config) -> None:
+    """Make ``cfg.launcher == 'pytorch'`` work on machines without CUDA.
+
+    With CUDA nothing changes. Without it the process group is initialised with gloo from
+    torchrun's environment variables and the model wrapper becomes :class:`DeviceAgnosticDDP`.
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'launcher "{cfg.launcher}" needs GPUs; on a CPU-only machine use '
+                           'torchrun with --launcher pytorch.')
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR')
+               if k not in os.environ]
+    if missing:
+        raise RuntimeError(f'--launcher pytorch expects torchrun to set {missing}: start the '
+                           'job with `torchrun --nproc_per_node=N tools/train.py ...`.')
+    if not torch_dist.is_initialized():
+        timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout', None)
+        kwargs = {}
+        if timeout is not None:
+            from datetime import timedelta
+            kwargs['timeout'] = timedelta(seconds=timeout)
+        torch_dist.init_process_group(backend='gloo', **kwargs)
+    wrapper_cfg = cfg.get('model_wrapper_cfg', None) or {}
+    if wrapper_cfg.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        # The runner looks the type up in mmengine's root registry, which only resolves
+        # prefixes of its direct children: ours sits below mmseg's, hence the double prefix.
+        wrapper_cfg = dict(wrapper_cfg, type='mmseg.wsss.DeviceAgnosticDDP')
+        if 'find_unused_parameters' in cfg and 'find_unused_parameters' not in wrapper_cfg:
+            wrapper_cfg['find_unused_parameters'] = cfg.find_unused_parameters
+        cfg.model_wrapper_cfg = wrapper_cfg

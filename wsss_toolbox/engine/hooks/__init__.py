@@ -1,0 +1,1 @@
+"""mmengine hooks of the toolbox (registered in ``wsss_toolbox.registry.HOOKS``)."""

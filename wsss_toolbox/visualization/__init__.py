@@ -1,0 +1,1 @@
+"""Visualisation helpers (figures of image / ground truth / map / pseudo label)."""
