@@ -43,7 +43,9 @@ RUNNERS = _child('runner', MMSEG_RUNNERS, ['wsss_toolbox.engine'])
 LOOPS = _child('loop', MMSEG_LOOPS, ['wsss_toolbox.engine'])
 HOOKS = _child('hook', MMSEG_HOOKS, ['wsss_toolbox.engine'])
 LOG_PROCESSORS = _child('log_processor', MMSEG_LOG_PROCESSORS, ['wsss_toolbox.engine'])
-DATASETS = _child('dataset', MMSEG_DATASETS, ['wsss_toolbox.datasets'])
+# the stage-3 pseudo-label dataset lives with the segmentation models
+DATASETS = _child('dataset', MMSEG_DATASETS,
+                  ['wsss_toolbox.datasets', 'wsss_toolbox.models.segmentation'])
 DATA_SAMPLERS = _child('data sampler', MMSEG_DATA_SAMPLERS, ['wsss_toolbox.datasets'])
 TRANSFORMS = _child('transform', MMSEG_TRANSFORMS, ['wsss_toolbox.datasets'])
 MODELS = _child('model', MMSEG_MODELS, ['wsss_toolbox.models'])

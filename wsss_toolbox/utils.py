@@ -14,11 +14,13 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """
     from mmseg.utils import register_all_modules as register_mmseg_modules
     register_mmseg_modules(init_default_scope=False)
+    import mmseg.visualization  # noqa: F401  (SegLocalVisualizer; not imported by mmseg)
 
     import wsss_toolbox.datasets  # noqa: F401
     import wsss_toolbox.engine  # noqa: F401
     import wsss_toolbox.evaluation  # noqa: F401
     import wsss_toolbox.models  # noqa: F401
+    import wsss_toolbox.pipeline  # noqa: F401
     import wsss_toolbox.pseudo_labels  # noqa: F401
     import wsss_toolbox.visualization  # noqa: F401
 

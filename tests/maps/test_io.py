@@ -1,0 +1,97 @@
+"""Map files: round trip, shape/range checks, clear errors, atomic writes."""
+import os
+
+import numpy as np
+import pytest
+
+import wsss_toolbox.maps.io as map_io
+from wsss_toolbox.maps import load_maps, map_path, save_maps
+
+
+def test_round_trip_keeps_ids_classes_and_values(tmp_path):
+    rng = np.random.default_rng(0)
+    maps = rng.random((2, 5, 7)).astype(np.float32)
+    path = map_path(str(tmp_path), '2007_000032')
+    assert path == os.path.join(str(tmp_path), '2007_000032.npz')
+    save_maps(path, '2007_000032', np.array([14, 3]), maps)
+    record = load_maps(path)
+    assert record['img_id'] == '2007_000032'
+    assert record['classes'].dtype == np.int64 and record['classes'].tolist() == [14, 3]
+    assert record['maps'].dtype == np.float32 and record['maps'].shape == (2, 5, 7)
+    np.testing.assert_allclose(record['maps'], maps, atol=1e-3)  # float16 storage
+    with np.load(path) as raw:
+        assert raw['maps'].dtype == np.float16
+
+
+def test_image_without_classes_and_nested_ids(tmp_path):
+    path = map_path(str(tmp_path), 'sub/dir/img')
+    save_maps(path, 'sub/dir/img', np.zeros(0, np.int64), np.zeros((0, 4, 3)))
+    record = load_maps(path)
+    assert record['maps'].shape == (0, 4, 3) and record['classes'].shape == (0,)
+
+
+@pytest.mark.parametrize('classes, maps, message', [
+    (np.array([1, 2]), np.zeros((3, 4, 4)), '2 classes but 3 maps'),
+    (np.array([1]), np.zeros((4, 4)), '3-D'),
+    (np.array([-1]), np.zeros((1, 4, 4)), '>= 0'),
+    (np.array([1]), np.full((1, 4, 4), 1.5), 'in \\[0, 1\\]'),
+    (np.array([1]), np.full((1, 4, 4), np.nan), 'NaN'),
+])
+def test_save_rejects_bad_input(tmp_path, classes, maps, message):
+    path = str(tmp_path / 'a.npz')
+    with pytest.raises(ValueError, match=message):
+        save_maps(path, 'a', classes, maps)
+    assert not os.path.exists(path)
+
+
+def test_missing_file_error_names_the_file(tmp_path):
+    path = str(tmp_path / 'nope.npz')
+    with pytest.raises(FileNotFoundError, match='nope.npz'):
+        load_maps(path)
+
+
+def test_corrupt_file_error_names_the_file(tmp_path):
+    path = tmp_path / 'broken.npz'
+    path.write_bytes(b'PK\x03\x04 this is not a zip archive')
+    with pytest.raises(ValueError, match='broken.npz.*corrupt'):
+        load_maps(str(path))
+    path = tmp_path / 'array.npz'
+    with open(path, 'wb') as f:
+        np.save(f, np.zeros(3))
+    with pytest.raises(ValueError, match='array.npz'):
+        load_maps(str(path))
+
+
+def test_missing_key_error(tmp_path):
+    path = str(tmp_path / 'nokey.npz')
+    np.savez_compressed(path, img_id=np.array('x'), maps=np.zeros((1, 2, 2), np.float16))
+    with pytest.raises(ValueError, match=r"nokey.npz.*\['classes'\]"):
+        load_maps(path)
+
+
+def test_crash_mid_write_leaves_no_file(tmp_path, monkeypatch):
+    path = map_path(str(tmp_path), 'img')
+
+    def crash(file, **arrays):
+        file.write(b'half of an archive')
+        raise RuntimeError('simulated crash')
+
+    monkeypatch.setattr(map_io.np, 'savez_compressed', crash)
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        save_maps(path, 'img', np.array([0]), np.zeros((1, 3, 3)))
+    assert os.listdir(tmp_path) == []  # neither the final name nor a temp file
+
+
+def test_failed_overwrite_keeps_previous_file(tmp_path, monkeypatch):
+    path = map_path(str(tmp_path), 'img')
+    save_maps(path, 'img', np.array([0]), np.full((1, 3, 3), 0.5))
+
+    def crash_on_rename(src, dst):
+        raise OSError('simulated crash before rename')
+
+    monkeypatch.setattr(map_io.os, 'replace', crash_on_rename)
+    with pytest.raises(OSError):
+        save_maps(path, 'img', np.array([1]), np.zeros((1, 3, 3)))
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ['img.npz']
+    assert load_maps(path)['classes'].tolist() == [0]

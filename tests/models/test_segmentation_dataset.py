@@ -1,0 +1,158 @@
+"""PseudoLabelSegDataset: pseudo labels for training, ground truth for val, clear errors."""
+import os
+import os.path as osp
+
+import mmcv
+import numpy as np
+import pytest
+from mmengine.registry import init_default_scope
+
+from wsss_toolbox.models.segmentation import PseudoLabelSegDataset
+from wsss_toolbox.registry import DATASETS
+
+CLASSES = ('background', 'square', 'disc')
+PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+
+
+def _read_ids(root: str, split: str) -> list:
+    with open(osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt')) as f:
+        return f.read().split()
+
+
+@pytest.fixture
+def voc_with_pseudo_labels(tiny_voc, tmp_path):
+    """tiny_voc (conftest) + pseudo labels of its train images: GT with a 255 band and one
+    pixel set to another class, so they differ from the ground truth."""
+    pseudo_dir = str(tmp_path / 'pseudo_labels')
+    for img_id in _read_ids(tiny_voc, 'train'):
+        label = mmcv.imread(osp.join(tiny_voc, 'SegmentationClass', f'{img_id}.png'),
+                            flag='unchanged')
+        label = label.copy()
+        label[:, :4] = 255
+        label[-1, -1] = 2
+        mmcv.imwrite(label, osp.join(pseudo_dir, f'{img_id}.png'))
+    return tiny_voc, pseudo_dir
+
+
+def _build(root: str, split: str, **kwargs) -> PseudoLabelSegDataset:
+    cfg = dict(
+        type='PseudoLabelSegDataset',
+        data_root=root,
+        ann_file=f'ImageSets/Segmentation/{split}.txt',
+        img_suffix='.png',
+        metainfo=dict(classes=CLASSES),
+        pipeline=PIPELINE)
+    cfg.update(kwargs)
+    init_default_scope('wsss')
+    return DATASETS.build(cfg)
+
+
+def test_train_split_reads_pseudo_labels(voc_with_pseudo_labels):
+    root, pseudo_dir = voc_with_pseudo_labels
+    dataset = _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+                     pseudo_label_dir=pseudo_dir)
+    ids = _read_ids(root, 'train')
+    assert len(dataset) == len(ids) == 6
+    assert dataset.metainfo['classes'] == CLASSES
+    assert dataset.label_map is None  # no remapping: the PNG values are the class indices
+    info = dataset.get_data_info(2)
+    assert info['seg_map_path'] == osp.join(pseudo_dir, f'{ids[2]}.png')
+    assert info['img_path'] == osp.join(root, 'JPEGImages', f'{ids[2]}.png')
+
+    item = dataset[2]
+    expected = mmcv.imread(info['seg_map_path'], flag='unchanged')
+    loaded = item['data_samples'].gt_sem_seg.data[0].numpy()
+    np.testing.assert_array_equal(loaded, expected)
+    assert (loaded[:, :4] == 255).all() and loaded[-1, -1] == 2
+    assert item['inputs'].shape == (3, 32, 32)
+
+
+def test_val_split_reads_ground_truth(voc_with_pseudo_labels):
+    root, _ = voc_with_pseudo_labels
+    dataset = _build(root, 'val', test_mode=True,
+                     data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'))
+    img_id = _read_ids(root, 'val')[0]
+    gt = mmcv.imread(osp.join(root, 'SegmentationClass', f'{img_id}.png'), flag='unchanged')
+    np.testing.assert_array_equal(dataset[0]['data_samples'].gt_sem_seg.data[0].numpy(), gt)
+    assert dataset[0]['data_samples'].img_path.endswith(f'{img_id}.png')
+
+
+def test_relative_pseudo_label_dir_is_not_joined_with_data_root(voc_with_pseudo_labels,
+                                                                monkeypatch):
+    root, pseudo_dir = voc_with_pseudo_labels
+    monkeypatch.chdir(osp.dirname(pseudo_dir))
+    dataset = _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+                     pseudo_label_dir=osp.basename(pseudo_dir))
+    assert dataset.get_data_info(0)['seg_map_path'].startswith(osp.basename(pseudo_dir) + '/')
+    assert dataset[0]['data_samples'].gt_sem_seg.data.shape == (1, 32, 32)
+
+
+def test_palette_and_vocabulary_of_the_config_are_kept(voc_with_pseudo_labels):
+    root, pseudo_dir = voc_with_pseudo_labels
+    palette = [[0, 0, 0], [200, 0, 0], [0, 0, 200]]
+    dataset = _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+                     pseudo_label_dir=pseudo_dir,
+                     metainfo=dict(classes=CLASSES, palette=palette))
+    assert dataset.metainfo['palette'] == palette
+    assert dataset.metainfo['classes'] == CLASSES
+
+
+def test_class_file_adds_background(voc_with_pseudo_labels):
+    root, pseudo_dir = voc_with_pseudo_labels
+    with open(osp.join(root, 'classes.txt'), 'w') as f:
+        f.write('square\ndisc extra-token\n\n')
+    dataset = _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+                     pseudo_label_dir=pseudo_dir, metainfo=None, class_file='classes.txt')
+    assert dataset.metainfo['classes'] == CLASSES
+    with open(osp.join(root, 'with_bg.txt'), 'w') as f:
+        f.write('background\nsquare\ndisc\n')
+    dataset = _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+                     pseudo_label_dir=pseudo_dir, metainfo=None, class_file='with_bg.txt')
+    assert dataset.metainfo['classes'] == CLASSES
+
+
+def test_missing_classes_error(voc_with_pseudo_labels):
+    root, pseudo_dir = voc_with_pseudo_labels
+    with pytest.raises(ValueError, match='needs the class names'):
+        _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+               pseudo_label_dir=pseudo_dir, metainfo=None)
+    with pytest.raises(FileNotFoundError, match='nope.txt'):
+        _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+               pseudo_label_dir=pseudo_dir, metainfo=None, class_file='nope.txt')
+
+
+def test_missing_pseudo_label_folder_error(voc_with_pseudo_labels, tmp_path):
+    root, _ = voc_with_pseudo_labels
+    missing = str(tmp_path / 'no_such_dir')
+    with pytest.raises(FileNotFoundError, match='pseudo-label folder .*no_such_dir'):
+        _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+               pseudo_label_dir=missing)
+
+
+def test_missing_pseudo_label_file_error_names_it(voc_with_pseudo_labels):
+    root, pseudo_dir = voc_with_pseudo_labels
+    img_id = _read_ids(root, 'train')[3]
+    os.remove(osp.join(pseudo_dir, f'{img_id}.png'))
+    with pytest.raises(FileNotFoundError, match=rf'1 of 6 pseudo-label files .*{img_id}\.png'):
+        _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+               pseudo_label_dir=pseudo_dir)
+    # the check can be switched off (the loader would fail later on that image)
+    dataset = _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+                     pseudo_label_dir=pseudo_dir, check_files=False)
+    assert len(dataset) == 6
+
+
+def test_missing_image_list_and_image_errors(voc_with_pseudo_labels):
+    root, pseudo_dir = voc_with_pseudo_labels
+    with pytest.raises(FileNotFoundError, match='train_aug.txt'):
+        _build(root, 'train_aug', data_prefix=dict(img_path='JPEGImages'),
+               pseudo_label_dir=pseudo_dir)
+    img_id = _read_ids(root, 'train')[0]
+    os.remove(osp.join(root, 'JPEGImages', f'{img_id}.png'))
+    with pytest.raises(FileNotFoundError, match=rf'image files .*{img_id}\.png'):
+        _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
+               pseudo_label_dir=pseudo_dir)

@@ -1,0 +1,44 @@
+"""Evaluate pseudo-label PNGs against ground-truth masks.
+
+    python tools/eval_labels.py LABEL_DIR (--config CFG | --img-dir DIR --seg-dir DIR
+                                [--ann-file F]) [--class-names ... | --num-classes N]
+                                [--nproc N] [--out-json FILE]
+
+Prints the per-class table with ignored (255) pixels counted as misses (mmseg's convention),
+the mIoU on the labelled pixels only and the ignored fraction; writes the JSON beside
+LABEL_DIR (``<LABEL_DIR>_eval.json``) unless --out-json says otherwise.
+"""
+import argparse
+
+from wsss_toolbox.evaluation import dump_metrics_json, evaluate_labels, format_metrics_table
+from wsss_toolbox.pseudo_labels import (add_sample_source_args, json_path_next_to,
+                                        samples_from_args)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Evaluate pseudo labels')
+    parser.add_argument('label_dir', help='folder of <img_id>.png pseudo labels')
+    add_sample_source_args(parser)
+    parser.add_argument('--nproc', type=int, default=1)
+    parser.add_argument('--out-json', help='default: <label_dir>_eval.json')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    samples, class_names = samples_from_args(args)
+    result = evaluate_labels(samples, args.label_dir, len(class_names), class_names,
+                             nproc=args.nproc, progress=True)
+    print(f'\n{result["num_images"]} images; ignored (255) pixels counted as misses:')
+    print(format_metrics_table(result['metrics']))
+    labelled = result['metrics_labelled']
+    print(f'\non labelled pixels only: mIoU {100 * labelled["mIoU"]:.2f}  '
+          f'aAcc {100 * labelled["aAcc"]:.2f};  ignored fraction '
+          f'{100 * result["ignored_fraction"]:.2f}%')
+    out_json = args.out_json or json_path_next_to(args.label_dir, '_eval.json')
+    dump_metrics_json(dict(label_dir=args.label_dir, **result), out_json)
+    print(f'metrics written to {out_json}')
+
+
+if __name__ == '__main__':
+    main()

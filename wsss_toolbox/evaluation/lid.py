@@ -1,0 +1,89 @@
+"""LID 2020 IoU-threshold curve and Peak-IoU (lid.md §2, track 3).
+
+Choices for what the report leaves open (lid.md §2 "GAP"):
+
+* every map is min-max scaled **per image** to [0, 255] (kept as float, not rounded);
+  a constant map scales to all 0;
+* a pixel is foreground at threshold ``t`` iff its scaled value is **strictly greater**
+  than ``t`` (``t = 0..255``), so ``t = 255`` predicts nothing;
+* IoU(t) is **pooled over the dataset**: sum of intersections / sum of unions over all
+  images (as the confusion-matrix metrics), not a mean of per-image IoUs;
+* ground-truth pixels equal to ``ignore_index`` are left out.
+"""
+import itertools
+from typing import Dict, Iterable, Tuple
+
+import numpy as np
+
+NUM_THRESHOLDS = 256
+
+
+def scale_to_255(localization_map: np.ndarray) -> np.ndarray:
+    """Per-image min-max scaling of a map to float [0, 255] (constant map -> 0)."""
+    values = np.asarray(localization_map, dtype=np.float64)
+    low, high = values.min(), values.max()
+    if high <= low:
+        return np.zeros_like(values)
+    return (values - low) / (high - low) * 255.0
+
+
+def lid_counts(localization_map: np.ndarray, gt_mask: np.ndarray,
+               ignore_index: int = 255) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Per-threshold counts of one image: (intersection (256,), predicted (256,), gt pixels).
+
+    ``gt_mask`` is boolean or {0, 1} (foreground = nonzero), with ``ignore_index`` skipped.
+    """
+    localization_map = np.asarray(localization_map)
+    gt_mask = np.asarray(gt_mask)
+    if localization_map.shape != gt_mask.shape or localization_map.ndim != 2:
+        raise ValueError(f'map shape {localization_map.shape} and gt shape {gt_mask.shape} '
+                         'must be the same 2-D shape.')
+    scaled = scale_to_255(localization_map)
+    valid = gt_mask != ignore_index if gt_mask.dtype != bool else np.ones(gt_mask.shape, bool)
+    foreground = (gt_mask != 0) & valid
+    # for an integer t, x > t  <=>  ceil(x) > t, so bin each pixel at ceil(x) in 0..255
+    bins = np.ceil(scaled).astype(np.int64)
+    hist_all = np.bincount(bins[valid], minlength=NUM_THRESHOLDS)
+    hist_fg = np.bincount(bins[foreground], minlength=NUM_THRESHOLDS)
+    # count(bin > t) = suffix sum starting at t + 1
+    above_all = np.concatenate([np.cumsum(hist_all[::-1])[::-1][1:], [0]])
+    above_fg = np.concatenate([np.cumsum(hist_fg[::-1])[::-1][1:], [0]])
+    return above_fg, above_all, int(foreground.sum())
+
+
+def lid_iou_curve(maps: Iterable[np.ndarray], gt_masks: Iterable[np.ndarray],
+                  ignore_index: int = 255) -> Dict[str, object]:
+    """IoU-threshold curve of class-agnostic localization maps against foreground masks.
+
+    Args:
+        maps: one HxW map per image (any range; scaled per image to 0..255).
+        gt_masks: matching HxW foreground masks (bool or {0, 1}, ``ignore_index`` skipped).
+
+    Returns:
+        ``curve`` float64 (256,) with IoU(t) for t = 0..255, ``peak_iou`` = max_t IoU(t),
+        ``peak_threshold`` = argmax_t (the smallest one on ties), ``num_images``.
+    """
+    intersection = np.zeros(NUM_THRESHOLDS, np.int64)
+    predicted = np.zeros(NUM_THRESHOLDS, np.int64)
+    gt_total = 0
+    num_images = 0
+    missing = object()
+    for localization_map, gt_mask in itertools.zip_longest(maps, gt_masks, fillvalue=missing):
+        if localization_map is missing or gt_mask is missing:
+            raise ValueError('lid_iou_curve: got a different number of maps and gt masks.')
+        tp, pred, gt_count = lid_counts(localization_map, gt_mask, ignore_index)
+        intersection += tp
+        predicted += pred
+        gt_total += gt_count
+        num_images += 1
+    return curve_from_counts(intersection, predicted, gt_total, num_images)
+
+
+def curve_from_counts(intersection: np.ndarray, predicted: np.ndarray, gt_total: int,
+                      num_images: int) -> Dict[str, object]:
+    """Pooled IoU(t) = TP / (pred + gt - TP) from summed counts (0 where the union is 0)."""
+    union = predicted + gt_total - intersection
+    curve = np.where(union > 0, intersection / np.maximum(union, 1), 0.0)
+    peak = int(np.argmax(curve))
+    return dict(curve=curve, peak_iou=float(curve[peak]), peak_threshold=peak,
+                num_images=num_images)

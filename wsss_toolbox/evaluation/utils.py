@@ -1,0 +1,69 @@
+"""Helpers shared by the dataset-level evaluators."""
+import functools
+import multiprocessing
+from typing import Callable, List, Sequence, Tuple
+
+from mmengine.utils import track_parallel_progress, track_progress
+
+from wsss_toolbox.pseudo_labels.label_io import load_label
+
+
+def parallel_map(func: Callable, tasks: Sequence, nproc: int = 1,
+                 progress: bool = False) -> List:
+    """``[func(task) for task in tasks]`` in order, over ``nproc`` processes (``func`` must
+    be picklable, e.g. a module-level function or a ``functools.partial`` of one)."""
+    tasks = list(tasks)
+    if not tasks:
+        return []
+    if nproc <= 1:
+        return track_progress(func, tasks) if progress else [func(task) for task in tasks]
+    nproc = min(nproc, len(tasks))
+    if progress:
+        return track_parallel_progress(func, tasks, nproc)
+    with multiprocessing.Pool(nproc) as pool:
+        return pool.map(func, tasks)
+
+
+def _add(total, value):
+    if total is None:
+        return value
+    if isinstance(value, tuple):
+        return tuple(_add(part_total, part) for part_total, part in zip(total, value))
+    return total + value
+
+
+def _sum_chunk(func: Callable, chunk: Sequence):
+    total = None
+    for item in chunk:
+        total = _add(total, func(item))
+    return total
+
+
+def parallel_sum(func: Callable, samples: Sequence, nproc: int = 1, progress: bool = False,
+                 chunk_size: int = 16) -> Tuple[object, int]:
+    """Sum of ``func(sample)`` over ``samples`` (arrays, numbers or tuples of them), computed
+    in chunks inside the workers so only one partial sum per chunk travels between processes
+    and memory does not grow with the dataset. Returns ``(total or None, number of samples)``.
+    """
+    samples = list(samples)
+    chunks = [samples[start:start + chunk_size] for start in range(0, len(samples), chunk_size)]
+    total = None
+    for partial in parallel_map(functools.partial(_sum_chunk, func), chunks, nproc, progress):
+        total = _add(total, partial)
+    return total, len(samples)
+
+
+def load_ground_truth(sample: dict):
+    """The ground-truth mask of a sample (``seg_map_path``), with a clear error if absent."""
+    path = sample.get('seg_map_path')
+    if not path:
+        raise ValueError(f'Sample "{sample.get("img_id")}" has no `seg_map_path`: evaluation '
+                         'needs ground-truth masks; give the dataset its mask folder.')
+    return load_label(path)
+
+
+def check_same_size(gt, height: int, width: int, gt_path: str, other_path: str) -> None:
+    if gt.shape != (height, width):
+        raise ValueError(f'Ground truth "{gt_path}" is {gt.shape[0]}x{gt.shape[1]} but '
+                         f'"{other_path}" is {height}x{width}; both must be at the original '
+                         'image size.')

@@ -1,0 +1,3 @@
+from .wsss_classifier import DEFAULT_DATA_PREPROCESSOR, WSSSClassifier
+
+__all__ = ['WSSSClassifier', 'DEFAULT_DATA_PREPROCESSOR']

@@ -1,0 +1,133 @@
+"""Stage-3 segmentation dataset: images + pseudo labels (training) or ground truth (val).
+
+Masks follow the project convention: single-channel uint8 PNGs with ``0`` = background,
+``k + 1`` = foreground class ``k`` and ``255`` = ignore, so the dataset has C + 1 classes
+with ``'background'`` first and no label remapping.
+"""
+import os.path as osp
+from typing import List, Optional, Sequence
+
+import mmengine
+import mmengine.fileio as fileio
+from mmseg.datasets import BaseSegDataset
+
+from wsss_toolbox.registry import DATASETS
+
+_SHOWN_MISSING = 5
+
+
+@DATASETS.register_module()
+class PseudoLabelSegDataset(BaseSegDataset):
+    """mmseg ``BaseSegDataset`` whose masks come from a pseudo-label folder.
+
+    The image list is an ``ann_file`` of image ids (VOC layout: ``JPEGImages/<id>.jpg``,
+    labels ``<label folder>/<id>.png``); without ``ann_file`` every image of the image
+    folder is used. ``METAINFO`` is empty, so the class names given by the config are used
+    as they are: mmseg's ``get_label_map`` only remaps when the class defines its own
+    classes, and pseudo-label PNGs already hold the final indices.
+
+    Args:
+        pseudo_label_dir: folder of the stage-2 pseudo labels. When given it replaces
+            ``data_prefix['seg_map_path']`` and is used as written (absolute, or relative to
+            the working directory like ``work_dir``), *not* joined with ``data_root``.
+            Override it with ``--cfg-options train_dataloader.dataset.pseudo_label_dir=DIR``.
+            Leave it ``None`` for datasets read with ground truth (validation).
+        class_file: used when ``metainfo`` gives no ``classes``: a text file with one class
+            a line (first token), as the image-label datasets' ``classes.txt`` (foreground
+            classes only); ``'background'`` is put first unless the file starts with it.
+            Relative to ``data_root``.
+        check_files: check at start-up that every listed image and mask exists (an error
+            names the missing files) instead of failing in a data-loader worker later.
+        **kwargs: the arguments of mmseg's ``BaseSegDataset`` (``ann_file``, ``data_root``,
+            ``data_prefix``, ``metainfo``, ``pipeline``, ``img_suffix``, ...).
+    """
+
+    METAINFO: dict = dict()
+
+    def __init__(self,
+                 *args,
+                 pseudo_label_dir: Optional[str] = None,
+                 class_file: Optional[str] = None,
+                 check_files: bool = True,
+                 **kwargs) -> None:
+        self.pseudo_label_dir = pseudo_label_dir
+        self.check_files = check_files
+        metainfo = dict(kwargs.pop('metainfo', None) or {})
+        if class_file is not None and not metainfo.get('classes'):
+            metainfo['classes'] = self._read_class_file(class_file, kwargs.get('data_root'))
+        classes = metainfo.get('classes')
+        if classes is None:
+            raise ValueError(
+                f'{type(self).__name__} needs the class names: set '
+                "metainfo=dict(classes=('background', ...)) or class_file='classes.txt' "
+                'in the dataset config.')
+        if isinstance(classes, str) or not all(isinstance(name, str) for name in classes):
+            raise TypeError(
+                f"{type(self).__name__}: metainfo['classes'] must be a sequence of class "
+                f'names, got {classes!r} (use class_file= to read them from a file).')
+        metainfo['classes'] = tuple(classes)
+        super().__init__(*args, metainfo=metainfo, **kwargs)
+
+    @staticmethod
+    def _read_class_file(class_file: str, data_root: Optional[str]) -> tuple:
+        """'background' + the first token of every non-empty line of ``class_file``."""
+        if data_root and not osp.isabs(class_file):
+            class_file = osp.join(data_root, class_file)
+        if not osp.isfile(class_file):
+            raise FileNotFoundError(f'Class file {class_file} does not exist; set class_file '
+                                    "(relative to data_root) or metainfo=dict(classes=...).")
+        names = [line.split()[0] for line in mmengine.list_from_file(class_file)
+                 if line.strip()]
+        if not names:
+            raise ValueError(f'Class file {class_file} lists no class.')
+        if names[0] != 'background':
+            names.insert(0, 'background')
+        return tuple(names)
+
+    def load_data_list(self) -> List[dict]:
+        """Image/mask pairs of ``ann_file``; checks that the folders and files exist."""
+        if self.pseudo_label_dir is not None:
+            self.data_prefix['seg_map_path'] = self.pseudo_label_dir
+        img_dir = self.data_prefix.get('img_path')
+        label_dir = self.data_prefix.get('seg_map_path')
+        label_kind = 'pseudo-label' if self.pseudo_label_dir is not None else 'label'
+
+        if self.ann_file and not fileio.exists(self.ann_file, backend_args=self.backend_args):
+            raise FileNotFoundError(
+                f'Image list (ann_file) {self.ann_file} does not exist; check data_root and '
+                'ann_file in the dataset config.')
+        if not img_dir or not fileio.isdir(img_dir, backend_args=self.backend_args):
+            raise FileNotFoundError(
+                f"Image folder {img_dir!r} does not exist; check data_root and "
+                "data_prefix['img_path'] in the dataset config.")
+        if label_dir and not fileio.isdir(label_dir, backend_args=self.backend_args):
+            hint = ('Generate the pseudo labels first (stage 2) or point '
+                    'train_dataloader.dataset.pseudo_label_dir at them.'
+                    if self.pseudo_label_dir is not None else
+                    "Check data_root and data_prefix['seg_map_path'].")
+            raise FileNotFoundError(f'The {label_kind} folder {label_dir} does not exist. '
+                                    f'{hint}')
+
+        data_list = super().load_data_list()
+        if not data_list:
+            raise ValueError(f'No image found: ann_file={self.ann_file!r}, '
+                             f'image folder={img_dir!r}, img_suffix={self.img_suffix!r}.')
+        if self.check_files:
+            self._check_exist([info['img_path'] for info in data_list], 'image')
+            if label_dir:
+                self._check_exist([info['seg_map_path'] for info in data_list], label_kind)
+        return data_list
+
+    def _check_exist(self, paths: Sequence[str], kind: str) -> None:
+        missing = [path for path in paths
+                   if not fileio.exists(path, backend_args=self.backend_args)]
+        if not missing:
+            return
+        shown = ', '.join(missing[:_SHOWN_MISSING])
+        more = f' and {len(missing) - _SHOWN_MISSING} more' if len(missing) > _SHOWN_MISSING else ''
+        raise FileNotFoundError(
+            f'{len(missing)} of {len(paths)} {kind} files listed by '
+            f'{self.ann_file or "the image folder"} are missing: {shown}{more}. '
+            + ('Re-run stage 2 on the same image list, or list only the images that have '
+               'pseudo labels.' if kind == 'pseudo-label' else
+               'Check the dataset folder and the image list.'))

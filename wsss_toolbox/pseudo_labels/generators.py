@@ -1,0 +1,231 @@
+"""Label generators: localization maps (+ image / saliency) -> pseudo-label mask.
+
+Every generator is a pure callable registered in ``LABEL_GENERATORS``::
+
+    label = generator(maps, classes, image=None, saliency=None)
+
+* ``maps``: float (K, H, W) in [0, 1], ``maps[k]`` belongs to foreground class ``classes[k]``;
+* ``classes``: int (K,) foreground class indices (0-based, background excluded);
+* ``image``: RGB uint8 (H, W, 3) or None; ``saliency``: float (H, W) in [0, 1] or None;
+* returns uint8 (H, W): 0 = background, ``k + 1`` = class ``k``, 255 = ignore.
+
+Ties in an argmax go to the lowest channel, i.e. background wins a tie with a class.
+Class attributes ``needs_image`` / ``needs_saliency`` tell the stage-2 runner what to load.
+"""
+from typing import Optional
+
+import numpy as np
+
+from wsss_toolbox.registry import LABEL_GENERATORS
+from .label_io import IGNORE_INDEX
+
+# float saliency from a uint8 PNG is v / 255 in float32; compare thresholds with this slack so
+# that e.g. ``saliency >= 32 / 255`` holds exactly for the pixels stored as 32
+_EPS_COMPARE = 1e-6
+
+
+def check_generator_inputs(maps: np.ndarray, classes: np.ndarray,
+                           image: Optional[np.ndarray] = None,
+                           saliency: Optional[np.ndarray] = None):
+    """Validate shapes; return ``maps`` as float32 and ``classes`` as int64."""
+    maps = np.asarray(maps, dtype=np.float32)
+    classes = np.asarray(classes).astype(np.int64).reshape(-1)
+    if maps.ndim != 3:
+        raise ValueError(f'maps must be (K, H, W), got shape {maps.shape}.')
+    if classes.shape[0] != maps.shape[0]:
+        raise ValueError(f'{classes.shape[0]} classes for {maps.shape[0]} maps; '
+                         'need one map per class.')
+    if classes.size and (classes.min() < 0 or classes.max() >= IGNORE_INDEX - 1):
+        raise ValueError(f'class indices must be in [0, {IGNORE_INDEX - 2}] so that label '
+                         f'k + 1 fits in uint8 below the ignore value, got {classes.tolist()}.')
+    height, width = maps.shape[1:]
+    if image is not None and tuple(np.shape(image)) != (height, width, 3):
+        raise ValueError(f'image has shape {np.shape(image)} but the maps are '
+                         f'{height}x{width}; expected an RGB image of shape ({height}, '
+                         f'{width}, 3) (maps are stored at the original image size).')
+    if saliency is not None and tuple(np.shape(saliency)) != (height, width):
+        raise ValueError(f'saliency has shape {np.shape(saliency)} but the maps are '
+                         f'{height}x{width}; resize the saliency maps to the image size.')
+    return maps, classes
+
+
+def normalize_by_max(maps: np.ndarray) -> np.ndarray:
+    """Divide every class map by its maximum (maps whose maximum is 0 stay 0)."""
+    peak = maps.reshape(maps.shape[0], -1).max(axis=1) if maps.size else np.zeros(0)
+    peak = np.where(peak > 0, peak, 1.0).astype(np.float32)
+    return maps / peak[:, None, None]
+
+
+def normalize_min_max(maps: np.ndarray) -> np.ndarray:
+    """Min-max normalise every class map to [0, 1] (a constant map becomes all 0)."""
+    if maps.shape[0] == 0:
+        return maps
+    flat = maps.reshape(maps.shape[0], -1)
+    low = flat.min(axis=1)[:, None, None]
+    span = (flat.max(axis=1) - flat.min(axis=1))[:, None, None]
+    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1.0), 0.0).astype(
+        np.float32)
+
+
+def scores_to_label(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Argmax over a (1 + K, H, W) score stack [background, maps...] -> uint8 label mask."""
+    channel = scores.argmax(axis=0)
+    lookup = np.concatenate([[0], classes + 1]).astype(np.uint8)
+    return lookup[channel]
+
+
+@LABEL_GENERATORS.register_module()
+class ThresholdLabelGenerator:
+    """Constant background score, argmax (IRN / SEAM style).
+
+    label = argmax over [bg, A_1 .. A_K]; the background score ``bg`` is
+
+    * ``bg_mode='constant'``: ``bg_threshold`` everywhere (a pixel is foreground iff its
+      highest class score is strictly above the threshold);
+    * ``bg_mode='power'``: ``(1 - max_c A_c) ** alpha`` (PSA / AffinityNet style).
+
+    Args:
+        bg_threshold: constant background score (``'constant'`` mode).
+        bg_mode: ``'constant'`` or ``'power'``.
+        alpha: exponent of the ``'power'`` mode.
+        normalize: divide each class map by its maximum first.
+    """
+    needs_image = False
+    needs_saliency = False
+
+    def __init__(self, bg_threshold: float = 0.3, bg_mode: str = 'constant',
+                 alpha: float = 4.0, normalize: bool = True) -> None:
+        if bg_mode not in ('constant', 'power'):
+            raise ValueError(f'bg_mode must be "constant" or "power", got "{bg_mode}".')
+        self.bg_threshold = float(bg_threshold)
+        self.bg_mode = bg_mode
+        self.alpha = float(alpha)
+        self.normalize = normalize
+
+    def __call__(self, maps: np.ndarray, classes: np.ndarray,
+                 image: Optional[np.ndarray] = None,
+                 saliency: Optional[np.ndarray] = None) -> np.ndarray:
+        maps, classes = check_generator_inputs(maps, classes, image, saliency)
+        if self.normalize:
+            maps = normalize_by_max(maps)
+        if self.bg_mode == 'constant':
+            background = np.full(maps.shape[1:], self.bg_threshold, np.float32)
+        else:
+            strongest = maps.max(axis=0) if maps.shape[0] else np.zeros(maps.shape[1:])
+            background = np.power(1.0 - strongest, self.alpha).astype(np.float32)
+        return scores_to_label(np.concatenate([background[None], maps]), classes)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(bg_threshold={self.bg_threshold}, '
+                f'bg_mode={self.bg_mode!r}, alpha={self.alpha}, normalize={self.normalize})')
+
+
+@LABEL_GENERATORS.register_module()
+class SaliencyLabelGenerator:
+    """Attention for objects + saliency for background (OAA / MCIS ``gen_gt``; oaa.md §4,
+    mcis.md §5). Steps, in this order, on the score stack ``S`` of shape (1 + K, H, W):
+
+    1. ``S_0 = 1 - saliency``; ``S_{k+1} = minmax(A_k)`` (per class, to [0, 1]).
+    2. ``S[S < att_threshold] = 0`` on **every** channel, background included.
+    3. label = argmax S (background wins ties, so a pixel where all channels were zeroed
+       in step 2 is background).
+    4. Conflict: pixels where at least 2 channels of the thresholded ``S`` (background
+       included) are ``> conflict_threshold`` -> 255.
+    5. Uncertain background: pixels labelled 0 after step 4 with
+       ``saliency >= sal_ignore`` or any normalised class map ``> att_ignore`` -> 255.
+    6. Too little foreground: if the pixels labelled ``1..254`` after step 5 are fewer than
+       ``min_fg_ratio`` of the image, the whole mask becomes 255 (also when K = 0).
+
+    Defaults are OAA's. MCIS uses ``conflict_threshold=0.99`` and ``att_ignore=0.95`` (other
+    values equal). Saliency thresholds are compared with a 1e-6 slack so that
+    ``sal_ignore=32/255`` matches a stored value of 32 exactly.
+
+    Args:
+        att_threshold: scores below it are zeroed (0.3).
+        conflict_threshold: a pixel with >= 2 channels above it is ignored (OAA 0.9).
+        sal_ignore: background pixels with saliency >= it are ignored (32/255).
+        att_ignore: background pixels with a class map above it are ignored (OAA 0.8).
+        min_fg_ratio: below this foreground fraction the whole image is ignored (0.01).
+    """
+    needs_image = False
+    needs_saliency = True
+
+    def __init__(self, att_threshold: float = 0.3, conflict_threshold: float = 0.9,
+                 sal_ignore: float = 32 / 255, att_ignore: float = 0.8,
+                 min_fg_ratio: float = 0.01) -> None:
+        self.att_threshold = float(att_threshold)
+        self.conflict_threshold = float(conflict_threshold)
+        self.sal_ignore = float(sal_ignore)
+        self.att_ignore = float(att_ignore)
+        self.min_fg_ratio = float(min_fg_ratio)
+
+    def __call__(self, maps: np.ndarray, classes: np.ndarray,
+                 image: Optional[np.ndarray] = None,
+                 saliency: Optional[np.ndarray] = None) -> np.ndarray:
+        if saliency is None:
+            raise ValueError(f'{type(self).__name__} needs a saliency map: give the dataset '
+                             'a saliency folder so that samples carry `saliency_path`.')
+        maps, classes = check_generator_inputs(maps, classes, image, saliency)
+        saliency = np.asarray(saliency, dtype=np.float32)
+        attention = normalize_min_max(maps)  # step 1
+        scores = np.concatenate([(1.0 - saliency)[None], attention])
+        scores[scores < self.att_threshold] = 0  # step 2
+        label = scores_to_label(scores, classes)  # step 3
+        confident_channels = (scores > self.conflict_threshold).sum(axis=0)
+        label[confident_channels >= 2] = IGNORE_INDEX  # step 4
+        strong_attention = (attention > self.att_ignore).any(axis=0)  # all False if K = 0
+        unsure_bg = (label == 0) & ((saliency >= self.sal_ignore - _EPS_COMPARE)
+                                    | strong_attention)
+        label[unsure_bg] = IGNORE_INDEX  # step 5
+        foreground = np.count_nonzero((label > 0) & (label != IGNORE_INDEX))
+        if foreground < self.min_fg_ratio * label.size:  # step 6
+            label[:] = IGNORE_INDEX
+        return label
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(att_threshold={self.att_threshold}, '
+                f'conflict_threshold={self.conflict_threshold}, sal_ignore={self.sal_ignore:.4f}'
+                f', att_ignore={self.att_ignore}, min_fg_ratio={self.min_fg_ratio})')
+
+
+@LABEL_GENERATORS.register_module()
+class HarmonicLabelGenerator:
+    """SeeNet proxy ground truth (Algorithm 1, seenet.md §5).
+
+    ``Q_0 = 1 - D``; for every image class c: ``Q_c = (w + 1) / (w / A_c + 1 / D)``
+    ``= (w + 1) A_c D / (w D + A_c)`` (0 where ``A_c`` or ``D`` is 0);
+    label = argmax over {0} ∪ image classes (background wins ties).
+
+    Args:
+        w: weight of the attention term (1 gives the harmonic mean ``2AD / (A + D)``).
+        eps: added to the denominator for numerical safety.
+        normalize: divide each class map by its maximum first (SeeNet's maps are
+            ReLU-then-divide-by-max normalised).
+    """
+    needs_image = False
+    needs_saliency = True
+
+    def __init__(self, w: float = 1.0, eps: float = 1e-8, normalize: bool = True) -> None:
+        if w <= 0:
+            raise ValueError(f'w must be > 0, got {w}.')
+        self.w = float(w)
+        self.eps = float(eps)
+        self.normalize = normalize
+
+    def __call__(self, maps: np.ndarray, classes: np.ndarray,
+                 image: Optional[np.ndarray] = None,
+                 saliency: Optional[np.ndarray] = None) -> np.ndarray:
+        if saliency is None:
+            raise ValueError(f'{type(self).__name__} needs a saliency map: give the dataset '
+                             'a saliency folder so that samples carry `saliency_path`.')
+        maps, classes = check_generator_inputs(maps, classes, image, saliency)
+        if self.normalize:
+            maps = normalize_by_max(maps)
+        saliency = np.asarray(saliency, dtype=np.float32)[None]
+        harmonic = (self.w + 1) * maps * saliency / (self.w * saliency + maps + self.eps)
+        harmonic[(maps <= 0) | np.broadcast_to(saliency <= 0, maps.shape)] = 0
+        return scores_to_label(np.concatenate([1.0 - saliency, harmonic]), classes)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(w={self.w}, eps={self.eps}, '
+                f'normalize={self.normalize})')

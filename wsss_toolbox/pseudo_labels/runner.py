@@ -1,0 +1,191 @@
+"""Stage-2b runner: map files -> label generator -> refiners -> pseudo-label PNGs.
+
+``generate_pseudo_labels`` is resumable (existing PNGs are skipped unless ``overwrite``),
+writes every PNG atomically, runs ``nproc`` worker processes (each builds its own generator
+and refiners from the config dicts) and, under ``torch.distributed``, gives rank ``r`` of
+``W`` the samples ``samples[r::W]``.
+"""
+import multiprocessing
+import os
+import os.path as osp
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.utils import track_parallel_progress, track_progress
+
+from wsss_toolbox.maps.io import load_maps, map_path
+from wsss_toolbox.registry import LABEL_GENERATORS, REFINERS
+from .label_io import (IGNORE_INDEX, label_path, load_rgb_image, load_saliency,
+                       save_label)
+
+ComponentCfg = Union[dict, Callable]
+
+# state of the current (worker) process, filled by _init_worker
+_WORKER: Dict[str, object] = {}
+
+
+def build_label_generator(generator: ComponentCfg) -> Callable:
+    """Build a generator from a ``LABEL_GENERATORS`` config dict (callables pass through)."""
+    if isinstance(generator, dict):
+        import wsss_toolbox.pseudo_labels  # noqa: F401  (registration in fresh processes)
+        return LABEL_GENERATORS.build(dict(generator))
+    if callable(generator):
+        return generator
+    raise TypeError(f'generator must be a config dict or a callable, got {type(generator)}.')
+
+
+def build_refiners(refiners: Optional[Sequence[ComponentCfg]]) -> List[Callable]:
+    """Build a list of refiners from ``REFINERS`` config dicts (callables pass through)."""
+    if refiners is None:
+        return []
+    if isinstance(refiners, dict) or callable(refiners):
+        refiners = [refiners]
+    built = []
+    for refiner in refiners:
+        if isinstance(refiner, dict):
+            import wsss_toolbox.pseudo_labels  # noqa: F401
+            built.append(REFINERS.build(dict(refiner)))
+        elif callable(refiner):
+            built.append(refiner)
+        else:
+            raise TypeError(f'each refiner must be a config dict or a callable, got '
+                            f'{type(refiner)}.')
+    return built
+
+
+def make_pseudo_label(sample: dict, map_dir: str, generator: Callable,
+                      refiners: Sequence[Callable] = ()) -> np.ndarray:
+    """Pseudo label (uint8 HxW) of one sample; reads the image/saliency only if needed.
+
+    A component that does not declare ``needs_image`` gets the image; one that does not
+    declare ``needs_saliency`` gets the saliency when the sample has a ``saliency_path``.
+    """
+    img_id = sample['img_id']
+    maps_file = map_path(map_dir, img_id)
+    record = load_maps(maps_file)
+    if record['img_id'] != str(img_id):
+        raise ValueError(f'Map file "{maps_file}" belongs to image "{record["img_id"]}", '
+                         f'not "{img_id}"; the map folder does not match the dataset.')
+    maps, classes = record['maps'], record['classes']
+    height, width = maps.shape[1:]
+
+    needs_image = getattr(generator, 'needs_image', True) or any(
+        getattr(refiner, 'needs_image', True) for refiner in refiners)
+    saliency_path = sample.get('saliency_path')
+    needs_saliency = getattr(generator, 'needs_saliency', saliency_path is not None)
+
+    image = saliency = None
+    if needs_image:
+        image = load_rgb_image(sample['img_path'])
+        if image.shape[:2] != (height, width):
+            raise ValueError(f'Image "{sample["img_path"]}" is {image.shape[0]}x'
+                             f'{image.shape[1]} but its map file "{maps_file}" is '
+                             f'{height}x{width}; maps must be saved at the original image size.')
+    if needs_saliency:
+        if saliency_path is None:
+            raise ValueError(f'{type(generator).__name__} needs saliency but sample '
+                             f'"{img_id}" has no `saliency_path`; set the saliency folder '
+                             'of the dataset.')
+        saliency = load_saliency(saliency_path)
+        if saliency.shape != (height, width):
+            raise ValueError(f'Saliency map "{saliency_path}" is {saliency.shape[0]}x'
+                             f'{saliency.shape[1]} but map file "{maps_file}" is '
+                             f'{height}x{width}; resize the saliency maps to the image size.')
+
+    label = generator(maps, classes, image=image, saliency=saliency)
+    _check_output(label, generator, img_id, (height, width))
+    for refiner in refiners:
+        label = refiner(label, image)
+        _check_output(label, refiner, img_id, (height, width))
+    return label
+
+
+def _check_output(label, component: Callable, img_id: str, shape: tuple) -> None:
+    if not (isinstance(label, np.ndarray) and label.dtype == np.uint8 and label.shape == shape):
+        raise ValueError(f'{type(component).__name__} returned '
+                         f'{getattr(label, "dtype", type(label))} {getattr(label, "shape", "")}'
+                         f' for image "{img_id}"; expected a uint8 mask of shape {shape}.')
+
+
+def _init_worker(generator: ComponentCfg, refiners: Sequence[ComponentCfg], map_dir: str,
+                 out_dir: str) -> None:
+    _WORKER.clear()
+    _WORKER.update(generator=build_label_generator(generator),
+                   refiners=build_refiners(refiners), map_dir=map_dir, out_dir=out_dir)
+
+
+def _process_one(sample: dict) -> tuple:
+    """Worker task: make and write the label of one sample -> (ignored pixels, pixels)."""
+    label = make_pseudo_label(sample, _WORKER['map_dir'], _WORKER['generator'],
+                              _WORKER['refiners'])
+    save_label(label_path(_WORKER['out_dir'], sample['img_id']), label)
+    return int(np.count_nonzero(label == IGNORE_INDEX)), int(label.size)
+
+
+def _run_tasks(tasks: list, nproc: int, initargs: tuple, progress: bool) -> list:
+    if not tasks:
+        return []
+    if nproc <= 1:
+        _init_worker(*initargs)
+        try:
+            if progress:
+                return track_progress(_process_one, tasks)
+            return [_process_one(task) for task in tasks]
+        finally:
+            _WORKER.clear()
+    nproc = min(nproc, len(tasks))
+    if progress:
+        return track_parallel_progress(_process_one, tasks, nproc, initializer=_init_worker,
+                                       initargs=initargs, keep_order=False)
+    with multiprocessing.Pool(nproc, initializer=_init_worker, initargs=initargs) as pool:
+        return list(pool.imap_unordered(_process_one, tasks))
+
+
+def generate_pseudo_labels(samples: Sequence[dict], map_dir: str, out_dir: str,
+                           generator: ComponentCfg,
+                           refiners: Sequence[ComponentCfg] = (), nproc: int = 1,
+                           overwrite: bool = False, progress: bool = True) -> dict:
+    """Write ``<out_dir>/<img_id>.png`` (uint8, 255 = ignore) for every sample.
+
+    Args:
+        samples: dataset items with ``img_id``, ``img_path`` and optional ``saliency_path``.
+        map_dir: folder of the ``<img_id>.npz`` map files.
+        out_dir: output folder (created).
+        generator: ``LABEL_GENERATORS`` config dict or a callable.
+        refiners: ``REFINERS`` config dicts or callables, applied in order.
+        nproc: worker processes.
+        overwrite: regenerate labels whose PNG already exists (default: skip them).
+        progress: show an mmengine progress bar (rank 0 only).
+
+    Returns:
+        Summary over all ranks: ``num_samples``, ``num_written``, ``num_skipped``,
+        ``num_pixels`` / ``num_ignored_pixels`` / ``ignored_fraction`` (written labels),
+        ``seconds``, ``images_per_second`` (written labels, slowest rank), ``world_size``.
+    """
+    if refiners is None or isinstance(refiners, dict) or callable(refiners):
+        refiners = [] if refiners is None else [refiners]
+    rank, world_size = get_dist_info()
+    my_samples = list(samples)[rank::world_size]
+    os.makedirs(out_dir, exist_ok=True)
+    todo = [sample for sample in my_samples
+            if overwrite or not osp.isfile(label_path(out_dir, sample['img_id']))]
+    start = time.perf_counter()
+    results = _run_tasks(todo, nproc, (generator, list(refiners), map_dir, out_dir),
+                         progress and rank == 0)
+    seconds = time.perf_counter() - start
+    summary = dict(num_samples=len(my_samples), num_written=len(todo),
+                   num_skipped=len(my_samples) - len(todo),
+                   num_ignored_pixels=sum(ignored for ignored, _ in results),
+                   num_pixels=sum(pixels for _, pixels in results), seconds=seconds)
+    if world_size > 1:
+        per_rank = all_gather_object(summary)
+        summary = {key: sum(part[key] for part in per_rank) for key in summary}
+        summary['seconds'] = max(part['seconds'] for part in per_rank)
+    summary['ignored_fraction'] = (summary['num_ignored_pixels'] / summary['num_pixels']
+                                   if summary['num_pixels'] else 0.0)
+    summary['images_per_second'] = (summary['num_written'] / summary['seconds']
+                                    if summary['seconds'] > 0 else 0.0)
+    summary.update(world_size=world_size, out_dir=out_dir)
+    return summary

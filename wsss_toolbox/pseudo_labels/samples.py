@@ -1,0 +1,153 @@
+"""Sample lists for the stage-2 tools: plain dicts with ``img_id``, ``img_path`` and optional
+``seg_map_path`` / ``saliency_path`` (the dataset items of design.md), built either from a
+dataset config or from folders. The package functions only take such dicts, so they do not
+depend on any dataset class.
+"""
+import copy
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+from mmengine.config import Config
+
+DEFAULT_DATASET_KEYS = ('dataset', 'train_dataloader.dataset', 'val_dataloader.dataset',
+                        'test_dataloader.dataset')
+
+
+def _lookup(cfg: Config, dotted_key: str):
+    node = cfg  # a Config (not a dict subclass) or a ConfigDict / dict
+    for part in dotted_key.split('.'):
+        if not hasattr(node, 'get'):
+            return None
+        node = node.get(part)
+    return node
+
+
+def dataset_cfg_from_config(cfg: Config, key: Optional[str] = None,
+                            config_path: str = '<config>') -> dict:
+    """The dataset config dict found under ``key`` (dotted) or the first of
+    ``dataset``, ``train_dataloader.dataset``, ``val_dataloader.dataset``,
+    ``test_dataloader.dataset``."""
+    keys = [key] if key else DEFAULT_DATASET_KEYS
+    for candidate in keys:
+        found = _lookup(cfg, candidate)
+        if isinstance(found, dict):
+            return copy.deepcopy(dict(found))
+    raise KeyError(f'No dataset config under {list(keys)} in {config_path}; add a `dataset` '
+                   'entry or pass the key that holds it.')
+
+
+def samples_from_dataset_cfg(dataset_cfg: dict) -> tuple:
+    """Build the dataset (without its pipeline) and return ``(samples, metainfo)``.
+
+    ``img_id`` is derived from the image file name for datasets (e.g. mmseg's) whose items
+    lack it.
+    """
+    from wsss_toolbox.registry import DATASETS
+    try:
+        import wsss_toolbox.datasets  # noqa: F401  (registers our dataset classes)
+    except ImportError:
+        pass
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    dataset_cfg = copy.deepcopy(dict(dataset_cfg))
+    dataset_cfg['pipeline'] = []
+    dataset_cfg['lazy_init'] = False
+    dataset = DATASETS.build(dataset_cfg)
+    samples = []
+    for index in range(len(dataset)):
+        item = dict(dataset.get_data_info(index))
+        item.setdefault('img_id', osp.splitext(osp.basename(item['img_path']))[0])
+        samples.append(item)
+    return samples, dict(dataset.metainfo)
+
+
+def samples_from_folders(img_dir: str, ann_file: Optional[str] = None,
+                         seg_dir: Optional[str] = None, saliency_dir: Optional[str] = None,
+                         img_suffix: str = '.jpg', seg_suffix: str = '.png',
+                         saliency_suffix: str = '.png') -> List[dict]:
+    """Samples from folders: ids are the first token of each line of ``ann_file``, or every
+    file in ``img_dir`` ending with ``img_suffix``."""
+    if ann_file is not None:
+        if not osp.isfile(ann_file):
+            raise FileNotFoundError(f'Annotation (id list) file "{ann_file}" does not exist.')
+        with open(ann_file) as f:
+            ids = [line.split()[0] for line in f if line.strip()]
+    else:
+        if not osp.isdir(img_dir):
+            raise FileNotFoundError(f'Image folder "{img_dir}" does not exist.')
+        ids = sorted(name[:-len(img_suffix)] for name in os.listdir(img_dir)
+                     if name.endswith(img_suffix))
+    samples = []
+    for img_id in ids:
+        samples.append(dict(
+            img_id=img_id, img_path=osp.join(img_dir, img_id + img_suffix),
+            seg_map_path=osp.join(seg_dir, img_id + seg_suffix) if seg_dir else None,
+            saliency_path=(osp.join(saliency_dir, img_id + saliency_suffix)
+                           if saliency_dir else None)))
+    return samples
+
+
+def mask_class_names(classes: Sequence[str]) -> List[str]:
+    """Class names of the masks: ``'background'`` first, then the foreground classes
+    (an mmseg-style list that already starts with background is kept as is)."""
+    classes = list(classes)
+    if classes and str(classes[0]).lower() in ('background', 'bg', 'bkg', '_background_'):
+        return classes
+    return ['background'] + classes
+
+
+def add_sample_source_args(parser) -> None:
+    """Add the options that say where the samples come from to an ``argparse`` parser:
+    ``--config`` (+ ``--dataset-key``) or ``--img-dir`` / ``--ann-file`` / ``--seg-dir`` /
+    ``--saliency-dir`` (+ suffixes), and ``--class-names`` / ``--num-classes``."""
+    group = parser.add_argument_group('samples (a dataset config, or folders)')
+    group.add_argument('--config', help='config file holding a dataset config')
+    group.add_argument('--dataset-key', help='dotted key of the dataset config in --config '
+                       f'(default: first of {", ".join(DEFAULT_DATASET_KEYS)})')
+    group.add_argument('--img-dir', help='image folder (instead of --config)')
+    group.add_argument('--ann-file', help='text file with one image id per line')
+    group.add_argument('--seg-dir', help='ground-truth mask folder')
+    group.add_argument('--saliency-dir', help='saliency map folder')
+    group.add_argument('--img-suffix', default='.jpg')
+    group.add_argument('--seg-suffix', default='.png')
+    group.add_argument('--saliency-suffix', default='.png')
+    group.add_argument('--class-names', nargs='+',
+                       help='mask class names, background first (default: the dataset\'s)')
+    group.add_argument('--num-classes', type=int,
+                       help='number of mask classes, background included (e.g. 21 for VOC)')
+
+
+def samples_from_args(args) -> tuple:
+    """``(samples, mask_class_names)`` from the options of :func:`add_sample_source_args`."""
+    metainfo = {}
+    if args.config:
+        cfg = Config.fromfile(args.config)
+        dataset_cfg = dataset_cfg_from_config(cfg, args.dataset_key, args.config)
+        samples, metainfo = samples_from_dataset_cfg(dataset_cfg)
+    elif args.img_dir:
+        samples = samples_from_folders(args.img_dir, args.ann_file, args.seg_dir,
+                                       args.saliency_dir, args.img_suffix, args.seg_suffix,
+                                       args.saliency_suffix)
+    else:
+        raise ValueError('Give either --config (with a dataset) or --img-dir.')
+    if args.class_names:
+        class_names = list(args.class_names)
+    elif metainfo.get('classes'):
+        class_names = mask_class_names(metainfo['classes'])
+    elif args.num_classes:
+        class_names = ['background'] + [f'class{index}' for index in
+                                        range(args.num_classes - 1)]
+    else:
+        raise ValueError('Unknown classes: pass --class-names or --num-classes (background '
+                         'included), or use a dataset config whose metainfo has `classes`.')
+    if args.num_classes and args.num_classes != len(class_names):
+        raise ValueError(f'--num-classes {args.num_classes} but {len(class_names)} class '
+                         f'names ({class_names}).')
+    return samples, class_names
+
+
+def json_path_next_to(folder: str, suffix: str) -> str:
+    """``<parent>/<folder name><suffix>``: a file beside ``folder`` (e.g. ``labels_eval.json``)."""
+    folder = osp.abspath(folder.rstrip('/\\'))
+    return osp.join(osp.dirname(folder), osp.basename(folder) + suffix)
