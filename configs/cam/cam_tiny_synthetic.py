@@ -1,0 +1,17 @@
+# CAM baseline on the embedded synthetic benchmark: a small network trained from scratch on
+# CPU in a few minutes (128x128 images, 1,500 training images).
+_base_ = [
+    '../_base_/models/cam_tiny.py', '../_base_/datasets/synthetic_cls.py',
+    '../_base_/schedules/cls_sgd_epochs.py', '../_base_/default_runtime.py'
+]
+max_epochs = 8
+optim_wrapper = dict(optimizer=dict(lr=0.05, weight_decay=1e-4),
+                     paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=1.)}))
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[6], gamma=0.1)]
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+log_processor = dict(by_epoch=True)
+default_hooks = dict(
+    logger=dict(interval=20, log_metric_by_epoch=True),
+    checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=2))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+map_inference = dict(scales=(1.0, 0.75, 1.5), flip=True, fuse='sum')

@@ -1,0 +1,94 @@
+"""Map inference with test-time augmentation, on a stub model with known maps."""
+import numpy as np
+import pytest
+import torch
+
+from wsss_toolbox.maps import load_maps, map_path
+from wsss_toolbox.maps.inference import infer_image_maps, infer_maps, normalise_class_maps
+
+
+class RedChannelModel(torch.nn.Module):
+    """pred_maps: class 0 = red channel / 255, class 1 = 0.5 everywhere, class 2 = 0."""
+
+    def test_step(self, data):
+        results = []
+        for image, sample in zip(data['inputs'], data['data_samples']):
+            red = image[2].float() / 255  # BGR input
+            sample.pred_maps = torch.stack([red, torch.full_like(red, 0.5), torch.zeros_like(red)])
+            assert tuple(image.shape[-2:]) == tuple(sample.metainfo['img_shape'])
+            results.append(sample)
+        return results
+
+
+def ramp_image(height=8, width=12):
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 2] = np.linspace(0, 255, width, dtype=np.float32)[None].round().astype(np.uint8)
+    return image
+
+
+def test_flip_is_undone_before_fusion():
+    image = ramp_image()
+    plain = infer_image_maps(RedChannelModel(), image, scales=(1.0, ), flip=False)
+    flipped_too = infer_image_maps(RedChannelModel(), image, scales=(1.0, ), flip=True)
+    # the mirrored view, mirrored back, gives the same ramp: the sum doubles it
+    torch.testing.assert_close(flipped_too, 2 * plain)
+    torch.testing.assert_close(plain[0], torch.from_numpy(image[..., 2] / 255).float())
+    maxed = infer_image_maps(RedChannelModel(), image, scales=(1.0, ), flip=True, fuse='max')
+    torch.testing.assert_close(maxed, plain)
+
+
+def test_scales_are_mapped_back_to_the_original_size():
+    image = ramp_image(16, 24)
+    fused = infer_image_maps(RedChannelModel(), image, scales=(1.0, 0.5, 2.0), flip=False)
+    assert fused.shape == (3, 16, 24)
+    torch.testing.assert_close(fused[1], torch.full((16, 24), 1.5))
+    # every scale sees the same ramp: the fused map stays monotonic in x
+    assert torch.all(fused[0, :, 1:] >= fused[0, :, :-1] - 1e-4)
+
+
+def test_bad_fuse_mode():
+    with pytest.raises(ValueError, match='fuse'):
+        infer_image_maps(RedChannelModel(), ramp_image(), fuse='mean')
+
+
+def test_normalise_class_maps():
+    maps = torch.tensor([[[0., 2.], [1., 4.]], [[0., 0.], [0., 0.]]])
+    normalised = normalise_class_maps(maps)
+    torch.testing.assert_close(normalised[0], torch.tensor([[0., .5], [.25, 1.]]))
+    assert torch.all(normalised[1] == 0)
+
+
+def test_infer_maps_writes_image_classes_and_resumes(tmp_path):
+    import mmcv
+    samples = []
+    for index in range(3):
+        path = str(tmp_path / f'img{index}.png')
+        mmcv.imwrite(ramp_image(), path)
+        samples.append(dict(img_id=f'img{index}', img_path=path,
+                            gt_label=np.array([1, 0, 1], np.float32)))
+    out_dir = str(tmp_path / 'maps')
+    counts = infer_maps(RedChannelModel(), samples, out_dir, scales=(1.0, ), flip=True)
+    assert counts == dict(written=3, skipped=0)
+    record = load_maps(map_path(out_dir, 'img1'))
+    assert record['img_id'] == 'img1'
+    assert record['classes'].tolist() == [0, 2]
+    assert record['maps'].shape == (2, 8, 12)
+    np.testing.assert_allclose(record['maps'][0].max(), 1.0, atol=1e-3)
+    assert np.all(record['maps'][1] == 0)
+    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=0, skipped=3)
+
+
+def test_infer_maps_names_a_missing_image(tmp_path):
+    samples = [dict(img_id='gone', img_path=str(tmp_path / 'gone.jpg'),
+                    gt_label=np.array([1.], np.float32))]
+    with pytest.raises(FileNotFoundError, match='gone.jpg'):
+        infer_maps(RedChannelModel(), samples, str(tmp_path / 'maps'))
+
+
+def test_infer_maps_checks_the_class_count(tmp_path):
+    import mmcv
+    path = str(tmp_path / 'a.png')
+    mmcv.imwrite(ramp_image(), path)
+    samples = [dict(img_id='a', img_path=path, gt_label=np.array([1., 0.], np.float32))]
+    with pytest.raises(ValueError, match='num_classes'):
+        infer_maps(RedChannelModel(), samples, str(tmp_path / 'maps'))

@@ -1,0 +1,66 @@
+"""Stage 2a on its own: write the localization maps of a trained classifier.
+
+    python tools/infer_maps.py CONFIG CHECKPOINT --out-dir DIR [--split train|val]
+        [--scales 1.0 0.5 1.5] [--no-flip] [--fuse sum|max] [--overwrite]
+    torchrun --nproc_per_node=N tools/infer_maps.py ... --launcher pytorch   # ranks share images
+
+The TTA defaults come from the config's ``map_inference`` dict.
+"""
+import argparse
+import copy
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dist import init_dist
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+from wsss_toolbox.maps.inference import infer_maps
+from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
+from wsss_toolbox.registry import MODELS
+from wsss_toolbox.utils import register_all_modules
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Infer localization maps (stage 2a)')
+    parser.add_argument('config', help='stage-1 config')
+    parser.add_argument('checkpoint', help='stage-1 checkpoint')
+    parser.add_argument('--out-dir', required=True, help='folder for the <img_id>.npz files')
+    parser.add_argument('--split', choices=['train', 'val'], default='train')
+    parser.add_argument('--scales', type=float, nargs='+', help='image scale factors')
+    parser.add_argument('--no-flip', action='store_true', help='no horizontal-flip TTA')
+    parser.add_argument('--fuse', choices=['sum', 'max'], help='how TTA maps are fused')
+    parser.add_argument('--overwrite', action='store_true', help='recompute existing files')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'wsss'))
+    if args.launcher == 'pytorch':
+        init_dist('pytorch', backend='nccl' if torch.cuda.is_available() else 'gloo')
+    options = dict(cfg.get('map_inference', {}))
+    options.pop('split', None)
+    options.pop('thresholds', None)
+    if args.scales:
+        options['scales'] = args.scales
+    if args.no_flip:
+        options['flip'] = False
+    if args.fuse:
+        options['fuse'] = args.fuse
+    loader = 'train_dataloader' if args.split == 'train' else 'val_dataloader'
+    samples, _ = samples_from_dataset_cfg(copy.deepcopy(cfg[loader]['dataset']))
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    counts = infer_maps(model, samples, args.out_dir, overwrite=args.overwrite, **options)
+    print(f"maps written: {counts['written']}, already there: {counts['skipped']}")
+
+
+if __name__ == '__main__':
+    main()
