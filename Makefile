@@ -31,11 +31,13 @@ $(STAMP): requirements/runtime.txt requirements/tests.txt setup.py
 	$(VPY) -c "import torch, torchvision, mmcv.ops, mmengine, mmseg, pydensecrf.densecrf; import wsss_toolbox; print('setup ok: torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmseg', mmseg.__version__)"
 	touch $(STAMP)
 
+# One torch thread per process: the data-loader workers and CRF pools use the other core,
+# and on two cores oversubscribed torch threads are several times slower, not faster.
 test: setup
-	$(VPY) -m pytest tests $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(VPY) -m pytest tests $(PYTEST_ARGS)
 
 demo: setup
-	$(VPY) tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo
+	OMP_NUM_THREADS=1 $(VPY) tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo
 
 clean-venv:
 	rm -rf $(VENV)
