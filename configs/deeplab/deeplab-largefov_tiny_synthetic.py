@@ -1,6 +1,10 @@
 # Tiny DeepLab-LargeFOV for the embedded synthetic benchmark (CPU, minutes): stage 3 of the
-# demo pipeline and the tests. TinyConvNet (output stride 8, 64 channels) + LargeFOV head,
-# 128x128 crops, 300 iterations of SGD with poly decay.
+# demo pipeline and the tests. TinyConvNet (output stride 8, 128 channels, the stage-1 demo
+# classifier's backbone) + LargeFOV head, 128x128 crops, 600 iterations of SGD with poly decay.
+# Nothing is pretrained on ImageNet here: the demo pipeline initialises the backbone from the
+# stage-1 classifier instead (`init_backbone_from_stage1` in configs/pipelines/*_synthetic.py),
+# the role ImageNet weights play for the papers' VGG-16. From scratch, 600 iterations only
+# learn to predict background.
 #
 # data_root: the generator's VOC-layout folder (wsss_toolbox.datasets.synthetic: JPEGImages,
 # SegmentationClass, ImageSets/Segmentation/{train,val}.txt, classes.txt).
@@ -17,7 +21,7 @@ pseudo_label_dir = 'work_dirs/demo/pseudo_labels'
 # background + the benchmark's foreground classes (8 by default, data_root/classes.txt)
 num_classes = 9
 crop_size = (128, 128)
-max_iters = 300
+max_iters = 600
 
 model = dict(
     type='CRFEncoderDecoder',
@@ -29,10 +33,10 @@ model = dict(
         pad_val=0,
         seg_pad_val=255,
         size=crop_size),
-    backbone=dict(type='TinyConvNet', base_channels=16, out_indices=(3, )),
+    backbone=dict(type='TinyConvNet', base_channels=32, out_indices=(3, )),
     decode_head=dict(
         type='LargeFOVHead',
-        in_channels=64,
+        in_channels=128,
         in_index=-1,
         channels=128,
         num_convs=2,
@@ -112,7 +116,7 @@ test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=5e-4),
     clip_grad=None)
 param_scheduler = [
     dict(type='PolyLR', eta_min=0., power=0.9, begin=0, end=max_iters, by_epoch=False)

@@ -50,6 +50,7 @@ def test_pipeline_runs_caches_and_resumes(tmp_path):
     assert names[-1] == 'DeepLab val' and 'pseudo_labels_densecrf' in names
     assert 0 <= summary['rows'][-1]['mIoU'] <= 100
     assert 'DeepLab val' in log  # the table is printed
+    assert 'load backbone. in model from' in log  # init_backbone_from_stage1
     with open(osp.join(work_dir, 'stage3', 'result.json')) as f:
         assert json.load(f)['pseudo_label_dir'].endswith('pseudo_labels_densecrf')
 

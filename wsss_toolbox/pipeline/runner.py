@@ -61,7 +61,10 @@ class PipelineRunner:
         maps: ``dict(scales, flip, fuse, split='train', thresholds=None)`` -- map inference.
         pseudo_labels: ``dict(generator=..., refiners=[...], train_on=-1, nproc=1)``;
             ``train_on`` indexes the outputs (0 = generator only, -1 = after all refiners).
-        stage3: ``dict(config=path, cfg_options=dict())`` -- the segmentor's train config.
+        stage3: ``dict(config=path, cfg_options=dict(), init_backbone_from_stage1=False)``
+            -- the segmentor's train config; with ``init_backbone_from_stage1`` its backbone
+            starts from the stage-1 classifier's (same architecture needed), which stands in
+            for ImageNet weights where there are none (the synthetic demo).
         data_root: optional; replaces the data roots of both stages' dataloaders.
         synthetic_benchmark: optional generator arguments; the benchmark is written to
             ``data_root`` when it does not exist yet.
@@ -196,13 +199,16 @@ class PipelineRunner:
             outputs.append(done)
         return outputs
 
-    def stage3(self, label_dir: str) -> dict:
+    def stage3(self, label_dir: str, stage1_checkpoint: str) -> dict:
         done = _read_json(self.path('stage3', 'result.json'))
         if done is not None:
             print_log('stage 3: done before, skipped', logger='current')
             return done
         cfg = self._stage_cfg('stage3')
         cfg.train_dataloader.dataset['pseudo_label_dir'] = label_dir
+        if self.cfg['stage3'].get('init_backbone_from_stage1', False):
+            cfg.model.backbone['init_cfg'] = dict(
+                type='Pretrained', checkpoint=stage1_checkpoint, prefix='backbone.')
         runner = self._train(cfg)
         metrics = runner.test()
         result = dict(checkpoint=find_latest_checkpoint(cfg.work_dir), metrics=metrics,
@@ -217,7 +223,7 @@ class PipelineRunner:
         maps = self.stage2_maps(stage1['checkpoint'])
         labels = self.stage2_labels()
         train_on = self.cfg['pseudo_labels'].get('train_on', -1)
-        stage3 = self.stage3(labels[train_on]['folder'])
+        stage3 = self.stage3(labels[train_on]['folder'], stage1['checkpoint'])
         summary = self.summarise(maps, labels, stage3)
         _write_json(self.path('summary.json'), summary)
         print_log('\n' + self.format_table(summary), logger='current')
