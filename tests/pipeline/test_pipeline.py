@@ -67,3 +67,38 @@ def test_pipeline_runs_caches_and_resumes(tmp_path):
     log = run_pipeline(work_dir, data_root)
     assert 'resumed epoch: 0, iter: 2' in log
     assert osp.isfile(osp.join(work_dir, 'stage3', 'result.json'))
+
+
+def test_stage0_and_maps_exported_by_stage1(tmp_path):
+    """OAA+: stage 0 (OAA) exports its cumulative maps during training, stage 1 (the integral
+    attention model) learns from them; with OAA itself as stage 1 (oaa_synthetic.py), stage 2
+    takes the recorder's maps instead of running inference."""
+    data_root = str(tmp_path / 'data')
+    common = [f'data_root={data_root}'] + [
+        option for option in TINY if not option.startswith(('stage1.', 'maps.'))] + [
+        'stage1.cfg_options.train_cfg.max_epochs=1']
+    work_dir = str(tmp_path / 'plus')
+    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/oaa-plus_synthetic.py',
+                     '--work-dir', work_dir, '--cfg-options'] + common +
+                    ['stage0.cfg_options.train_cfg.max_epochs=2'])
+    with open(osp.join(work_dir, 'stage0', 'result.json')) as f:
+        stage0 = json.load(f)
+    assert len(os.listdir(stage0['map_dir'])) == 16
+    cfg_dump = open(glob_one(osp.join(work_dir, 'stage1', '*.py'))).read()
+    assert stage0['map_dir'] in cfg_dump  # handed to the soft-label transform
+    assert 'stage 2: inferring maps' in proc.stdout + proc.stderr
+
+    work_dir = str(tmp_path / 'oaa')
+    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/oaa_synthetic.py',
+                     '--work-dir', work_dir, '--cfg-options'] + common)
+    log = proc.stdout + proc.stderr
+    assert 'taking the maps stage 1 exported' in log and 'inferring maps' not in log
+    assert sorted(os.listdir(osp.join(work_dir, 'maps'))) == sorted(
+        os.listdir(osp.join(work_dir, 'stage1', 'cumulative_maps')))
+
+
+def glob_one(pattern):
+    import glob
+    found = glob.glob(pattern)
+    assert len(found) == 1, found
+    return found[0]

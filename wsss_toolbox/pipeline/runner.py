@@ -2,6 +2,7 @@
 
 Work dir layout (``<work_dir>``)::
 
+    stage0/               optional earlier classifier whose maps train stage 1 (OAA+)
     stage1/               mmengine work dir of the classifier (checkpoints, logs)
     stage1/result.json    written when stage 1 finished: the checkpoint to use
     maps/                 one <img_id>.npz per training image (stage 2a)
@@ -19,6 +20,7 @@ import copy
 import json
 import os
 import os.path as osp
+import shutil
 from typing import Dict, List, Optional
 
 from mmengine.config import Config
@@ -57,7 +59,14 @@ class PipelineRunner:
     """Runs a pipeline config (see ``configs/pipelines/``).
 
     Config keys:
+        stage0: optional ``dict(config=path, cfg_options=dict(), maps_to=key)`` -- a classifier
+            trained first whose exported maps (its ``maps_from_stage1`` folder) are handed to
+            the stage-1 config under the dotted key ``maps_to`` (OAA+: the integral attention
+            model learns from OAA's cumulative maps).
         stage1: ``dict(config=path, cfg_options=dict())`` -- the classifier's train config.
+            A stage-1 config that sets ``maps_from_stage1 = folder`` (relative to its work
+            dir) writes its own maps during training (OAA's recorder); stage 2 then takes
+            them instead of running map inference.
         maps: ``dict(scales, flip, fuse, split='train', thresholds=None)`` -- map inference.
         pseudo_labels: ``dict(generator=..., refiners=[...], train_on=-1, nproc=1)``;
             ``train_on`` indexes the outputs (0 = generator only, -1 = after all refiners).
@@ -106,6 +115,14 @@ class PipelineRunner:
         runner.train()
         return runner
 
+    @staticmethod
+    def _exported_map_dir(cfg: Config) -> Optional[str]:
+        """The folder a stage config says its training run exports maps to, if any."""
+        folder = cfg.get('maps_from_stage1')
+        if not folder:
+            return None
+        return folder if osp.isabs(folder) else osp.join(cfg.work_dir, folder)
+
     def _samples(self, cfg: Config, split: str) -> tuple:
         from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
         loader = 'train_dataloader' if split == 'train' else 'val_dataloader'
@@ -124,6 +141,26 @@ class PipelineRunner:
         print_log(f'writing the synthetic benchmark to {data_root}', logger='current')
         summary = generate_synthetic_benchmark(data_root, **dict(options))
         print_log('\n' + format_summary(summary), logger='current')
+
+    def stage0(self) -> None:
+        """Train the optional stage-0 classifier and point stage 1 at its exported maps."""
+        if self.cfg.get('stage0') is None:
+            return
+        done = _read_json(self.path('stage0', 'result.json'))
+        if done is None:
+            cfg = self._stage_cfg('stage0')
+            map_dir = self._exported_map_dir(cfg)
+            if map_dir is None:
+                raise KeyError(f"the stage-0 config {self.cfg.stage0['config']} must set "
+                               '`maps_from_stage1` (the folder its training exports maps to)')
+            self._train(cfg)
+            done = dict(checkpoint=find_latest_checkpoint(cfg.work_dir), map_dir=map_dir)
+            _write_json(self.path('stage0', 'result.json'), done)
+        else:
+            print_log('stage 0: done before, skipped', logger='current')
+        stage1 = self.cfg['stage1']
+        stage1['cfg_options'] = dict(stage1.get('cfg_options') or {},
+                                     **{self.cfg['stage0']['maps_to']: done['map_dir']})
 
     def stage1(self) -> dict:
         done = _read_json(self.path('stage1', 'result.json'))
@@ -155,11 +192,22 @@ class PipelineRunner:
         split = options.pop('split', 'train')
         thresholds = options.pop('thresholds', None)
         samples, classes = self._samples(cfg, split)
-        model = MODELS.build(cfg.model)
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
-        print_log(f'stage 2: inferring maps of {len(samples)} {split} images', logger='current')
-        with torch.no_grad():
-            infer_maps(model, samples, self.path('maps'), **options)
+        exported = self._exported_map_dir(cfg)
+        if exported is not None:
+            if not osp.isdir(exported):
+                raise FileNotFoundError(
+                    f'stage 1 should have exported its maps to {exported} '
+                    '(`maps_from_stage1` of its config), but that folder does not exist')
+            print_log(f'stage 2: taking the maps stage 1 exported to {exported}',
+                      logger='current')
+            shutil.copytree(exported, self.path('maps'), dirs_exist_ok=True)
+        else:
+            model = MODELS.build(cfg.model)
+            load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
+            print_log(f'stage 2: inferring maps of {len(samples)} {split} images',
+                      logger='current')
+            with torch.no_grad():
+                infer_maps(model, samples, self.path('maps'), **options)
         names = ['background'] + classes
         eval_kwargs = {} if thresholds is None else dict(thresholds=thresholds)
         result = dict(split=split,
@@ -219,6 +267,7 @@ class PipelineRunner:
     # ------------------------------------------------------------------ all
     def run(self) -> dict:
         self.prepare_data()
+        self.stage0()
         stage1 = self.stage1()
         maps = self.stage2_maps(stage1['checkpoint'])
         labels = self.stage2_labels()
@@ -257,12 +306,12 @@ class PipelineRunner:
 
     @staticmethod
     def format_table(summary: dict) -> str:
-        lines = [f"{'result':<42}{'mIoU %':>9}{'other %':>10}", '-' * 61]
+        lines = [f"{'result':<42}{'mIoU %':>9}{'other %':>16}", '-' * 67]
         for row in summary['rows']:
             miou = '' if row.get('mIoU') is None else f"{row['mIoU']:.2f}"
-            other = row.get('value', row.get('ignored'))
-            other = '' if other is None else f'{other:.2f}'
             if 'ignored' in row:
-                other += ' ign'
-            lines.append(f"{row['name']:<42}{miou:>9}{other:>10}")
+                other = f"{row['ignored']:.2f} ignored"
+            else:
+                other = '' if row.get('value') is None else f"{row['value']:.2f}"
+            lines.append(f"{row['name']:<42}{miou:>9}{other:>16}")
         return '\n'.join(lines)

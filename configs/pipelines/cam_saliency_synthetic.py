@@ -1,0 +1,12 @@
+# CAM baseline with the saliency-guided pseudo labels of the OAA pipelines (the fair
+# reference of the OAA table): same classifier and map inference as cam_synthetic.py, but
+# OAA's label generator (attention for objects, saliency for background, conflicts ignored;
+# spec oaa.md §4) and no CRF, as in oaa*_synthetic.py.
+#   python tools/pipeline.py configs/pipelines/cam_saliency_synthetic.py
+_base_ = ['./cam_synthetic.py']
+pseudo_labels = dict(
+    _delete_=True,
+    generator=dict(type='SaliencyLabelGenerator'),
+    refiners=[],
+    train_on=0,
+    nproc=2)

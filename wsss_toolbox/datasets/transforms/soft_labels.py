@@ -1,0 +1,95 @@
+"""Soft pixel labels from stage-2 map files (OAA+'s integral attention model, oaa.md §3)."""
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.structures import PixelData
+
+from wsss_toolbox.registry import TRANSFORMS
+from .formatting import DEFAULT_META_KEYS, PackWSSSInputs
+
+SOFT_MAPS_KEY = 'gt_soft_maps'
+
+
+@TRANSFORMS.register_module()
+class LoadCumulativeMaps(BaseTransform):
+    """Load an image's map file (``<map_dir>/<img_id>.npz``, e.g. the cumulative maps an OAA
+    run exported) as dense soft labels.
+
+    Adds ``gt_soft_maps``: float32 (H, W, C) at the original image size, channel ``c`` = the
+    map of foreground class ``c`` (values in [0, 1]; all zeros for classes the file does not
+    hold, i.e. classes absent from the image), and appends it to ``seg_fields`` so that
+    mmseg's ``Resize``, ``RandomFlip``, ``RandomCrop`` and :class:`RecordedRandomCrop` move it
+    with the image (nearest-neighbour, as every seg field). Put it right after the image
+    loader, before any geometric transform; pack with :class:`PackWSSSInputsWithSoftMaps`.
+
+    Args:
+        map_dir: folder of the map files.
+        num_classes: number C of foreground classes (default: the length of ``gt_label``).
+    """
+
+    def __init__(self, map_dir: str, num_classes: Optional[int] = None) -> None:
+        if not map_dir:
+            raise ValueError('LoadCumulativeMaps needs map_dir: the folder of the map files '
+                             'of an OAA run (<oaa work dir>/cumulative_maps)')
+        self.map_dir = map_dir
+        self.num_classes = num_classes
+
+    def transform(self, results: dict) -> dict:
+        from wsss_toolbox.maps.io import load_maps, map_path
+        img_id = str(results['img_id'])
+        path = map_path(self.map_dir, img_id)
+        try:
+            record = load_maps(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f'soft-label map file "{path}" of image "{img_id}" does not exist: train the '
+                'OAA classifier first (it exports its cumulative maps to '
+                '<work_dir>/cumulative_maps) and point LoadCumulativeMaps.map_dir there'
+            ) from None
+        img_hw = tuple(results['img'].shape[:2])
+        if tuple(results.get('img_shape', img_hw)[:2]) != tuple(
+                results.get('ori_shape', img_hw)[:2]):
+            raise RuntimeError('LoadCumulativeMaps must come before any geometric transform '
+                               f'(image {results.get("img_path")!r} was already resized)')
+        maps = record['maps']
+        if tuple(maps.shape[1:]) != img_hw:
+            raise ValueError(f'map file "{path}" holds {maps.shape[2]}x{maps.shape[1]} (WxH) '
+                             f'maps but its image {results.get("img_path")!r} is '
+                             f'{img_hw[1]}x{img_hw[0]}; the maps must be at the original size')
+        num_classes = self.num_classes or len(np.asarray(results['gt_label']).reshape(-1))
+        classes = record['classes']
+        if classes.size and classes.max() >= num_classes:
+            raise ValueError(f'map file "{path}" has class {int(classes.max())} but the dataset '
+                             f'has {num_classes} classes')
+        dense = np.zeros(img_hw + (num_classes, ), np.float32)
+        dense[..., classes] = np.moveaxis(maps, 0, -1)
+        results[SOFT_MAPS_KEY] = dense
+        seg_fields = results.setdefault('seg_fields', [])
+        if SOFT_MAPS_KEY not in seg_fields:
+            seg_fields.append(SOFT_MAPS_KEY)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(map_dir={self.map_dir!r}, num_classes={self.num_classes})'
+
+
+@TRANSFORMS.register_module()
+class PackWSSSInputsWithSoftMaps(PackWSSSInputs):
+    """:class:`PackWSSSInputs` that also packs ``gt_soft_maps`` as a (C, H, W) float32
+    ``PixelData`` of the data sample (the soft labels of :class:`IntegralAttentionHead`)."""
+
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+        super().__init__(meta_keys=meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        soft = results.get(SOFT_MAPS_KEY)
+        packed = super().transform(results)
+        if soft is not None:
+            soft = np.asarray(soft, dtype=np.float32)
+            if soft.ndim == 2:  # OpenCV drops a single channel when resizing
+                soft = soft[..., None]
+            packed['data_samples'].gt_soft_maps = PixelData(
+                data=torch.from_numpy(np.ascontiguousarray(soft.transpose(2, 0, 1))))
+        return packed

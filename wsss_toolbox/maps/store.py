@@ -1,0 +1,561 @@
+"""The cumulative attention-map store of OAA (Jiang et al., TPAMI; spec ``oaa.md`` §1-2).
+
+For every training image the store keeps, per ground-truth class ``c``, the cumulative map
+``M^c`` at feature resolution (the part of the feature map that covers the image, padding
+cropped away), quantised to 8 or 16 bits:
+
+* ``fusion='max'`` (OAA Eq. 5): ``M_t = max(M_{t-1}, A_t)``, stored as the quantised maximum.
+  The first accepted map initialises ``M`` (Eq. 4): attention is >= 0, so a maximum with the
+  all-zero initial value is the same thing.
+* ``fusion='average'`` (OAA Eq. 10): ``M_t = ((t - 1) M_{t-1} + A_t) / t``, stored as the
+  integer *sum* of the quantised maps and the number ``t`` of accepted maps, so that
+  ``M = sum / t`` exactly and merging two stores (ranks of a distributed run) is a plain
+  addition, independent of the order.
+
+An entry also counts the accepted maps per class (``counts``; 0 = no map accepted yet), the
+visits of the image (``visits``), optionally the *last* attention seen for the image (what
+the attention drop layer of OAA++ occludes, Algorithm 1) with the global iteration at which
+it was seen (``last_stamp``), and the geometry needed to export the maps at the original
+image size (``ori_shape``, ``img_shape``, ``feature_stride``, and ``scale_factor`` /
+``flip`` / ``crop_bbox`` when the pipeline recorded them).
+
+Every operation of the store is order independent: ``max`` and ``+`` commute, and ``last``
+keeps the map with the highest stamp (ties: the element-wise maximum). A store built by N
+ranks that exchange their updates therefore equals the store of one process that saw the
+same images at the same iterations.
+
+Backends: ``'memory'`` keeps one small numpy array per entry; ``'memmap'`` keeps the maps of
+all images in one ``numpy.memmap`` file with a fixed slot per (image, class), assigned from
+the image list given to :meth:`CumulativeMapStore.reserve` (every image must have the same
+feature size, which OAA's fixed-geometry training guarantees). Both give identical results
+and the same :meth:`~CumulativeMapStore.state_dict`, which holds a copy of all data (a
+checkpoint never refers to the memmap file).
+"""
+import os
+import os.path as osp
+import warnings
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .io import map_path, save_maps
+
+FUSIONS = ('max', 'average')
+MAP_DTYPES = {8: np.uint8, 16: np.uint16}
+# average fusion stores sums of quantised maps: room for at least 257 accepted maps
+SUM_DTYPES = {8: np.uint16, 16: np.uint32}
+STATE_VERSION = 1
+#: metainfo keys copied from the data sample (the geometry needed by :meth:`export`)
+GEOMETRY_KEYS = ('ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
+                 'crop_bbox')
+
+
+class MapUpdate(NamedTuple):
+    """One visit of one image, as the recorder hook sends it to the store (and to the other
+    ranks).
+
+    Attributes:
+        img_id: image id (the store's key).
+        classes: int64 (K,) ground-truth foreground classes of the image, ascending.
+        attention: (K, h, w) quantised attention ``A_t`` (uint8 / uint16) of those classes.
+        accepted: bool (K,): whether ``A_t^c`` passed the score condition and is fused.
+        stamp: global training iteration of the visit (orders the ``last`` maps).
+        meta: geometry of the image (see :data:`GEOMETRY_KEYS` and ``feature_stride``).
+    """
+    img_id: str
+    classes: np.ndarray
+    attention: np.ndarray
+    accepted: np.ndarray
+    stamp: int
+    meta: dict
+
+
+class _Entry:
+    """The store's record of one image (arrays may be views into a memmap)."""
+    __slots__ = ('classes', 'values', 'counts', 'last', 'last_stamp', 'visits', 'meta')
+
+    def __init__(self, classes, values, counts, last, last_stamp, visits, meta):
+        self.classes = classes
+        self.values = values
+        self.counts = counts
+        self.last = last
+        self.last_stamp = last_stamp
+        self.visits = visits
+        self.meta = meta
+
+
+def _plain(value):
+    """Metadata as plain Python types (safe for ``torch.load(weights_only=True)``)."""
+    if isinstance(value, (np.generic, )):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return tuple(_plain(v) for v in value.tolist())
+    if isinstance(value, torch.Tensor):
+        return _plain(value.cpu().numpy())
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def sample_geometry(metainfo: Mapping, feature_stride: Sequence[float]) -> dict:
+    """The geometry a store entry keeps: :data:`GEOMETRY_KEYS` found in ``metainfo`` plus
+    ``feature_stride`` = input pixels per feature cell, (stride_h, stride_w)."""
+    meta = {key: _plain(metainfo[key]) for key in GEOMETRY_KEYS
+            if key in metainfo and metainfo[key] is not None}
+    if 'img_shape' not in meta:
+        raise KeyError('the data sample has no img_shape metainfo; pack it (PackWSSSInputs)')
+    meta['img_shape'] = tuple(int(v) for v in meta['img_shape'][:2])
+    meta.setdefault('ori_shape', meta['img_shape'])
+    meta['ori_shape'] = tuple(int(v) for v in meta['ori_shape'][:2])
+    meta['feature_stride'] = (float(feature_stride[0]), float(feature_stride[1]))
+    return meta
+
+
+def feature_maps_to_image(maps: torch.Tensor, feature_stride: Sequence[float],
+                          img_shape: Sequence[int], mode: str = 'bilinear') -> torch.Tensor:
+    """Upsample (K, h, w) maps of the valid feature region to the network-input image.
+
+    The ``h x w`` cells cover ``h * stride_h x w * stride_w`` input pixels (at least the image;
+    more when the image size is not a multiple of the stride): the maps are resized to that
+    extent and cropped to ``img_shape`` (as :func:`resize_maps_to_image` does for a padded
+    batch).
+    """
+    height, width = int(img_shape[0]), int(img_shape[1])
+    cover_h = max(height, int(round(maps.shape[-2] * feature_stride[0])))
+    cover_w = max(width, int(round(maps.shape[-1] * feature_stride[1])))
+    kwargs = dict(align_corners=False) if mode in ('bilinear', 'bicubic') else {}
+    resized = F.interpolate(maps[None].float(), size=(cover_h, cover_w), mode=mode, **kwargs)
+    return resized[0, :, :height, :width]
+
+
+def min_max_normalise(maps: torch.Tensor) -> torch.Tensor:
+    """Per-map min-max normalisation to [0, 1]; a constant map becomes all zeros."""
+    flat = maps.flatten(1)
+    low = flat.min(dim=1).values[:, None, None]
+    span = (flat.max(dim=1).values[:, None, None] - low)
+    return torch.where(span > 0, (maps - low) / span.clamp(min=1e-12), torch.zeros_like(maps))
+
+
+class CumulativeMapStore:
+    """Per-image cumulative attention maps, keyed by image id (see the module docstring).
+
+    Args:
+        fusion: ``'max'`` (OAA Eq. 5) or ``'average'`` (Eq. 10).
+        bits: 8 or 16; maps are quantised to ``round(A * (2**bits - 1))``.
+        keep_last: also keep the last attention of every image (needed by the attention drop
+            layer, OAA++).
+        backend: ``'memory'`` or ``'memmap'``.
+        memmap_dir: folder of the memmap files (``'memmap'`` backend); they are recreated by
+            every run (their content comes from the checkpoint on resume).
+    """
+
+    def __init__(self, fusion: str = 'max', bits: int = 8, keep_last: bool = False,
+                 backend: str = 'memory', memmap_dir: Optional[str] = None) -> None:
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if bits not in MAP_DTYPES:
+            raise ValueError(f'bits must be 8 or 16, got {bits}')
+        if backend not in ('memory', 'memmap'):
+            raise ValueError(f"backend must be 'memory' or 'memmap', got {backend!r}")
+        if backend == 'memmap' and not memmap_dir:
+            raise ValueError("the 'memmap' backend needs memmap_dir (a folder for the map file)")
+        self.fusion = fusion
+        self.bits = bits
+        self.keep_last = keep_last
+        self.backend = backend
+        self.memmap_dir = memmap_dir
+        self.quant_max = 2**bits - 1
+        self.map_dtype = np.dtype(MAP_DTYPES[bits])
+        self.value_dtype = np.dtype(self.map_dtype if fusion == 'max' else SUM_DTYPES[bits])
+        self._entries: Dict[str, _Entry] = {}
+        # memmap backend: slot layout and the files (allocated at the first entry)
+        self._slots: Dict[str, Tuple[int, np.ndarray]] = {}
+        self._num_slots = 0
+        self._feature_shape: Optional[Tuple[int, int]] = None
+        self._mm_values: Optional[np.memmap] = None
+        self._mm_last: Optional[np.memmap] = None
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, img_id: str) -> bool:
+        return img_id in self._entries
+
+    def img_ids(self) -> List[str]:
+        return list(self._entries)
+
+    def quantize(self, attention) -> np.ndarray:
+        """Float attention in [0, 1] -> unsigned integers (round to nearest)."""
+        attention = np.clip(np.asarray(attention, dtype=np.float32), 0, 1)
+        attention *= self.quant_max
+        return np.rint(attention, out=attention).astype(self.map_dtype)
+
+    def dequantize(self, values) -> np.ndarray:
+        return np.asarray(values, dtype=np.float32) / self.quant_max
+
+    @property
+    def bytes_per_pixel(self) -> int:
+        """Bytes of one map pixel: the fused value, plus the last map when kept."""
+        return self.value_dtype.itemsize + (self.map_dtype.itemsize if self.keep_last else 0)
+
+    def bytes_per_map(self, height: int, width: int) -> int:
+        """Bytes one (image, class) entry of ``height x width`` cells takes (count included)."""
+        return height * width * self.bytes_per_pixel + np.dtype(np.uint16).itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all map data held (fused values, last maps and counts)."""
+        total = 0
+        for entry in self._entries.values():
+            total += entry.values.nbytes + entry.counts.nbytes
+            if entry.last is not None:
+                total += entry.last.nbytes
+        return total
+
+    @property
+    def num_maps(self) -> int:
+        return sum(len(entry.classes) for entry in self._entries.values())
+
+    # ------------------------------------------------------------------ memmap slots
+    def reserve(self, image_classes: Mapping[str, Sequence[int]]) -> None:
+        """Assign a fixed memmap slot to every (image, class) (``'memmap'`` backend; a no-op
+        for ``'memory'``). Call it once with every training image before the first update.
+
+        Args:
+            image_classes: ``{img_id: ground-truth class indices}``.
+        """
+        if self.backend != 'memmap':
+            return
+        if self._mm_values is not None:
+            raise RuntimeError('reserve() must be called before the first update of a '
+                               'memmap store')
+        self._slots.clear()
+        offset = 0
+        for img_id, classes in image_classes.items():
+            classes = np.unique(np.asarray(classes, dtype=np.int64))
+            self._slots[str(img_id)] = (offset, classes)
+            offset += len(classes)
+        self._num_slots = offset
+
+    def _allocate_memmap(self, shape: Tuple[int, int]) -> None:
+        if not self._slots:
+            raise RuntimeError('the memmap store has no reserved slots: call reserve() with '
+                               'the training images first')
+        os.makedirs(self.memmap_dir, exist_ok=True)
+        self._feature_shape = tuple(shape)
+        size = (max(self._num_slots, 1), ) + self._feature_shape
+        self._mm_values = np.memmap(osp.join(self.memmap_dir, 'cumulative.mmap'),
+                                    dtype=self.value_dtype, mode='w+', shape=size)
+        if self.keep_last:
+            self._mm_last = np.memmap(osp.join(self.memmap_dir, 'last.mmap'),
+                                      dtype=self.map_dtype, mode='w+', shape=size)
+
+    # ------------------------------------------------------------------ entries
+    def _new_entry(self, img_id: str, classes: np.ndarray, shape: Tuple[int, int],
+                   meta: dict) -> _Entry:
+        missing = {'img_shape', 'feature_stride'} - set(meta)
+        if missing:
+            raise KeyError(f'the first update of image "{img_id}" must carry its geometry '
+                           f'(meta lacks {sorted(missing)}; see sample_geometry)')
+        num = len(classes)
+        if self.backend == 'memory':
+            values = np.zeros((num, ) + shape, self.value_dtype)
+            last = np.zeros((num, ) + shape, self.map_dtype) if self.keep_last else None
+        else:
+            if img_id not in self._slots:
+                raise KeyError(f'image "{img_id}" has no slot in the memmap store; reserve() '
+                               'must list every training image')
+            offset, reserved = self._slots[img_id]
+            if not np.array_equal(reserved, classes):
+                raise ValueError(f'image "{img_id}": classes {classes.tolist()} differ from the '
+                                 f'reserved {reserved.tolist()}')
+            if self._mm_values is None:
+                self._allocate_memmap(shape)
+            if tuple(shape) != self._feature_shape:
+                raise ValueError(
+                    f'image "{img_id}" has feature maps of size {tuple(shape)} but the memmap '
+                    f'store holds {self._feature_shape}: the memmap backend needs one input '
+                    "size for every image (a fixed Resize); use backend='memory' otherwise")
+            values = self._mm_values[offset:offset + num]
+            values[...] = 0
+            last = None
+            if self.keep_last:
+                last = self._mm_last[offset:offset + num]
+                last[...] = 0
+        entry = _Entry(classes=classes, values=values, counts=np.zeros(num, np.uint16),
+                       last=last, last_stamp=-1, visits=0, meta=dict(meta))
+        self._entries[img_id] = entry
+        return entry
+
+    def _entry_for(self, img_id: str, classes: np.ndarray, shape: Tuple[int, int],
+                   meta: dict) -> _Entry:
+        entry = self._entries.get(img_id)
+        if entry is None:
+            return self._new_entry(img_id, classes, shape, meta)
+        if not np.array_equal(entry.classes, classes):
+            raise ValueError(f'image "{img_id}" was stored with classes '
+                             f'{entry.classes.tolist()} but now comes with {classes.tolist()}; '
+                             'image ids must be unique and labels fixed')
+        if tuple(entry.values.shape[1:]) != tuple(shape):
+            raise ValueError(
+                f'image "{img_id}" was stored with feature maps of size '
+                f'{tuple(entry.values.shape[1:])} and now has {tuple(shape)}: OAA fuses maps '
+                'of the same image across epochs, so every visit needs the same geometry. '
+                'Remove random resizing / cropping / flipping from the training pipeline.')
+        return entry
+
+    # ------------------------------------------------------------------ updates
+    def make_update(self, img_id: str, classes: Sequence[int], attention,
+                    accepted: Optional[Sequence[bool]] = None, stamp: int = 0,
+                    meta: Optional[dict] = None) -> MapUpdate:
+        """Build a :class:`MapUpdate`; float ``attention`` in [0, 1] is quantised."""
+        classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+        attention = np.asarray(attention)
+        if attention.ndim == 2:
+            attention = attention[None]
+        if attention.ndim != 3 or attention.shape[0] != len(classes):
+            raise ValueError(f'image "{img_id}": attention must be (K, h, w) with K = '
+                             f'{len(classes)} classes, got shape {attention.shape}')
+        if attention.dtype != self.map_dtype:
+            if np.issubdtype(attention.dtype, np.integer):
+                raise TypeError(f'quantised attention must be {self.map_dtype}, got '
+                                f'{attention.dtype}')
+            attention = self.quantize(attention)
+        order = np.argsort(classes, kind='stable')
+        if (np.diff(classes[order]) == 0).any():
+            raise ValueError(f'image "{img_id}": repeated classes {classes.tolist()}')
+        accepted = (np.ones(len(classes), bool) if accepted is None
+                    else np.asarray(accepted, bool).reshape(-1))
+        if accepted.shape[0] != len(classes):
+            raise ValueError(f'image "{img_id}": {accepted.shape[0]} accept flags for '
+                             f'{len(classes)} classes')
+        return MapUpdate(str(img_id), classes[order], attention[order], accepted[order],
+                         int(stamp), dict(meta or {}))
+
+    def apply(self, update: MapUpdate) -> None:
+        """Fuse one visit into the store (OAA Eqs. 4-5 or 10 for the accepted classes)."""
+        attention = update.attention
+        entry = self._entry_for(update.img_id, update.classes, attention.shape[1:],
+                                update.meta)
+        accepted = update.accepted
+        if accepted.any():
+            if self.fusion == 'max':
+                entry.values[accepted] = np.maximum(entry.values[accepted],
+                                                    attention[accepted])
+            else:
+                if int(entry.counts.max(initial=0)) >= self._max_average_count():
+                    raise OverflowError(
+                        f'image "{update.img_id}": more than {self._max_average_count()} '
+                        f'maps averaged; use bits=16')
+                entry.values[accepted] += attention[accepted].astype(self.value_dtype)
+            entry.counts[accepted] += 1
+        entry.visits += 1
+        if self.keep_last:
+            self._merge_last(entry, attention, update.stamp)
+
+    def _max_average_count(self) -> int:
+        return int(np.iinfo(self.value_dtype).max // self.quant_max)
+
+    @staticmethod
+    def _merge_last(entry: _Entry, last: np.ndarray, stamp: int) -> None:
+        if stamp > entry.last_stamp:
+            entry.last[...] = last
+            entry.last_stamp = stamp
+        elif stamp == entry.last_stamp:  # same iteration on two ranks: order independent
+            np.maximum(entry.last, last, out=entry.last)
+
+    def update(self, img_id: str, classes: Sequence[int], attention,
+               accepted: Optional[Sequence[bool]] = None, stamp: int = 0,
+               meta: Optional[dict] = None) -> MapUpdate:
+        """Fuse the attention ``A_t`` of the classes ``classes`` of one image visit.
+
+        Args:
+            img_id: image id.
+            classes: (K,) ground-truth classes of the image (always all of them).
+            attention: (K, h, w) float in [0, 1] or already quantised maps.
+            accepted: (K,) which maps passed the score condition (default: all).
+            stamp: global iteration of the visit.
+            meta: geometry (see :func:`sample_geometry`); kept from the first visit.
+
+        Returns:
+            the applied :class:`MapUpdate` (e.g. to send it to other ranks).
+        """
+        update = self.make_update(img_id, classes, attention, accepted, stamp, meta)
+        self.apply(update)
+        return update
+
+    def apply_updates(self, updates: Iterable[MapUpdate]) -> None:
+        for update in updates:
+            self.apply(update)
+
+    def merge(self, other: 'CumulativeMapStore') -> None:
+        """Add another store built from *other* visits (e.g. another rank's): maxima / sums
+        and counts are combined, the later ``last`` map wins. Order independent."""
+        self._check_compatible(other.fusion, other.bits, 'merge')
+        for img_id, theirs in other._entries.items():
+            mine = self._entry_for(img_id, theirs.classes, theirs.values.shape[1:],
+                                   theirs.meta)
+            if self.fusion == 'max':
+                np.maximum(mine.values, theirs.values, out=mine.values)
+            else:
+                mine.values += theirs.values
+            mine.counts += theirs.counts
+            mine.visits += theirs.visits
+            if self.keep_last and theirs.last is not None and theirs.last_stamp >= 0:
+                self._merge_last(mine, theirs.last, theirs.last_stamp)
+
+    def _check_compatible(self, fusion: str, bits: int, what: str) -> None:
+        if fusion != self.fusion or bits != self.bits:
+            raise ValueError(f'cannot {what} a store with fusion={fusion!r}, bits={bits} into '
+                             f'one with fusion={self.fusion!r}, bits={self.bits}; the '
+                             'recorder settings must match the checkpoint')
+
+    # ------------------------------------------------------------------ reading
+    def classes(self, img_id: str) -> np.ndarray:
+        return self._entries[img_id].classes.copy()
+
+    def counts(self, img_id: str) -> np.ndarray:
+        """Accepted maps per class (0 = the class has no cumulative map yet)."""
+        return self._entries[img_id].counts.copy()
+
+    def visits(self, img_id: str) -> int:
+        return self._entries[img_id].visits
+
+    def meta(self, img_id: str) -> dict:
+        return dict(self._entries[img_id].meta)
+
+    def cumulative_maps(self, img_id: str) -> np.ndarray:
+        """float32 (K, h, w) cumulative maps ``M`` in [0, 1] (0 where no map was accepted)."""
+        entry = self._entries[img_id]
+        if self.fusion == 'max':
+            return self.dequantize(entry.values)
+        counts = np.maximum(entry.counts, 1).astype(np.float32)[:, None, None]
+        return entry.values.astype(np.float32) / counts / self.quant_max
+
+    def last_maps(self, img_id: str) -> Optional[np.ndarray]:
+        """float32 (K, h, w) attention of the image's last visit, or None when unknown."""
+        entry = self._entries.get(img_id)
+        if entry is None or entry.last is None or entry.last_stamp < 0:
+            return None
+        return self.dequantize(entry.last)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self, img_ids: Optional[Iterable[str]] = None) -> dict:
+        """A copy of all data (or of ``img_ids``), as plain numpy arrays and Python types."""
+        chosen = self._entries if img_ids is None else {
+            i: self._entries[i] for i in img_ids if i in self._entries}
+        entries = {}
+        for img_id, entry in chosen.items():
+            entries[img_id] = dict(
+                classes=entry.classes.copy(), values=np.array(entry.values),
+                counts=entry.counts.copy(),
+                last=None if entry.last is None else np.array(entry.last),
+                last_stamp=int(entry.last_stamp), visits=int(entry.visits),
+                meta=dict(entry.meta))
+        return dict(version=STATE_VERSION, fusion=self.fusion, bits=self.bits,
+                    keep_last=self.keep_last, entries=entries)
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Replace the content by a :meth:`state_dict` (of any backend)."""
+        if state.get('version') != STATE_VERSION:
+            raise ValueError(f'unsupported cumulative-map state version {state.get("version")}'
+                             f' (expected {STATE_VERSION})')
+        self._check_compatible(state['fusion'], state['bits'], 'load')
+        self._entries.clear()
+        if self.backend == 'memmap' and self._mm_values is not None:
+            self._mm_values[...] = 0
+            if self._mm_last is not None:
+                self._mm_last[...] = 0
+        for img_id, item in state['entries'].items():
+            values = np.asarray(item['values'])
+            entry = self._new_entry(img_id, np.asarray(item['classes'], np.int64),
+                                    tuple(values.shape[1:]), item['meta'])
+            entry.values[...] = values.astype(self.value_dtype)
+            entry.counts[...] = np.asarray(item['counts'], np.uint16)
+            entry.visits = int(item['visits'])
+            if self.keep_last and item.get('last') is not None:
+                entry.last[...] = np.asarray(item['last'], self.map_dtype)
+                entry.last_stamp = int(item['last_stamp'])
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping, **kwargs) -> 'CumulativeMapStore':
+        """A memory store holding ``state`` (settings taken from it)."""
+        store = cls(fusion=state['fusion'], bits=state['bits'],
+                    keep_last=state.get('keep_last', False), **kwargs)
+        store.load_state_dict(state)
+        return store
+
+    def equals(self, other: 'CumulativeMapStore', tolerance: int = 0) -> bool:
+        """Same images, classes, counts and fused values (within ``tolerance`` steps)."""
+        if set(self._entries) != set(other._entries):
+            return False
+        for img_id, mine in self._entries.items():
+            theirs = other._entries[img_id]
+            if not np.array_equal(mine.classes, theirs.classes) or \
+                    not np.array_equal(mine.counts, theirs.counts) or \
+                    mine.values.shape != theirs.values.shape:
+                return False
+            diff = np.abs(mine.values.astype(np.int64) - theirs.values.astype(np.int64))
+            if diff.size and diff.max() > tolerance * max(1, int(mine.counts.max())):
+                return False
+        return True
+
+    # ------------------------------------------------------------------ export
+    def export_image(self, img_id: str, interpolation: str = 'bicubic',
+                     normalise: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+        """The cumulative maps of one image at its original size.
+
+        Steps (spec oaa.md §1, final M, from the authors' code): upsample the feature-
+        resolution maps to the network input (``interpolation``, bicubic by default), undo the
+        recorded geometry (:func:`restore_geometry`: flip, crop, resize to ``ori_shape``),
+        clip the interpolation's negative overshoot to 0 and min-max normalise every class
+        map to [0, 1] (after clipping, so the zeros of ``M`` stay zeros).
+
+        Returns:
+            ``(classes int64 (K,), maps float32 (K, H, W))``.
+        """
+        from wsss_toolbox.datasets.transforms import restore_geometry
+        entry = self._entries[img_id]
+        meta = entry.meta
+        maps = torch.from_numpy(self.cumulative_maps(img_id))
+        maps = feature_maps_to_image(maps, meta['feature_stride'], meta['img_shape'],
+                                     mode=interpolation)
+        maps = restore_geometry(maps, meta, mode=interpolation).clamp(min=0)
+        if normalise and maps.shape[0]:
+            maps = min_max_normalise(maps)
+        return entry.classes.copy(), maps.clamp(0, 1).numpy().astype(np.float32)
+
+    def export(self, map_dir: str, img_ids: Optional[Sequence[str]] = None, rank: int = 0,
+               world_size: int = 1, interpolation: str = 'bicubic',
+               normalise: bool = True) -> int:
+        """Write every image's maps as a stage-2 map file ``<map_dir>/<img_id>.npz``
+        (:func:`wsss_toolbox.maps.save_maps`; original image size, values in [0, 1]).
+
+        Classes without any accepted map are written as all-zero maps (one warning).
+
+        Args:
+            map_dir: output folder.
+            img_ids: images to export (default: all, in insertion order).
+            rank, world_size: export ``img_ids[rank::world_size]`` (ranks share the work).
+            interpolation, normalise: see :meth:`export_image`.
+
+        Returns:
+            number of files written by this call.
+        """
+        ids = list(self._entries) if img_ids is None else list(img_ids)
+        missing = []
+        written = 0
+        for img_id in ids[rank::world_size]:
+            classes, maps = self.export_image(img_id, interpolation, normalise)
+            if not self._entries[img_id].counts.all():
+                missing.append(img_id)
+            save_maps(map_path(map_dir, img_id), img_id, classes, maps)
+            written += 1
+        if missing:
+            warnings.warn(f'{len(missing)} image(s) have classes without any accepted '
+                          f'attention map (exported as zeros), e.g. {missing[:3]}',
+                          stacklevel=2)
+        return written
