@@ -20,5 +20,7 @@ pseudo_labels = dict(
     refiners=[],
     train_on=0,
     nproc=2)
-stage3 = dict(config='../deeplab/deeplab-largefov_tiny_synthetic.py', cfg_options=dict())
+# no ImageNet weights here: DeepLab's backbone starts from the stage-1 classifier's
+stage3 = dict(config='../deeplab/deeplab-largefov_tiny_synthetic.py', cfg_options=dict(),
+              init_backbone_from_stage1=True)
 report = dict(figure_images=4)

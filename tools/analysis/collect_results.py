@@ -1,0 +1,52 @@
+"""One table from several pipeline work dirs (their summary.json files).
+
+    python tools/analysis/collect_results.py work_dirs/compare/cam work_dirs/compare/oaa ...
+        [--out results.json]
+"""
+import argparse
+import json
+import os.path as osp
+
+
+def row_of(work_dir: str) -> dict:
+    path = osp.join(work_dir, 'summary.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} does not exist: has the pipeline in {work_dir} finished?')
+    with open(path) as f:
+        summary = json.load(f)
+    rows = {row['name']: row for row in summary['rows']}
+    labels = [row for row in summary['rows'] if 'ignored' in row]
+    trained_on = osp.basename(summary['stage3']['pseudo_label_dir'].rstrip('/'))
+    used = rows[trained_on]
+    return dict(
+        method=osp.basename(work_dir.rstrip('/')),
+        map_miou=next(r['mIoU'] for r in summary['rows'] if r['name'].startswith('maps (')),
+        best_threshold=summary['maps_best_threshold'],
+        recall=rows['maps recall @50% max']['value'],
+        precision=rows['maps precision @50% max']['value'],
+        labels=trained_on, label_miou=used['mIoU'], ignored=used['ignored'],
+        first_label_miou=labels[0]['mIoU'],
+        deeplab_miou=rows['DeepLab val']['mIoU'])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('work_dirs', nargs='+')
+    parser.add_argument('--out', help='also write the rows as JSON')
+    args = parser.parse_args()
+    rows = [row_of(work_dir) for work_dir in args.work_dirs]
+    header = (f"{'method':<16}{'map mIoU':>9}{'(thr)':>7}{'recall':>8}{'prec.':>8}"
+              f"{'labels':>24}{'label mIoU':>11}{'ignored':>9}{'DeepLab':>9}")
+    print(header)
+    print('-' * len(header))
+    for r in rows:
+        print(f"{r['method']:<16}{r['map_miou']:>9.2f}{r['best_threshold']:>7.2f}"
+              f"{r['recall']:>8.2f}{r['precision']:>8.2f}{r['labels']:>24}"
+              f"{r['label_miou']:>11.2f}{r['ignored']:>8.1f}%{r['deeplab_miou']:>9.2f}")
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
