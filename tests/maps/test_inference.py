@@ -92,3 +92,20 @@ def test_infer_maps_checks_the_class_count(tmp_path):
     samples = [dict(img_id='a', img_path=path, gt_label=np.array([1., 0.], np.float32))]
     with pytest.raises(ValueError, match='num_classes'):
         infer_maps(RedChannelModel(), samples, str(tmp_path / 'maps'))
+
+
+def test_ranks_share_the_images(tmp_path, monkeypatch):
+    """Under torchrun each rank writes the maps of samples[rank::world_size]."""
+    import mmcv
+
+    import wsss_toolbox.maps.inference as inference
+    samples = []
+    for index in range(5):
+        path = str(tmp_path / f'img{index}.png')
+        mmcv.imwrite(ramp_image(), path)
+        samples.append(dict(img_id=f'img{index}', img_path=path,
+                            gt_label=np.array([1, 0, 0], np.float32)))
+    out_dir = str(tmp_path / 'maps')
+    monkeypatch.setattr(inference, 'get_dist_info', lambda: (1, 2))
+    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=2, skipped=0)
+    assert sorted(__import__('os').listdir(out_dir)) == ['img1.npz', 'img3.npz']
