@@ -1,0 +1,98 @@
+"""Dataset wrapper that returns groups of images sharing a class (cross-image methods)."""
+from typing import List, Sequence, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset, pseudo_collate
+from mmengine.registry import FUNCTIONS
+
+from wsss_toolbox.registry import DATASETS
+from .samplers.class_pair_sampler import ClassIndex, dataset_label_matrix, seed_sequence
+
+
+@DATASETS.register_module()
+class ImageGroupDataset:
+    """Wrap an image-label dataset so that an item is a group ``[anchor, partner, ...]``.
+
+    ``dataset[(a, p1, p2)]`` (what :class:`ClassPairSampler` yields) returns the three packed
+    images; ``dataset[a]`` (any other sampler) draws the ``group_size - 1`` partners from
+    ``(seed, a)`` -- the same ones every epoch; use ``ClassPairSampler`` for fresh partners
+    each epoch. Every packed data sample gets the metainfo ``group_position`` (0 = anchor),
+    ``group_size`` and ``group_anchor`` (the anchor's dataset index).
+
+    Use with ``collate_fn=dict(type='group_collate')``: a batch of B groups of G images becomes
+    ``dict(inputs=[B * G tensors], data_samples=[B * G samples])``, group after group, so a
+    model can reshape its batch to (B, G, ...).
+
+    Args:
+        dataset: the image-label dataset (config dict or instance).
+        group_size: images per group when indexed by an int.
+        seed: seed of the partners drawn for int indices.
+        exclude_anchor: see :class:`ClassPairSampler`.
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 group_size: int = 2,
+                 seed: int = 0,
+                 exclude_anchor: bool = False) -> None:
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset)
+        if group_size < 1:
+            raise ValueError(f'group_size must be >= 1, got {group_size}')
+        self.dataset = dataset
+        self.group_size = group_size
+        self.seed = seed
+        self.exclude_anchor = exclude_anchor
+        self._class_index = None
+
+    @property
+    def metainfo(self) -> dict:
+        return self.dataset.metainfo
+
+    def full_init(self) -> None:
+        if hasattr(self.dataset, 'full_init'):
+            self.dataset.full_init()
+
+    def get_data_info(self, idx: int) -> dict:
+        return self.dataset.get_data_info(idx)
+
+    def label_matrix(self) -> np.ndarray:
+        return dataset_label_matrix(self.dataset)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def group_of(self, anchor: int) -> List[int]:
+        """Anchor and its partners for an int index (deterministic from ``(seed, anchor)``)."""
+        if self._class_index is None:
+            self._class_index = ClassIndex(self.label_matrix())
+        partners = self._class_index.sample_partners(
+            np.array([anchor]), self.group_size - 1, seed_sequence(self.seed, anchor),
+            self.exclude_anchor)[0]
+        return [int(anchor), *partners.tolist()]
+
+    def __getitem__(self, idx: Union[int, Sequence[int]]) -> List[dict]:
+        if isinstance(idx, (tuple, list)):
+            indices = [int(i) for i in idx]
+        else:
+            indices = self.group_of(int(idx) % len(self))
+        group = []
+        for position, index in enumerate(indices):
+            item = self.dataset[index]
+            item['data_samples'].set_metainfo(
+                dict(group_position=position, group_size=len(indices), group_anchor=indices[0]))
+            group.append(item)
+        return group
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(group_size={self.group_size}, seed={self.seed}, '
+                f'dataset={type(self.dataset).__name__} of {len(self)} images)')
+
+
+@FUNCTIONS.register_module()
+def group_collate(data_batch: Sequence[Union[dict, Sequence[dict]]]) -> dict:
+    """Flatten a batch of groups (lists of packed images) and ``pseudo_collate`` it."""
+    flat = []
+    for group in data_batch:
+        flat.extend([group] if isinstance(group, dict) else group)
+    return pseudo_collate(flat)
