@@ -4,12 +4,12 @@
                                            [--cfg-options k=v ...] [--launcher {none,pytorch}]
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
+from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
 from wsss_toolbox.engine import prepare_distributed
 from wsss_toolbox.registry import RUNNERS
 from wsss_toolbox.utils import register_all_modules
@@ -19,37 +19,19 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save the evaluation log and metrics')
     parser.add_argument('--out', help='dir to save the predicted masks (PNG) for offline use')
     parser.add_argument('--show-dir', help='dir to save painted predictions')
     parser.add_argument('--tta', action='store_true',
                         help='multi-scale + flip test (the config\'s tta_model/tta_pipeline)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (pytorch = torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_with_local_rank(parser)
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    for path, what in ((args.config, 'Config'), (args.checkpoint, 'Checkpoint')):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} file "{path}" does not exist.')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'Checkpoint file "{args.checkpoint}" does not exist.')
+    cfg = load_cli_config(args)
     cfg.load_from = args.checkpoint
-
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             raise KeyError(f'--tta needs `tta_model` and `tta_pipeline` in {args.config}.')

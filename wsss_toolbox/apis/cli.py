@@ -1,0 +1,42 @@
+"""What tools/train.py and tools/test.py share: common flags and config loading."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank`` (mmseg's flags)."""
+    parser.add_argument('--work-dir', help='the dir to save logs, checkpoints and metrics')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value pairs such as '
+        'train_cfg.max_iters=100 model.head.num_classes=20')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (pytorch = torchrun)')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_with_local_rank(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_cli_config(args: argparse.Namespace) -> Config:
+    """Read ``args.config``, apply ``--cfg-options`` and ``--launcher``, and set the work dir
+    (command line > config > ``./work_dirs/<config name>``)."""
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'Config file "{args.config}" does not exist.')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
