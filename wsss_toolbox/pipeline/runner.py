@@ -168,11 +168,9 @@ class PipelineRunner:
             print_log('stage 1: done before, skipped', logger='current')
             return done
         cfg = self._stage_cfg('stage1')
-        runner = self._train(cfg)
-        checkpoint = find_latest_checkpoint(cfg.work_dir)
-        result = dict(checkpoint=checkpoint)
+        self._train(cfg)
+        result = dict(checkpoint=find_latest_checkpoint(cfg.work_dir))
         _write_json(self.path('stage1', 'result.json'), result)
-        del runner
         return result
 
     def stage2_maps(self, checkpoint: str) -> dict:
