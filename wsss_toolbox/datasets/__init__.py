@@ -10,11 +10,12 @@ from .synthetic import (SyntheticBenchmarkConfig, format_summary,
                         generate_synthetic_benchmark)
 from .transforms import (DEFAULT_META_KEYS, LoadImageWithCheck, LoadWSSSAnnotations,
                          PackWSSSInputs, RecordedRandomCrop, restore_geometry)
-from .transforms import LoadCumulativeMaps, PackWSSSInputsWithSoftMaps  # noqa: F401
+from .transforms import LoadCumulativeMaps, PackWSSSInputsWithSoftMaps
 from .voc import (VOC_CLASSES, SyntheticWSSSDataset, VOCImageLabelDataset, read_label_file,
                   read_mask)
 
 __all__ = [
+    'LoadCumulativeMaps', 'PackWSSSInputsWithSoftMaps',
     'DatasetFormatError', 'ImageLabelDataset', 'ImageRecord', 'read_class_file',
     'read_text_lines', 'COCOImageLabelDataset', 'GenericImageLabelDataset',
     'ImageGroupDataset', 'group_collate', 'LIDImageLabelDataset', 'ClassIndex',

@@ -2,9 +2,10 @@ from .formatting import DEFAULT_META_KEYS, PackWSSSInputs
 from .geometry import restore_geometry
 from .loading import LoadImageWithCheck, LoadWSSSAnnotations
 from .processing import RecordedRandomCrop
-from .soft_labels import LoadCumulativeMaps, PackWSSSInputsWithSoftMaps  # noqa: F401
+from .soft_labels import LoadCumulativeMaps, PackWSSSInputsWithSoftMaps
 
 __all__ = [
+    'LoadCumulativeMaps', 'PackWSSSInputsWithSoftMaps',
     'DEFAULT_META_KEYS', 'LoadImageWithCheck', 'LoadWSSSAnnotations', 'PackWSSSInputs',
     'RecordedRandomCrop', 'restore_geometry'
 ]

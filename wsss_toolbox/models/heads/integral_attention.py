@@ -8,12 +8,12 @@ from torch import Tensor
 from wsss_toolbox.registry import MODELS
 
 from ..utils import crop_valid_region
-from .base_attention_head import BaseAttentionHead, Features, _describe
-from .cam_head import CAMBranch
+from .base_attention_head import _describe
+from .cam_head import CAMHead
 
 
 @MODELS.register_module()
-class IntegralAttentionHead(BaseAttentionHead):
+class IntegralAttentionHead(CAMHead):
     """The classification head of OAA without GAP and classification loss, trained with
     pixel-level soft labels: the normalised cumulative maps of an OAA run.
 
@@ -55,27 +55,16 @@ class IntegralAttentionHead(BaseAttentionHead):
                  label_resize_mode: str = 'area',
                  in_index: int = -1,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(num_classes=num_classes, in_index=in_index, loss_cls=loss_cls,
-                         init_cfg=init_cfg)
         if label_resize_mode not in ('area', 'bilinear', 'nearest'):
             raise ValueError("label_resize_mode must be 'area', 'bilinear' or 'nearest', got "
                              f'{label_resize_mode!r}')
-        self.in_channels = in_channels
-        self.label_resize_mode = label_resize_mode
-        self.branch = CAMBranch(
+        super().__init__(
             in_channels, num_classes, num_convs=num_convs, channels=channels,
             kernel_size=kernel_size, dilation=dilation, dropout_ratio=dropout_ratio,
-            norm_cfg=norm_cfg, act_cfg=act_cfg, init_std=init_std)
+            norm_cfg=norm_cfg, act_cfg=act_cfg, init_std=init_std, in_index=in_index,
+            loss_cls=loss_cls, init_cfg=init_cfg)
+        self.label_resize_mode = label_resize_mode
         self.loss_soft = MODELS.build(loss_soft)
-
-    def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
-        x = self.select_input(feats)
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f'IntegralAttentionHead expects {self.in_channels}-channel '
-                             f'features but the backbone output {self.in_index} has '
-                             f'{x.shape[1]}; set head.in_channels to the backbone channels.')
-        maps, logits = self.branch(x)
-        return dict(logits=logits, maps=maps)
 
     def soft_targets(self, data_samples: Sequence, feature_shape: Sequence[int],
                      device: torch.device) -> tuple:
