@@ -85,7 +85,7 @@ class PipelineRunner:
         self.work_dir = osp.abspath(work_dir)
         self.config_dir = config_dir
         os.makedirs(self.work_dir, exist_ok=True)
-        self.results: Dict[str, dict] = {}
+        self._sample_cache: Dict[str, tuple] = {}
 
     # ------------------------------------------------------------------ helpers
     def path(self, *parts: str) -> str:
@@ -124,10 +124,14 @@ class PipelineRunner:
         return folder if osp.isabs(folder) else osp.join(cfg.work_dir, folder)
 
     def _samples(self, cfg: Config, split: str) -> tuple:
-        from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
-        loader = 'train_dataloader' if split == 'train' else 'val_dataloader'
-        samples, metainfo = samples_from_dataset_cfg(copy.deepcopy(cfg[loader]['dataset']))
-        return samples, list(metainfo['classes'])
+        """``(samples, foreground class names)`` of a stage-1 split, built once per run."""
+        if split not in self._sample_cache:
+            from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
+            loader = 'train_dataloader' if split == 'train' else 'val_dataloader'
+            samples, metainfo = samples_from_dataset_cfg(
+                copy.deepcopy(cfg[loader]['dataset']))
+            self._sample_cache[split] = (samples, list(metainfo['classes']))
+        return self._sample_cache[split]
 
     # ------------------------------------------------------------------ stages
     def prepare_data(self) -> None:

@@ -24,6 +24,13 @@ from .label_io import IGNORE_INDEX
 _EPS_COMPARE = 1e-6
 
 
+def require_saliency(generator: object, saliency: Optional[np.ndarray]) -> None:
+    """Raise a clear error when a saliency-guided generator gets no saliency map."""
+    if saliency is None:
+        raise ValueError(f'{type(generator).__name__} needs a saliency map: give the dataset '
+                         'a saliency folder so that samples carry `saliency_path`.')
+
+
 def check_generator_inputs(maps: np.ndarray, classes: np.ndarray,
                            image: Optional[np.ndarray] = None,
                            saliency: Optional[np.ndarray] = None):
@@ -162,9 +169,7 @@ class SaliencyLabelGenerator:
     def __call__(self, maps: np.ndarray, classes: np.ndarray,
                  image: Optional[np.ndarray] = None,
                  saliency: Optional[np.ndarray] = None) -> np.ndarray:
-        if saliency is None:
-            raise ValueError(f'{type(self).__name__} needs a saliency map: give the dataset '
-                             'a saliency folder so that samples carry `saliency_path`.')
+        require_saliency(self, saliency)
         maps, classes = check_generator_inputs(maps, classes, image, saliency)
         saliency = np.asarray(saliency, dtype=np.float32)
         attention = normalize_min_max(maps)  # step 1
@@ -215,9 +220,7 @@ class HarmonicLabelGenerator:
     def __call__(self, maps: np.ndarray, classes: np.ndarray,
                  image: Optional[np.ndarray] = None,
                  saliency: Optional[np.ndarray] = None) -> np.ndarray:
-        if saliency is None:
-            raise ValueError(f'{type(self).__name__} needs a saliency map: give the dataset '
-                             'a saliency folder so that samples carry `saliency_path`.')
+        require_saliency(self, saliency)
         maps, classes = check_generator_inputs(maps, classes, image, saliency)
         if self.normalize:
             maps = normalize_by_max(maps)
