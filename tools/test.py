@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
-from wsss_toolbox.engine import prepare_distributed
+from wsss_toolbox.engine import finish_distributed, prepare_distributed
 from wsss_toolbox.registry import RUNNERS
 from wsss_toolbox.utils import register_all_modules
 
@@ -58,6 +58,7 @@ def main() -> None:
     prepare_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

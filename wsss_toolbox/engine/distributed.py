@@ -57,3 +57,16 @@ def prepare_distributed(cfg: Config) -> None:
         if 'find_unused_parameters' in cfg and 'find_unused_parameters' not in wrapper_cfg:
             wrapper_cfg['find_unused_parameters'] = cfg.find_unused_parameters
         cfg.model_wrapper_cfg = wrapper_cfg
+
+
+def finish_distributed() -> None:
+    """Destroy the default process group, if any, before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's worker threads are sometimes torn down while still
+    joinable and the process aborts ("terminate called without an active exception", exit
+    -6) after training has finished; torchrun then reports the whole job as failed.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
