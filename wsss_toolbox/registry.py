@@ -1,14 +1,16 @@
-"""Registries of wsss_toolbox (scope ``wsss``).
+"""Registries of wsss_toolbox (scope ``wsss_toolbox``).
 
 Every registry of a kind mmsegmentation already has is a *child* of mmseg's, so a config
-run under ``default_scope='wsss'`` can name both mmseg components (``'EncoderDecoder'``,
-``'IoUMetric'``) and ours (``'WSSSClassifier'``) without prefixes: an unprefixed key is
-looked up in the child first and then in its parents (``../shared/specs/openmmlab.md`` §1).
+run under ``default_scope='wsss_toolbox'`` can name both mmseg components
+(``'EncoderDecoder'``, ``'IoUMetric'``) and ours (``'WSSSClassifier'``) without prefixes: an
+unprefixed key is looked up in the child first and then in its parents
+(``../shared/specs/openmmlab.md`` §1). The scope is the package name, as mmengine expects.
 
 Kinds mmseg does not have get new root registries:
 
 * ``LABEL_GENERATORS`` -- turn localization maps into pseudo-label masks (stage 2).
 * ``REFINERS`` -- post-process a label mask or class probabilities (e.g. DenseCRF).
+* ``PIPELINE_STEPS`` -- the steps a pipeline config lists (``wsss_toolbox.pipeline``).
 """
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
@@ -32,7 +34,9 @@ from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
 from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
-SCOPE = 'wsss'
+# the scope is the package name: mmengine imports ``<scope>.registry`` when it builds under
+# a default scope, and warns ("Failed to import ...") when that module does not exist
+SCOPE = 'wsss_toolbox'
 
 
 def _child(name: str, parent: Registry, locations: list) -> Registry:
@@ -43,9 +47,7 @@ RUNNERS = _child('runner', MMSEG_RUNNERS, ['wsss_toolbox.engine'])
 LOOPS = _child('loop', MMSEG_LOOPS, ['wsss_toolbox.engine'])
 HOOKS = _child('hook', MMSEG_HOOKS, ['wsss_toolbox.engine'])
 LOG_PROCESSORS = _child('log_processor', MMSEG_LOG_PROCESSORS, ['wsss_toolbox.engine'])
-# the stage-3 pseudo-label dataset lives with the segmentation models
-DATASETS = _child('dataset', MMSEG_DATASETS,
-                  ['wsss_toolbox.datasets', 'wsss_toolbox.models.segmentation'])
+DATASETS = _child('dataset', MMSEG_DATASETS, ['wsss_toolbox.datasets'])
 DATA_SAMPLERS = _child('data sampler', MMSEG_DATA_SAMPLERS, ['wsss_toolbox.datasets'])
 TRANSFORMS = _child('transform', MMSEG_TRANSFORMS, ['wsss_toolbox.datasets'])
 MODELS = _child('model', MMSEG_MODELS, ['wsss_toolbox.models'])
@@ -69,3 +71,5 @@ INFERENCERS = _child('inferencer', MMSEG_INFERENCERS, ['wsss_toolbox.apis'])
 LABEL_GENERATORS = Registry('label generator', scope=SCOPE,
                             locations=['wsss_toolbox.pseudo_labels'])
 REFINERS = Registry('refiner', scope=SCOPE, locations=['wsss_toolbox.pseudo_labels'])
+# Steps of a pipeline config (tools/pipeline.py): train a classifier, infer maps, make labels ...
+PIPELINE_STEPS = Registry('pipeline step', scope=SCOPE, locations=['wsss_toolbox.pipeline'])

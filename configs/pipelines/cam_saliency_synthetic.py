@@ -4,9 +4,7 @@
 # spec oaa.md §4) and no CRF, as in oaa*_synthetic.py.
 #   python tools/pipeline.py configs/pipelines/cam_saliency_synthetic.py
 _base_ = ['./cam_synthetic.py']
-pseudo_labels = dict(
-    _delete_=True,
-    generator=dict(type='SaliencyLabelGenerator'),
-    refiners=[],
-    train_on=0,
-    nproc=2)
+steps = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'stage3', 'test', 'summary']
+pseudo_labels = dict(generator=dict(_delete_=True, type='SaliencyLabelGenerator'))
+stage3 = dict(labels='pseudo_labels')
+summary = dict(figure=dict(labels=['pseudo_labels']))

@@ -1,9 +1,14 @@
-"""tools/pipeline.py end to end on a tiny synthetic benchmark, then rerun / resume."""
+"""tools/pipeline.py end to end on a tiny synthetic benchmark: outputs, fingerprint-keyed
+reruns, resume, --list/--force/--until, a plugin step, config errors and the work-dir lock."""
 import json
 import os
 import os.path as osp
+import subprocess
+import re
+import textwrap
 
-from conftest import PYTHON, run_tool
+import pytest
+from conftest import PYTHON, REPO_ROOT, run_tool
 
 TINY = [
     'synthetic_benchmark.num_train=16', 'synthetic_benchmark.num_val=4',
@@ -13,7 +18,8 @@ TINY = [
     'stage1.cfg_options.train_dataloader.persistent_workers=False',
     'stage1.cfg_options.val_dataloader.num_workers=0',
     'stage1.cfg_options.val_dataloader.persistent_workers=False',
-    'maps.scales=[1.0,0.5]', 'pseudo_labels.nproc=1',
+    'maps.scales=[1.0,0.5]', 'pseudo_labels.nproc=1', 'pseudo_labels_crf.nproc=1',
+    'eval_maps.nproc=1',
     'stage3.cfg_options.train_cfg.max_iters=4', 'stage3.cfg_options.train_cfg.val_interval=4',
     'stage3.cfg_options.default_hooks.checkpoint.interval=2',
     'stage3.cfg_options.default_hooks.checkpoint.max_keep_ckpts=3',
@@ -24,81 +30,264 @@ TINY = [
     'stage3.cfg_options.test_dataloader.num_workers=0',
     'stage3.cfg_options.test_dataloader.persistent_workers=False',
 ]
+STEPS = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'stage3', 'test',
+         'summary']
 
 
-def run_pipeline(work_dir, data_root) -> str:
-    """Run the pipeline; its whole output."""
-    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/cam_synthetic.py',
-                     '--work-dir', work_dir, '--cfg-options', f'data_root={data_root}'] + TINY)
+def pipeline(work_dir, data_root, *extra, config='configs/pipelines/cam_synthetic.py',
+             options=(), env_extra=None) -> str:
+    """Run tools/pipeline.py; its whole output."""
+    proc = run_tool([PYTHON, 'tools/pipeline.py', config, '--work-dir', work_dir, *extra,
+                     '--cfg-options', f'data_root={data_root}', *TINY, *options],
+                    env_extra=env_extra)
     return proc.stdout + proc.stderr
 
 
-def test_pipeline_runs_caches_and_resumes(tmp_path):
-    work_dir, data_root = str(tmp_path / 'work'), str(tmp_path / 'data')
-    log = run_pipeline(work_dir, data_root)
+def ran(log: str) -> list:
+    """The steps a run executed, in order."""
+    return re.findall(r'step "(\w+)" \(\w+\): running', log)
+
+
+def plan(work_dir, data_root, *options, config='configs/pipelines/cam_synthetic.py') -> dict:
+    """``{step: 'done' | reason}`` from --list."""
+    log = pipeline(work_dir, data_root, '--list', config=config, options=options)
+    states = {}
+    for line in log.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] in STEPS + ['sharpened']:
+            states[parts[0]] = parts[2]
+    return states
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+    """One finished tiny CAM pipeline shared by the tests of this module."""
+    root = tmp_path_factory.mktemp('pipeline')
+    work_dir, data_root = str(root / 'work'), str(root / 'data')
+    log = pipeline(work_dir, data_root)
+    return work_dir, data_root, log
+
+
+def test_first_run_writes_every_output(finished):
+    work_dir, data_root, log = finished
+    assert ran(log) == STEPS
     assert osp.isfile(osp.join(data_root, 'benchmark.json'))  # generated on first use
-    for name in ('stage1/result.json', 'maps_eval.json', 'pseudo_labels_eval.json',
-                 'pseudo_labels_densecrf_eval.json', 'stage3/result.json', 'summary.json',
-                 'figure.png'):
-        assert osp.isfile(osp.join(work_dir, name)), name
+    for name in ('summary.json', 'figure.png', 'stage1', 'stage3', 'test'):
+        assert osp.exists(osp.join(work_dir, name)), name
+    for name in STEPS:
+        assert osp.isfile(osp.join(work_dir, '.pipeline', f'{name}.json')), name
+    assert not [f for f in os.listdir(osp.join(work_dir, '.pipeline')) if 'started' in f]
     assert len(os.listdir(osp.join(work_dir, 'maps'))) == 16
-    assert len([f for f in os.listdir(osp.join(work_dir, 'pseudo_labels_densecrf'))
+    assert len([f for f in os.listdir(osp.join(work_dir, 'pseudo_labels_crf'))
                 if f.endswith('.png')]) == 16
     with open(osp.join(work_dir, 'summary.json')) as f:
         summary = json.load(f)
-    names = [row['name'] for row in summary['rows']]
-    assert names[-1] == 'DeepLab val' and 'pseudo_labels_densecrf' in names
+    kinds = [row['kind'] for row in summary['rows']]
+    assert kinds == ['maps', 'maps_recall', 'maps_precision', 'labels', 'labels', 'segmentor']
     assert 0 <= summary['rows'][-1]['mIoU'] <= 100
+    assert summary['steps']['test']['labels'] == 'pseudo_labels_crf'
     assert 'DeepLab val' in log  # the table is printed
-    assert 'load backbone. in model from' in log  # init_backbone_from_stage1
-    with open(osp.join(work_dir, 'stage3', 'result.json')) as f:
-        assert json.load(f)['pseudo_label_dir'].endswith('pseudo_labels_densecrf')
+    assert 'load backbone. in model from' in log  # init_backbone_from='stage1'
 
-    # a rerun skips every finished stage
-    log = run_pipeline(work_dir, data_root)
-    for stage in ('stage 1: done before', 'stage 2 (maps): done before', 'stage 3: done before'):
-        assert stage in log
 
-    # an interrupted stage 3 (no result file, checkpoints left) resumes from its checkpoint
-    os.remove(osp.join(work_dir, 'stage3', 'result.json'))
+def test_unchanged_rerun_runs_nothing(finished):
+    work_dir, data_root, _ = finished
+    log = pipeline(work_dir, data_root)
+    assert ran(log) == []
+    assert all(f'step "{name}": up to date, skipped' in log for name in STEPS)
+    assert set(plan(work_dir, data_root).values()) == {'done'}
+    # parallelism is not part of a fingerprint
+    assert set(plan(work_dir, data_root, 'pseudo_labels.nproc=2').values()) == {'done'}
+
+
+def test_changes_rerun_the_step_and_everything_downstream(finished):
+    work_dir, data_root, _ = finished
+    # a stage-1 change reruns everything
+    states = plan(work_dir, data_root, 'stage1.cfg_options.optim_wrapper.optimizer.lr=0.02')
+    assert 'optim_wrapper.optimizer.lr: 0.05 -> 0.02' in states['stage1']
+    assert all(state != 'done' for state in states.values())
+    # a stage-2 change: the labels and stage 3 rerun, not stage 1 or the maps
+    states = plan(work_dir, data_root, 'pseudo_labels.generator.bg_threshold=0.4')
+    assert [name for name, state in states.items() if state == 'done'] == [
+        'stage1', 'maps', 'eval_maps']
+    assert 'bg_threshold: 0.3 -> 0.4' in states['pseudo_labels']
+    assert 'input step' in states['pseudo_labels_crf']
+    # --force reruns the step and its dependants only
+    states = plan(work_dir, data_root, 'pseudo_labels.nproc=1')  # sanity: all done
+    assert set(states.values()) == {'done'}
+    log = pipeline(work_dir, data_root, '--list', '--force', 'eval_maps')
+    assert 'eval_maps               EvaluateMaps            to run: forced' in log
+    assert 'summary                 Summarize               to run' in log
+    assert 'maps                    InferMaps               done' in log
+
+
+def test_stage2_change_reruns_stage2_and_3_and_resume(tmp_path, finished):
+    """Run on a copy of the finished work dir: a stage-2 parameter reruns the labels, stage 3
+    and its test (and copied checkpoints are found inside the copy), not stage 1 or the maps;
+    then an interrupted stage 3 resumes from its checkpoint; deleting stage1/ reruns all."""
+    import shutil
+    source, data_root, _ = finished
+    work_dir = str(tmp_path / 'copy')
+    shutil.copytree(source, work_dir)
+    log = pipeline(work_dir, data_root, options=['pseudo_labels.generator.bg_threshold=0.4'])
+    assert ran(log) == ['pseudo_labels', 'pseudo_labels_crf', 'stage3', 'test', 'summary']
+    assert 'bg_threshold: 0.3 -> 0.4' in log
+
+    # interrupted stage 3: its record gone, its started marker and checkpoints left
+    records = osp.join(work_dir, '.pipeline')
+    with open(osp.join(records, 'stage3.json')) as f:
+        record = json.load(f)
+    os.remove(osp.join(records, 'stage3.json'))
+    with open(osp.join(records, 'stage3.started.json'), 'w') as f:
+        json.dump(dict(fingerprint=record['fingerprint'], inputs=record['inputs']), f)
     os.remove(osp.join(work_dir, 'stage3', 'iter_4.pth'))
     with open(osp.join(work_dir, 'stage3', 'last_checkpoint'), 'w') as f:
-        f.write(osp.join(work_dir, 'stage3', 'iter_2.pth'))
-    log = run_pipeline(work_dir, data_root)
+        f.write('/somewhere/else/stage3/iter_2.pth')  # as in a copied work dir
+    log = pipeline(work_dir, data_root, options=['pseudo_labels.generator.bg_threshold=0.4'])
+    assert 'interrupted before, resuming' in log
     assert 'resumed epoch: 0, iter: 2' in log
-    assert osp.isfile(osp.join(work_dir, 'stage3', 'result.json'))
+    assert ran(log) == ['stage3', 'test', 'summary']
+
+    # deleting stage 1's folder reruns everything
+    shutil.rmtree(osp.join(work_dir, 'stage1'))
+    states = plan(work_dir, data_root, 'pseudo_labels.generator.bg_threshold=0.4')
+    assert 'outputs are gone' in states['stage1']
+    assert all(state != 'done' for state in states.values())
 
 
-def test_stage0_and_maps_exported_by_stage1(tmp_path):
-    """OAA+: stage 0 (OAA) exports its cumulative maps during training, stage 1 (the integral
-    attention model) learns from them; with OAA itself as stage 1 (oaa_synthetic.py), stage 2
-    takes the recorder's maps instead of running inference."""
-    data_root = str(tmp_path / 'data')
-    common = [f'data_root={data_root}'] + [
-        option for option in TINY if not option.startswith(('stage1.', 'maps.'))] + [
-        'stage1.cfg_options.train_cfg.max_epochs=1']
-    work_dir = str(tmp_path / 'plus')
-    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/oaa-plus_synthetic.py',
-                     '--work-dir', work_dir, '--cfg-options'] + common +
-                    ['stage0.cfg_options.train_cfg.max_epochs=2'])
-    with open(osp.join(work_dir, 'stage0', 'result.json')) as f:
-        stage0 = json.load(f)
-    assert len(os.listdir(stage0['map_dir'])) == 16
-    cfg_dump = open(glob_one(osp.join(work_dir, 'stage1', '*.py'))).read()
-    assert stage0['map_dir'] in cfg_dump  # handed to the soft-label transform
-    assert 'stage 2: inferring maps' in proc.stdout + proc.stderr
+PLUGIN_STEP = '''
+import os
+import numpy as np
+from wsss_toolbox.maps.io import load_maps, map_path, save_maps
+from wsss_toolbox.pipeline import PipelineStep
+from wsss_toolbox.registry import PIPELINE_STEPS
 
-    work_dir = str(tmp_path / 'oaa')
-    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/oaa_synthetic.py',
-                     '--work-dir', work_dir, '--cfg-options'] + common)
+
+@PIPELINE_STEPS.register_module()
+class SharpenMaps(PipelineStep):
+    """Toy method step: raise every map to a power."""
+    input_args = ('maps', )
+
+    def __init__(self, name, runner, maps='maps', power=2.0):
+        super().__init__(name, runner, maps=maps, power=power)
+
+    def samples(self):
+        return self.runner.step(self.options['maps']).samples()
+
+    def run(self):
+        source = self.runner.step(self.options['maps']).out_dir
+        samples, _ = self.samples()
+        for sample in samples:
+            record = load_maps(map_path(source, sample['img_id']))
+            save_maps(map_path(self.out_dir, sample['img_id']), record['img_id'],
+                      record['classes'], record['maps'] ** self.options['power'])
+        return dict(count=len(samples))
+'''
+
+
+def test_plugin_step_through_custom_imports(tmp_path, finished):
+    """A method defined outside the package adds its own step; the steps it shares with the
+    finished run (same configuration) are reused, the rest run."""
+    import shutil
+    source, data_root, _ = finished
+    work_dir = str(tmp_path / 'plugin_work')
+    shutil.copytree(source, work_dir)
+    plugin = tmp_path / 'toy_method'
+    plugin.mkdir()
+    (plugin / '__init__.py').write_text('')
+    (plugin / 'steps.py').write_text(PLUGIN_STEP)
+    config = tmp_path / 'configs' / 'toy_synthetic.py'
+    config.parent.mkdir()
+    config.write_text(textwrap.dedent(f'''
+        _base_ = ['{REPO_ROOT}/configs/pipelines/cam_synthetic.py']
+        custom_imports = dict(imports=['toy_method.steps'], allow_failed_imports=False)
+        steps = ['stage1', 'maps', 'sharpened', 'eval_maps', 'pseudo_labels']
+        sharpened = dict(type='SharpenMaps', maps='maps', power=2.0)
+        eval_maps = dict(maps='sharpened')
+        pseudo_labels = dict(maps='sharpened')
+    '''))
+    other_cwd = tmp_path / 'elsewhere'
+    other_cwd.mkdir()
+    proc = subprocess.run(
+        [PYTHON, osp.join(REPO_ROOT, 'tools/pipeline.py'), str(config), '--work-dir', work_dir,
+         '--cfg-options', f'data_root={data_root}', *TINY],
+        cwd=str(other_cwd), capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=f'{REPO_ROOT}:{tmp_path}', OMP_NUM_THREADS='1'))
     log = proc.stdout + proc.stderr
-    assert 'taking the maps stage 1 exported' in log and 'inferring maps' not in log
-    assert sorted(os.listdir(osp.join(work_dir, 'maps'))) == sorted(
-        os.listdir(osp.join(work_dir, 'stage1', 'cumulative_maps')))
+    assert proc.returncode == 0, log[-3000:]
+    assert ran(log) == ['sharpened', 'eval_maps', 'pseudo_labels']
+    assert 'step "stage1": up to date' in log and 'step "maps": up to date' in log
+    assert len(os.listdir(osp.join(work_dir, 'sharpened'))) == 16
 
 
-def glob_one(pattern):
-    import glob
-    found = glob.glob(pattern)
-    assert len(found) == 1, found
-    return found[0]
+def test_until_stops_after_the_step(tmp_path, finished):
+    import shutil
+    source, data_root, _ = finished
+    work_dir = str(tmp_path / 'until')
+    shutil.copytree(source, work_dir)
+    log = pipeline(work_dir, data_root, '--until', 'pseudo_labels',
+                   options=['pseudo_labels.generator.bg_threshold=0.5'])
+    assert ran(log) == ['pseudo_labels'] and 'stopping after step "pseudo_labels"' in log
+
+
+def run_failing(args, cwd=REPO_ROOT):
+    proc = subprocess.run([PYTHON, 'tools/pipeline.py', *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1'))
+    assert proc.returncode != 0
+    return proc.stdout + proc.stderr
+
+
+def test_unknown_keys_and_steps_are_errors(tmp_path):
+    work_dir = str(tmp_path / 'w')
+    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir, '--list',
+                       '--cfg-options', 'pseudo_label.nproc=1'])
+    assert 'unknown key "pseudo_label"' in log
+    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir, '--list',
+                       '--cfg-options', 'maps.scale=[1.0]'])
+    assert 'step "maps" (InferMaps)' in log and "'scale'" in log
+    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir,
+                       '--force', 'stage_1'])
+    assert 'no step named "stage_1"' in log
+    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir, '--list',
+                       '--cfg-options', 'steps=[maps,stage1]'])
+    assert 'reads step "stage1", which is not listed before it' in log
+
+
+def test_second_run_on_a_work_dir_stops_with_a_message(tmp_path):
+    from wsss_toolbox.pipeline import WorkDirLock, WorkDirLockedError
+    lock_file = str(tmp_path / 'w' / '.pipeline' / 'lock')
+    with WorkDirLock(lock_file):
+        log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir',
+                           str(tmp_path / 'w'), '--cfg-options', f'data_root={tmp_path}/d'])
+        assert 'in use by another pipeline run' in log and lock_file in log
+        with pytest.raises(WorkDirLockedError):
+            WorkDirLock(lock_file).acquire()
+    assert not osp.exists(lock_file)  # released
+    # a lock left by a process that is gone is taken over
+    os.makedirs(osp.dirname(lock_file), exist_ok=True)
+    dead = subprocess.Popen(['true'])
+    dead.wait()
+    import socket
+    with open(lock_file, 'w') as f:
+        json.dump(dict(pid=dead.pid, host=socket.gethostname()), f)
+    with pytest.warns(UserWarning, match='no longer runs'):
+        with WorkDirLock(lock_file):
+            pass
+
+
+def test_stage_configs_resolve_against_the_declaring_file(tmp_path):
+    """A pipeline inheriting configs/pipelines/cam_synthetic.py from another folder keeps its
+    `../cam/...` paths relative to configs/pipelines/; its own are relative to itself."""
+    from wsss_toolbox.pipeline import load_pipeline_config
+    from wsss_toolbox.utils import register_all_modules
+    register_all_modules()
+    (tmp_path / 'mine').mkdir()
+    (tmp_path / 'mine' / 'stage3.py').write_text(
+        f"_base_ = ['{REPO_ROOT}/configs/deeplab/deeplab-largefov_tiny_synthetic.py']\n")
+    child = tmp_path / 'mine' / 'child.py'
+    child.write_text(f"_base_ = ['{REPO_ROOT}/configs/pipelines/cam_synthetic.py']\n"
+                     "stage3 = dict(config='./stage3.py')\n")
+    cfg = load_pipeline_config(str(child))
+    assert cfg.stage1.config == osp.join(REPO_ROOT, 'configs/cam/cam_tiny_synthetic.py')
+    assert cfg.stage3.config == str(tmp_path / 'mine' / 'stage3.py')

@@ -1,4 +1,16 @@
-"""The three-stage job (classifier -> maps and pseudo labels -> DeepLab) behind tools/pipeline.py."""
-from .runner import PipelineRunner, load_stage_config
+"""The pipeline: registered steps run in config order, cached by fingerprint (tools/pipeline.py)."""
+from .base_step import PipelineStep
+from .config import PipelineConfigError, check_pipeline_config, load_pipeline_config
+from .lock import WorkDirLock, WorkDirLockedError
+from .runner import PipelineRunner, read_json, write_json
+from .steps import (EvaluateMaps, InferMaps, MakePseudoLabels, RefineLabels, Summarize,
+                    TestSegmentor, TrainClassifier, TrainSegmentor, TrainStep, format_table,
+                    latest_checkpoint_in)
 
-__all__ = ['PipelineRunner', 'load_stage_config']
+__all__ = [
+    'PipelineStep', 'PipelineConfigError', 'check_pipeline_config', 'load_pipeline_config',
+    'WorkDirLock', 'WorkDirLockedError', 'PipelineRunner', 'read_json', 'write_json',
+    'EvaluateMaps', 'InferMaps', 'MakePseudoLabels', 'RefineLabels', 'Summarize',
+    'TestSegmentor', 'TrainClassifier', 'TrainSegmentor', 'TrainStep', 'format_table',
+    'latest_checkpoint_in'
+]

@@ -1,0 +1,54 @@
+"""OAA's pipeline step: stage 2 takes the cumulative maps the recorder exported during
+training instead of running map inference with the final classifier (OAA Sec. 3.2)."""
+import os.path as osp
+import shutil
+from typing import Any, Dict, List, Tuple
+
+from mmengine.logging import print_log
+
+from wsss_toolbox.pipeline import PipelineStep, TrainStep
+from wsss_toolbox.registry import PIPELINE_STEPS
+
+
+@PIPELINE_STEPS.register_module()
+class CumulativeMaps(PipelineStep):
+    """The map files a ``CumulativeMapRecorderHook`` exported while the ``classifier`` step
+    trained, copied into this step's folder (so later steps read them like ``InferMaps``
+    output). The images are the classifier config's training set."""
+    input_args = ('classifier', )
+
+    def __init__(self, name: str, runner, classifier: str = 'stage1') -> None:
+        super().__init__(name, runner, classifier=classifier)
+
+    def classifier(self) -> TrainStep:
+        return self.input_step('classifier', [TrainStep])
+
+    def export_dir(self) -> str:
+        """Where the classifier's recorder hook exports (its ``export_dir``, relative to the
+        classifier's work dir)."""
+        cfg = self.classifier().stage_config()
+        recorders = [hook for hook in cfg.get('custom_hooks', [])
+                     if hook.get('type') == 'CumulativeMapRecorderHook']
+        if len(recorders) != 1 or not recorders[0].get('export_dir', 'cumulative_maps'):
+            raise ValueError(
+                f'step "{self.name}": the config of step "{self.classifier().name}" '
+                f'({self.classifier().options["config"]}) must have one '
+                'CumulativeMapRecorderHook with an `export_dir` in `custom_hooks`; found '
+                f'{len(recorders)}.')
+        folder = recorders[0].get('export_dir', 'cumulative_maps')
+        return folder if osp.isabs(folder) else osp.join(cfg.work_dir, folder)
+
+    def samples(self) -> Tuple[List[dict], List[str]]:
+        cfg = self.classifier().stage_config()
+        return self.runner.dataset_samples(cfg.train_dataloader.dataset)
+
+    def run(self) -> Dict[str, Any]:
+        source = self.export_dir()
+        if not osp.isdir(source):
+            raise FileNotFoundError(
+                f'step "{self.name}": the classifier should have exported its maps to '
+                f'{source}, but that folder does not exist (did its training finish?).')
+        print_log(f'step "{self.name}": taking the maps step "{self.classifier().name}" '
+                  f'exported to {source}', logger='current')
+        shutil.copytree(source, self.out_dir, dirs_exist_ok=True)
+        return dict(source=osp.relpath(source, self.runner.work_dir))

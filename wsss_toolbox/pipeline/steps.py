@@ -1,0 +1,411 @@
+"""The core pipeline steps: train a classifier, infer / evaluate maps, make and refine pseudo
+labels, train and test a segmentor, summarise. Methods add their own steps the same way
+(``PIPELINE_STEPS.register_module()``), in their folder or in a plugin."""
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import Runner, find_latest_checkpoint
+
+from wsss_toolbox.registry import PIPELINE_STEPS
+from .base_step import PipelineStep
+
+
+def latest_checkpoint_in(work_dir: str) -> Optional[str]:
+    """The newest checkpoint of an mmengine work dir, looked up inside that folder.
+
+    mmengine's ``last_checkpoint`` file holds an absolute path; in a copied or moved work dir
+    it points at the original, so the file name is taken relative to ``work_dir`` instead.
+    """
+    found = find_latest_checkpoint(work_dir)
+    if found is None:
+        return None
+    inside = osp.join(work_dir, osp.basename(found))
+    if osp.abspath(osp.dirname(found)) != osp.abspath(work_dir):
+        if not osp.isfile(inside):
+            raise FileNotFoundError(
+                f'{osp.join(work_dir, "last_checkpoint")} names {found}, outside this work dir, '
+                f'and {inside} does not exist; delete last_checkpoint to start afresh.')
+        print_log(f'{work_dir}/last_checkpoint names {found} (another work dir); using '
+                  f'{inside}', logger='current', level=30)
+    return inside
+
+
+class TrainStep(PipelineStep):
+    """Shared by the training steps: an mmengine config trained in ``<work_dir>/<name>/``,
+    resumed from its latest checkpoint when an interrupted run left one."""
+
+    def __init__(self, name: str, runner, config: str, cfg_options: Optional[dict] = None,
+                 input_dirs: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(name, runner, config=config, cfg_options=cfg_options or {},
+                         input_dirs=input_dirs or {})
+        self._cfg: Optional[Config] = None
+
+    def inputs(self) -> List[str]:
+        return super().inputs() + [name for name in self.options['input_dirs'].values()
+                                   if name not in super().inputs()]
+
+    def stage_config(self) -> Config:
+        """The resolved stage config (``_base_`` merged, options applied)."""
+        if self._cfg is None:
+            options = dict(self.options['cfg_options'])
+            # ``input_dirs``: config key -> the folder of an earlier step (e.g. OAA+'s soft
+            # labels come from the maps an OAA step exported)
+            for key, step_name in self.options['input_dirs'].items():
+                options[key] = self.runner.step(step_name).out_dir
+            self._cfg = self.runner.stage_config(self.options['config'], options, self.name)
+        return self._cfg
+
+    def fingerprint_config(self) -> Any:
+        return dict(self.stage_config().to_dict(), input_dirs=self.options['input_dirs'])
+
+    def train(self, cfg: Optional[Config] = None) -> Runner:
+        """Train ``cfg`` (default: the stage config), resuming an interrupted run."""
+        cfg = (cfg or self.stage_config()).copy()
+        checkpoint = latest_checkpoint_in(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        if checkpoint is not None:
+            cfg.resume, cfg.load_from = True, checkpoint
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        return runner
+
+    def checkpoint(self) -> str:
+        """Absolute path of the checkpoint this step finished with."""
+        path = osp.join(self.out_dir, self.runner.result(self.name)['checkpoint'])
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'step "{self.name}" finished with {path}, which no longer '
+                                    'exists; rerun the step (--force) or restore the file.')
+        return path
+
+    def outputs_exist(self, result: Optional[dict]) -> bool:
+        return bool(result) and osp.isfile(osp.join(self.out_dir, result['checkpoint']))
+
+    def _finished(self) -> Dict[str, Any]:
+        checkpoint = latest_checkpoint_in(self.out_dir)
+        if checkpoint is None:
+            raise RuntimeError(f'step "{self.name}" trained but left no checkpoint in '
+                               f'{self.out_dir}; keep the CheckpointHook in its config.')
+        return dict(checkpoint=osp.basename(checkpoint))
+
+
+@PIPELINE_STEPS.register_module()
+class TrainClassifier(TrainStep):
+    """Stage 1: train a classifier (``config``: its train config, ``cfg_options``: overrides;
+    ``input_dirs``: ``{config key: step name}`` -- the config key is set to that step's folder).
+    Result: ``checkpoint`` (file name in the step's folder)."""
+
+    def run(self) -> Dict[str, Any]:
+        self.train()
+        return self._finished()
+
+
+@PIPELINE_STEPS.register_module()
+class InferMaps(PipelineStep):
+    """Stage 2a: localization maps of one split's images with test-time augmentation.
+
+    Args:
+        classifier: the ``TrainClassifier`` step whose last checkpoint is used.
+        split: ``'train'`` (the classifier config's ``train_dataloader`` dataset) or ``'val'``.
+        scales, flip, fusion: map inference options; ``None`` takes the classifier config's
+            ``map_inference`` entry, then the defaults of
+            :func:`wsss_toolbox.maps.inference.infer_maps`.
+    """
+    input_args = ('classifier', )
+
+    def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
+                 scales: Optional[Sequence[float]] = None, flip: Optional[bool] = None,
+                 fusion: Optional[str] = None) -> None:
+        if split not in ('train', 'val'):
+            raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
+        super().__init__(name, runner, classifier=classifier, split=split, scales=scales,
+                         flip=flip, fusion=fusion)
+
+    def classifier(self) -> TrainStep:
+        return self.input_step('classifier', [TrainStep])
+
+    def inference_options(self) -> Dict[str, Any]:
+        options = dict(self.classifier().stage_config().get('map_inference', {}))
+        options.update({key: self.options[key] for key in ('scales', 'flip', 'fusion')
+                        if self.options[key] is not None})
+        return options
+
+    def fingerprint_config(self) -> Any:
+        return dict(split=self.options['split'], **self.inference_options())
+
+    def samples(self) -> Tuple[List[dict], List[str]]:
+        loader = 'train_dataloader' if self.options['split'] == 'train' else 'val_dataloader'
+        return self.runner.dataset_samples(self.classifier().stage_config()[loader]['dataset'])
+
+    def run(self) -> Dict[str, Any]:
+        import torch
+        from mmengine.runner import load_checkpoint
+
+        from wsss_toolbox.maps.inference import infer_maps
+        from wsss_toolbox.registry import MODELS
+        classifier = self.classifier()
+        model = MODELS.build(classifier.stage_config().model)
+        load_checkpoint(model, classifier.checkpoint(), map_location='cpu', strict=True,
+                        logger='current')
+        samples, _ = self.samples()
+        print_log(f'step "{self.name}": inferring maps of {len(samples)} '
+                  f"{self.options['split']} images", logger='current')
+        with torch.no_grad():
+            counts = infer_maps(model, samples, self.out_dir, **self.inference_options())
+        return dict(counts, split=self.options['split'])
+
+
+def map_step(step: PipelineStep, arg: str) -> PipelineStep:
+    """The step named by ``arg`` that holds map files (any step with ``samples()`` whose
+    folder holds ``<img_id>.npz``, e.g. ``InferMaps`` or a method's map step)."""
+    return step.runner.step(step.options[arg])
+
+
+@PIPELINE_STEPS.register_module()
+class EvaluateMaps(PipelineStep):
+    """Map quality against the ground-truth masks: mIoU over background thresholds, and
+    recall / precision of the maps binarised at ``ratio`` of their maximum (OAA Table 11)."""
+    input_args = ('maps', )
+    writes_folder = False
+
+    def __init__(self, name: str, runner, maps: str = 'maps',
+                 thresholds: Optional[Sequence[float]] = None, ratio: float = 0.5,
+                 nproc: int = 1) -> None:
+        super().__init__(name, runner, maps=maps, thresholds=thresholds, ratio=ratio,
+                         nproc=nproc)
+
+    def run(self) -> Dict[str, Any]:
+        from wsss_toolbox.evaluation import evaluate_maps, map_precision_recall
+        source = map_step(self, 'maps')
+        samples, classes = source.samples()
+        names = ['background'] + classes
+        options = {} if self.options['thresholds'] is None else dict(
+            thresholds=self.options['thresholds'])
+        print_log(f'step "{self.name}": evaluating the maps of {len(samples)} images',
+                  logger='current')
+        return dict(
+            threshold_sweep=evaluate_maps(samples, source.out_dir, len(names),
+                                          class_names=names, nproc=self.options['nproc'],
+                                          progress=True, **options),
+            precision_recall=map_precision_recall(samples, source.out_dir, len(names),
+                                                  ratio=self.options['ratio'],
+                                                  nproc=self.options['nproc'],
+                                                  progress=True))
+
+    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
+        sweep, pr = result['threshold_sweep'], result['precision_recall']
+        percent = int(round(100 * self.options['ratio']))
+        return [
+            dict(kind='maps', step=self.name, value=None,
+                 name=f"maps (best bg threshold {sweep['best_threshold']:.2f})",
+                 mIoU=_percent(sweep['best_metrics']['mIoU']),
+                 best_threshold=sweep['best_threshold']),
+            dict(kind='maps_recall', step=self.name, mIoU=None,
+                 name=f'maps recall @{percent}% max', value=_percent(pr['recall'])),
+            dict(kind='maps_precision', step=self.name, mIoU=None,
+                 name=f'maps precision @{percent}% max', value=_percent(pr['precision'])),
+        ]
+
+
+def _percent(value: Optional[float]) -> Optional[float]:
+    return None if value is None else 100 * float(value)
+
+
+@PIPELINE_STEPS.register_module()
+class MakePseudoLabels(PipelineStep):
+    """Stage 2b: a label generator (``LABEL_GENERATORS``) and optional refiners turn the map
+    files of the ``maps`` step into pseudo-label PNGs; evaluated against the ground truth when
+    every image has a mask (``evaluate=True``)."""
+    input_args = ('maps', )
+
+    def __init__(self, name: str, runner, generator: dict, maps: str = 'maps',
+                 refiners: Sequence[dict] = (), evaluate: bool = True, nproc: int = 1) -> None:
+        super().__init__(name, runner, maps=maps, generator=generator,
+                         refiners=list(refiners), evaluate=evaluate, nproc=nproc)
+
+    def map_dir(self) -> str:
+        return map_step(self, 'maps').out_dir
+
+    def label_recipe(self) -> Tuple[dict, List[dict], str]:
+        """``(generator, refiners, map dir)`` that make this step's labels from map files."""
+        return self.options['generator'], list(self.options['refiners']), self.map_dir()
+
+    def samples(self) -> Tuple[List[dict], List[str]]:
+        return map_step(self, 'maps').samples()
+
+    def run(self) -> Dict[str, Any]:
+        from wsss_toolbox.evaluation import evaluate_labels
+        from wsss_toolbox.pseudo_labels import generate_pseudo_labels
+        generator, refiners, map_dir = self.label_recipe()
+        samples, classes = self.samples()
+        print_log(f'step "{self.name}": pseudo labels of {len(samples)} images',
+                  logger='current')
+        nproc = self.options['nproc']
+        summary = generate_pseudo_labels(samples, map_dir, self.out_dir, generator, refiners,
+                                         nproc=nproc)
+        result = dict(ignored_fraction=summary['ignored_fraction'])
+        if self.options['evaluate'] and all(s.get('seg_map_path') for s in samples):
+            names = ['background'] + classes
+            result['eval'] = evaluate_labels(samples, self.out_dir, len(names),
+                                             class_names=names, nproc=nproc)
+        return result
+
+    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
+        if 'eval' not in result:
+            return []
+        return [dict(kind='labels', step=self.name, name=self.name,
+                     mIoU=_percent(result['eval']['metrics']['mIoU']),
+                     ignored=_percent(result['eval']['ignored_fraction']), value=None)]
+
+
+@PIPELINE_STEPS.register_module()
+class RefineLabels(MakePseudoLabels):
+    """Refine the labels of an earlier label step (e.g. DenseCRF): the earlier step's
+    generator and refiners, then ``refiners``, applied to the same maps (the generator is
+    cheap and deterministic, so its labels are remade rather than read back)."""
+    input_args = ('labels', )
+
+    def __init__(self, name: str, runner, refiners: Sequence[dict], labels: str = 'pseudo_labels',
+                 evaluate: bool = True, nproc: int = 1) -> None:
+        PipelineStep.__init__(self, name, runner, labels=labels, refiners=list(refiners),
+                              evaluate=evaluate, nproc=nproc)
+
+    def _source(self) -> MakePseudoLabels:
+        return self.input_step('labels', [MakePseudoLabels])
+
+    def label_recipe(self) -> Tuple[dict, List[dict], str]:
+        generator, refiners, map_dir = self._source().label_recipe()
+        return generator, refiners + list(self.options['refiners']), map_dir
+
+    def fingerprint_config(self) -> Any:
+        generator, refiners, _ = self.label_recipe()
+        return dict(self.options, generator=generator, chain=refiners)
+
+    def samples(self) -> Tuple[List[dict], List[str]]:
+        return self._source().samples()
+
+
+@PIPELINE_STEPS.register_module()
+class TrainSegmentor(TrainStep):
+    """Stage 3: train an mmseg segmentor on the pseudo labels of the ``labels`` step.
+
+    ``init_backbone_from``: a ``TrainClassifier`` step whose backbone initialises the
+    segmentor's (same architecture needed) -- a stand-in for ImageNet weights where there are
+    none (the synthetic demo)."""
+    input_args = ('labels', 'init_backbone_from')
+
+    def __init__(self, name: str, runner, config: str, labels: str,
+                 cfg_options: Optional[dict] = None, init_backbone_from: Optional[str] = None,
+                 input_dirs: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(name, runner, config, cfg_options, input_dirs)
+        self.options.update(labels=labels, init_backbone_from=init_backbone_from)
+
+    def stage_config(self) -> Config:
+        if self._cfg is None:
+            super().stage_config().train_dataloader.dataset['pseudo_label_dir'] = \
+                self.runner.step(self.options['labels']).out_dir
+        return self._cfg
+
+    def fingerprint_config(self) -> Any:
+        # the label folder and the backbone's checkpoint are inputs (their run ids), not paths
+        cfg = self.stage_config().to_dict()
+        cfg['train_dataloader']['dataset'].pop('pseudo_label_dir', None)
+        return dict(cfg, input_dirs=self.options['input_dirs'],
+                    init_backbone_from=self.options['init_backbone_from'])
+
+    def run(self) -> Dict[str, Any]:
+        cfg = self.stage_config().copy()
+        if self.options['init_backbone_from'] is not None:
+            classifier = self.input_step('init_backbone_from', [TrainClassifier])
+            cfg.model.backbone['init_cfg'] = dict(
+                type='Pretrained', checkpoint=classifier.checkpoint(), prefix='backbone.')
+        self.train(cfg)
+        return dict(self._finished(), labels=self.options['labels'])
+
+
+@PIPELINE_STEPS.register_module()
+class TestSegmentor(PipelineStep):
+    """Evaluate the checkpoint of a ``TrainSegmentor`` step on its config's test split with
+    mmengine's test loop (metrics as mmseg's ``IoUMetric``)."""
+    input_args = ('segmentor', )
+
+    def __init__(self, name: str, runner, segmentor: str = 'stage3',
+                 cfg_options: Optional[dict] = None) -> None:
+        super().__init__(name, runner, segmentor=segmentor, cfg_options=cfg_options or {})
+
+    def run(self) -> Dict[str, Any]:
+        segmentor = self.input_step('segmentor', [TrainSegmentor])
+        cfg = segmentor.stage_config().copy()
+        if self.options['cfg_options']:
+            cfg.merge_from_dict(dict(self.options['cfg_options']))
+        cfg.work_dir = self.out_dir
+        cfg.load_from, cfg.resume = segmentor.checkpoint(), False
+        if cfg.get('visualizer') is not None:
+            cfg.visualizer['name'] = f'{self.name}_visualizer'
+        os.makedirs(self.out_dir, exist_ok=True)
+        metrics = Runner.from_cfg(cfg).test()
+        return dict(metrics={key: float(value) for key, value in metrics.items()},
+                    checkpoint=segmentor.checkpoint(), labels=segmentor.options['labels'])
+
+    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
+        return [dict(kind='segmentor', step=self.name, name='DeepLab val',
+                     mIoU=float(result['metrics']['mIoU']), value=None,
+                     labels=result['labels'])]
+
+
+@PIPELINE_STEPS.register_module()
+class Summarize(PipelineStep):
+    """The result table of the pipeline: the rows of every earlier step (``steps``; default
+    all), printed and written to ``<work_dir>/summary.json``; with ``figure`` also a figure
+    ``<work_dir>/figure.png`` (image / ground truth / map / each label folder) of the first
+    ``num_images`` images of ``figure['maps']`` and the label steps ``figure['labels']``."""
+    writes_folder = False
+
+    def __init__(self, name: str, runner, steps: Optional[Sequence[str]] = None,
+                 figure: Optional[dict] = None) -> None:
+        if steps is None:
+            steps = runner.names[:runner.names.index(name)]
+        super().__init__(name, runner, steps=list(steps), figure=figure)
+
+    def inputs(self) -> List[str]:
+        figure = self.options['figure'] or {}
+        extra = [figure.get('maps')] + list(figure.get('labels', []))
+        return self.options['steps'] + [s for s in extra if s and s not in self.options['steps']]
+
+    def run(self) -> Dict[str, Any]:
+        rows = []
+        for name in self.options['steps']:
+            rows.extend(self.runner.step(name).summary_rows(self.runner.result(name)))
+        summary = dict(rows=rows, steps={name: self.runner.result(name)
+                                         for name in self.options['steps']})
+        from .runner import write_json
+        write_json(self.runner.path('summary.json'), summary)
+        print_log('\n' + format_table(rows), logger='current')
+        figure = self.options['figure']
+        if figure:
+            from wsss_toolbox.visualization import save_pipeline_figure
+            maps = self.runner.step(figure['maps'])
+            samples, classes = maps.samples()
+            path = save_pipeline_figure(
+                samples[:figure.get('num_images', 4)], maps.out_dir,
+                [self.runner.step(name).out_dir for name in figure.get('labels', [])],
+                len(classes) + 1, self.runner.path('figure.png'))
+            print_log(f'figure: {path}', logger='current')
+        return dict(rows=rows)
+
+    def outputs_exist(self, result: Optional[dict]) -> bool:
+        return osp.isfile(self.runner.path('summary.json'))
+
+
+def format_table(rows: Sequence[Dict[str, Any]]) -> str:
+    """The summary rows as a text table (missing values left blank)."""
+    lines = [f"{'result':<42}{'mIoU %':>9}{'other %':>16}", '-' * 67]
+    for row in rows:
+        miou = '' if row.get('mIoU') is None else f"{row['mIoU']:.2f}"
+        if row.get('ignored') is not None:
+            other = f"{row['ignored']:.2f} ignored"
+        else:
+            other = '' if row.get('value') is None else f"{row['value']:.2f}"
+        lines.append(f"{row['name']:<42}{miou:>9}{other:>16}")
+    return '\n'.join(lines)
