@@ -44,8 +44,9 @@ class TrainStep(PipelineStep):
         self._cfg: Optional[Config] = None
 
     def inputs(self) -> List[str]:
-        return super().inputs() + [name for name in self.options['input_dirs'].values()
-                                   if name not in super().inputs()]
+        names = super().inputs()
+        return names + [name for name in self.options['input_dirs'].values()
+                        if name not in names]
 
     def stage_config(self) -> Config:
         """The resolved stage config (``_base_`` merged, options applied)."""
