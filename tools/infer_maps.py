@@ -42,7 +42,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'wsss'))
+    init_default_scope(cfg.get('default_scope', 'wsss_toolbox'))
     if args.launcher == 'pytorch':
         init_dist('pytorch', backend='nccl' if torch.cuda.is_available() else 'gloo')
     options = dict(cfg.get('map_inference', {}))

@@ -3,7 +3,7 @@
 # `log_processor=dict(by_epoch=True)` and `default_hooks.checkpoint.by_epoch`.
 # Schedule and dataset bases must not repeat these keys (mmengine forbids duplicate keys
 # among bases); leaf configs override them (stage-3 configs add mmseg's SegLocalVisualizer).
-default_scope = 'wsss'
+default_scope = 'wsss_toolbox'
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -6,15 +6,16 @@
 # the role ImageNet weights play for the papers' VGG-16. From scratch, 600 iterations only
 # learn to predict background.
 #
-# data_root: the generator's VOC-layout folder (wsss_toolbox.datasets.synthetic: JPEGImages,
-# SegmentationClass, ImageSets/Segmentation/{train,val}.txt, classes.txt).
+# data_root: the generator's VOC-layout folder (wsss_toolbox.datasets.synthetic_benchmark:
+# JPEGImages, SegmentationClass, ImageSets/Segmentation/{train,val}.txt, classes.txt).
 # pseudo_label_dir: the stage-2 PNGs of the train images. Override both with
 #   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR \
 #                 test_dataloader.dataset.data_root=DIR \
 #                 train_dataloader.dataset.pseudo_label_dir=DIR
 _base_ = ['../_base_/default_runtime.py']
 custom_imports = dict(
-    imports=['wsss_toolbox.models', 'mmseg.visualization'], allow_failed_imports=False)
+    imports=['wsss_toolbox.datasets', 'wsss_toolbox.models', 'mmseg.visualization'],
+    allow_failed_imports=False)
 
 data_root = 'data/synthetic'
 pseudo_label_dir = 'work_dirs/demo/pseudo_labels'

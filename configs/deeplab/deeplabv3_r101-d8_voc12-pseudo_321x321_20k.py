@@ -2,8 +2,9 @@
 # stage-2 pseudo labels of VOC 2012 train_aug: a stronger stage-3 network than LargeFOV.
 #
 # Inheriting from `mmseg::` adds `_scope_='mmseg'` to the inherited top-level dicts; the
-# model is switched to our scope (`_scope_='wsss'`) so that it can be a CRFEncoderDecoder
-# (mmseg's ResNetV1c/ASPPHead/FCNHead still resolve: our registry is a child of mmseg's).
+# model is switched to our scope (`_scope_='wsss_toolbox'`) so that it can be a
+# CRFEncoderDecoder (mmseg's ResNetV1c/ASPPHead/FCNHead still resolve: our registry is a
+# child of mmseg's).
 #
 # ImageNet initialisation (never downloaded): mmseg's base sets
 # pretrained='open-mmlab://resnet50_v1c', which would download; we set None. Download
@@ -23,7 +24,7 @@ resnet101_pretrained = None  # e.g. 'checkpoints/resnet101_v1c-e67eebb6.pth'
 crop_size = (321, 321)
 num_classes = 21
 model = dict(
-    _scope_='wsss',
+    _scope_='wsss_toolbox',
     type='CRFEncoderDecoder',
     pretrained=resnet101_pretrained,
     data_preprocessor=dict(size=crop_size),

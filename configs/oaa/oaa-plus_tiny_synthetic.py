@@ -8,6 +8,9 @@
 # A different OAA run: --cfg-options train_dataloader.dataset.pipeline.1.map_dir=DIR
 # Stage 2 then infers maps from this model as for CAM: ReLU(F^), normalised by the maximum.
 _base_ = ['../cam/cam_tiny_synthetic.py']
+# OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
+# transforms) are a method folder, imported as any third-party plugin would be
+custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
 
 soft_label_dir = 'work_dirs/oaa_tiny_synthetic/cumulative_maps'
 model = dict(

@@ -7,6 +7,9 @@
 #   python tools/train.py configs/oaa/oaa-plus_vgg16_voc12.py
 # Another OAA run: --cfg-options train_dataloader.dataset.pipeline.1.map_dir=DIR
 _base_ = ['../cam/cam_vgg16_voc12.py']
+# OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
+# transforms) are a method folder, imported as any third-party plugin would be
+custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
 
 soft_label_dir = 'work_dirs/oaa_vgg16_voc12/cumulative_maps'
 model = dict(

@@ -9,6 +9,9 @@
 # Spec oaa.md §1 / §8: the paper's score rule (target score above every non-target score),
 # M initialised in the first epoch (paper; the authors' code skips it), fixed geometry.
 _base_ = ['../cam/cam_tiny_synthetic.py']
+# OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
+# transforms) are a method folder, imported as any third-party plugin would be
+custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
 
 # OAA needs the same geometry at every visit of an image: no random flip / crop / resize
 # (the CAM baseline flips). The synthetic images all have the same size.

@@ -21,6 +21,9 @@
 # score; code: top-K); M initialised in the first epoch (paper; code skips epoch 1); fixed
 # geometry (224x224 resize, no flip / crop; code: short side 224 + ColorJitter, not used).
 _base_ = ['../cam/cam_vgg16_voc12.py']
+# OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
+# transforms) are a method folder, imported as any third-party plugin would be
+custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
 
 # stage 2 needs saliency maps for the background (DSS, as the paper): data_root/Saliency
 train_dataloader = dict(

@@ -33,7 +33,7 @@ TINY = 'deeplab-largefov_tiny_synthetic.py'
 @pytest.fixture(autouse=True)
 def wsss_scope():
     register_all_modules(init_default_scope=False)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_config_loads(path):
     cfg = Config.fromfile(path)
     assert cfg.model.decode_head.num_classes >= 2
     if osp.basename(osp.dirname(path)) == 'deeplab':
-        assert cfg.default_scope == 'wsss'
+        assert cfg.default_scope == 'wsss_toolbox'
         assert cfg.model.type == 'CRFEncoderDecoder'
         assert cfg.tta_model.type == 'CRFSegTTAModel'
         assert cfg.val_evaluator.type == 'IoUMetric'
@@ -85,7 +85,7 @@ def test_paper_settings_of_the_vgg16_config():
 
 def test_mmseg_inheritance_is_rescoped_and_does_not_download():
     cfg = _config(V3)
-    assert cfg.model._scope_ == 'wsss'  # added as 'mmseg' by `mmseg::` inheritance
+    assert cfg.model._scope_ == 'wsss_toolbox'  # added as 'mmseg' by `mmseg::` inheritance
     assert cfg.model.pretrained is None
     assert cfg.model.backbone.depth == 101
     assert cfg.model.decode_head.type == 'ASPPHead'
@@ -178,14 +178,14 @@ def test_voc_data_pipelines(tmp_path):
 
 
 def test_tiny_config_matches_the_synthetic_benchmark():
-    from wsss_toolbox.datasets.synthetic import SyntheticBenchmarkConfig
+    from wsss_toolbox.datasets.synthetic_benchmark import SyntheticBenchmarkConfig
     cfg = _config(TINY)
     assert cfg.model.decode_head.num_classes == SyntheticBenchmarkConfig().num_classes + 1
     assert cfg.crop_size == (SyntheticBenchmarkConfig().image_size, ) * 2
 
 
 def test_tiny_config_trains_validates_and_tests_with_tta_and_crf(tmp_path, one_thread):
-    from wsss_toolbox.datasets.synthetic import generate_synthetic_benchmark
+    from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
     root = str(tmp_path / 'synthetic')
     generate_synthetic_benchmark(root, num_train=4, num_val=2, image_size=64)
     # pseudo labels = ground truth with an ignored border (stage 2 is tested elsewhere)

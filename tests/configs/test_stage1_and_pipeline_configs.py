@@ -20,7 +20,7 @@ PIPELINES = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'pipelines', '*.py')
 @pytest.fixture(autouse=True)
 def scope():
     register_all_modules(init_default_scope=False)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     torch.set_num_threads(1)
 
 

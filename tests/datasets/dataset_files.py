@@ -1,6 +1,6 @@
 """Helpers that write tiny dataset fixtures (images, masks, saliency) into tmp_path.
 
-Import ``wsss_scope`` into a test module to run its tests under the ``wsss`` default scope.
+Import ``wsss_scope`` into a test module to run its tests under the ``wsss_toolbox`` default scope.
 """
 import os
 import os.path as osp
@@ -16,8 +16,8 @@ import wsss_toolbox.datasets  # noqa: F401  (registers the datasets and transfor
 
 @pytest.fixture(autouse=True)
 def wsss_scope():
-    """Unprefixed config names resolve in wsss, then in mmseg (as under the Runner)."""
-    init_default_scope('wsss')
+    """Unprefixed config names resolve in wsss_toolbox, then in mmseg (as under the Runner)."""
+    init_default_scope('wsss_toolbox')
 
 
 def write_image(path: str, height: int = 12, width: int = 16, seed: int = 0) -> np.ndarray:

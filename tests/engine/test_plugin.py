@@ -33,7 +33,7 @@ def test_custom_imports_plugin(tmp_path, monkeypatch):
         "model = dict(head=dict(type='DoubledLossHead'))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     register_all_modules(init_default_scope=False)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     cfg = Config.fromfile(str(tmp_path / 'config.py'))  # runs the custom import
     assert 'my_method.heads' in sys.modules
     model = MODELS.build(cfg.model)

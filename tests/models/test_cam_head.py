@@ -95,7 +95,7 @@ def test_cam_head_init_weights_keeps_normal_init():
 
 
 def test_cam_head_checks_channels_and_registry():
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     head = MODELS.build(dict(type='CAMHead', in_channels=8, num_classes=2, num_convs=0))
     assert isinstance(head, BaseAttentionHead)
     with pytest.raises(ValueError, match='in_channels'):

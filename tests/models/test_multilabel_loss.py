@@ -42,6 +42,6 @@ def test_class_weight_reduction_and_shape_check():
 
 
 def test_built_from_registry():
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     loss = MODELS.build(dict(type='MultiLabelSoftMarginLoss', loss_weight=0.5))
     assert isinstance(loss, MultiLabelSoftMarginLoss) and loss.loss_name == 'loss_cls'

@@ -116,7 +116,7 @@ def test_torchvision_resnet_loads_checkpoint_and_freezes(tmp_path):
 
 
 def test_backbones_built_from_registry():
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     assert isinstance(MODELS.build(dict(type='VGG16', dilated=False)), VGG16)
     assert isinstance(MODELS.build(dict(type='TinyConvNet')), TinyConvNet)
     # mmseg's ResNets stay reachable without a scope prefix

@@ -13,7 +13,7 @@ NUM_CLASSES = 3
 
 
 def _build(num_convs=1, **head_kwargs):
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     cfg = dict(
         type='WSSSClassifier',
         backbone=dict(type='TinyConvNet', base_channels=8),
@@ -132,7 +132,7 @@ def single_thread():
 
 def test_train_step_decreases_loss_on_toy_problem(single_thread):
     torch.manual_seed(0)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     model = MODELS.build(dict(
         type='WSSSClassifier',
         backbone=dict(type='TinyConvNet', base_channels=8),
@@ -151,7 +151,7 @@ def test_train_step_decreases_loss_on_toy_problem(single_thread):
 
 
 def test_vgg16_cam_classifier_has_output_stride_8():
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     model = MODELS.build(dict(
         type='WSSSClassifier', backbone=dict(type='VGG16'),
         head=dict(type='CAMHead', in_channels=512, num_classes=20, num_convs=1, channels=64)))

@@ -135,7 +135,7 @@ def run_once(base_cfg: Config, variant: str, index: int, warmup: int) -> dict:
 
 def projected_sizes() -> Dict[str, float]:
     """Bytes of the VOC train_aug store (15,555 maps of 28x28 cells) per configuration."""
-    from wsss_toolbox.maps.store import CumulativeMapStore
+    from wsss_toolbox.methods.oaa.store import CumulativeMapStore
     height, width = VOC_FEATURE_SIZE
     sizes = {}
     for fusion in ('max', 'average'):
@@ -170,7 +170,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory(prefix='benchmark_oaa_')
     data_root = args.data_root
     if data_root is None:
-        from wsss_toolbox.datasets import generate_synthetic_benchmark
+        from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
         data_root = osp.join(tmp.name, 'data')
         generate_synthetic_benchmark(data_root, num_train=args.num_images, num_val=2,
                                      image_size=args.image_size, seed=0)

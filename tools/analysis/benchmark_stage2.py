@@ -8,9 +8,9 @@ with and without DenseCRF, in one run (plus the mIoU of each run's labels as a s
 Data: ``--benchmark-dir`` = a VOC-layout folder (``JPEGImages``, ``SegmentationClass``,
 optional ``Saliency``, ``ImageSets/Segmentation/<split>.txt``, e.g. the synthetic benchmark);
 otherwise the synthetic benchmark is generated into ``<work-dir>/benchmark``
-(``wsss_toolbox.datasets.synthetic``), or, with ``--simple-data`` or when that generator is
-unavailable, simple shapes on noise. Maps: ``--map-dir``, or plausible maps made from the
-masks (blurred class masks + smooth noise, divided by their max).
+(``wsss_toolbox.datasets.synthetic_benchmark``), or, with ``--simple-data`` or when that
+generator is unavailable, simple shapes on noise. Maps: ``--map-dir``, or plausible maps made
+from the masks (blurred class masks + smooth noise, divided by their max).
 """
 import argparse
 import os
@@ -76,7 +76,7 @@ def prepare_data(args: argparse.Namespace) -> str:
     root = osp.join(args.work_dir, 'benchmark')
     if not args.simple_data:
         try:
-            from wsss_toolbox.datasets.synthetic import generate_synthetic_benchmark
+            from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
         except ImportError:
             print('synthetic benchmark generator unavailable: drawing simple shapes')
         else:

@@ -42,7 +42,7 @@ def snapshot_files(run_dir: str, snapshot_dir: str) -> List[str]:
 
 
 def load_snapshot(path: str):
-    from wsss_toolbox.maps.store import CumulativeMapStore
+    from wsss_toolbox.methods.oaa.store import CumulativeMapStore
     with open(path, 'rb') as f:
         state = pickle.load(f)
     return state.get('epoch'), CumulativeMapStore.from_state_dict(state)

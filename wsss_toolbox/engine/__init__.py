@@ -1,7 +1,6 @@
-"""Training-time machinery: hooks and the checkpoint-loading fix for torch >= 2.6."""
+"""Training-time machinery: the checkpoint-loading fix for torch >= 2.6 and CPU torchrun."""
 from .checkpoint import load_local_checkpoint, patch_mmengine_checkpoint_loading
 from .distributed import DeviceAgnosticDDP, finish_distributed, prepare_distributed
-from .hooks import *  # noqa: F401,F403
 
 patch_mmengine_checkpoint_loading()
 

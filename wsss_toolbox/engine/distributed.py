@@ -53,7 +53,7 @@ def prepare_distributed(cfg: Config) -> None:
     if wrapper_cfg.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
         # The runner looks the type up in mmengine's root registry, which only resolves
         # prefixes of its direct children: ours sits below mmseg's, hence the double prefix.
-        wrapper_cfg = dict(wrapper_cfg, type='mmseg.wsss.DeviceAgnosticDDP')
+        wrapper_cfg = dict(wrapper_cfg, type='mmseg.wsss_toolbox.DeviceAgnosticDDP')
         if 'find_unused_parameters' in cfg and 'find_unused_parameters' not in wrapper_cfg:
             wrapper_cfg['find_unused_parameters'] = cfg.find_unused_parameters
         cfg.model_wrapper_cfg = wrapper_cfg

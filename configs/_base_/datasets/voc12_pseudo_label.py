@@ -16,10 +16,12 @@ data_root = 'data/VOCdevkit/VOC2012'
 pseudo_label_dir = 'work_dirs/pseudo_labels/voc12_train_aug'
 train_ann_file = 'ImageSets/Segmentation/train_aug.txt'
 val_ann_file = 'ImageSets/Segmentation/val.txt'
-# registration: PseudoLabelSegDataset + our models (wsss_toolbox.models); SegLocalVisualizer
-# (mmseg.visualization, which mmseg.utils.register_all_modules does not import)
+# registration: PseudoLabelSegDataset (wsss_toolbox.datasets) + our models
+# (wsss_toolbox.models); SegLocalVisualizer (mmseg.visualization, which
+# mmseg.utils.register_all_modules does not import)
 custom_imports = dict(
-    imports=['wsss_toolbox.models', 'mmseg.visualization'], allow_failed_imports=False)
+    imports=['wsss_toolbox.datasets', 'wsss_toolbox.models', 'mmseg.visualization'],
+    allow_failed_imports=False)
 
 voc_metainfo = dict(
     classes=('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',

@@ -1,13 +1,13 @@
 # A tiny mmseg EncoderDecoder that trains in seconds on CPU, for the tools' tests.
 # `data_root` is overridden by the tests with --cfg-options data_root=...
-default_scope = 'wsss'
+default_scope = 'wsss_toolbox'
 data_root = 'data/tiny_voc'
 classes = ('background', 'square', 'disc')
 crop_size = (32, 32)
 norm_cfg = dict(type='BN', requires_grad=True)
 
 model = dict(
-    type='EncoderDecoder',  # mmseg component, resolved through the wsss child registry
+    type='EncoderDecoder',  # mmseg component, resolved through the wsss_toolbox child registry
     data_preprocessor=dict(
         type='SegDataPreProcessor', mean=[127.5] * 3, std=[64.0] * 3, bgr_to_rgb=True,
         size=crop_size, pad_val=0, seg_pad_val=255),

@@ -2,10 +2,8 @@ from .formatting import DEFAULT_META_KEYS, PackWSSSInputs
 from .geometry import restore_geometry
 from .loading import LoadImageWithCheck, LoadWSSSAnnotations
 from .processing import RecordedRandomCrop
-from .soft_labels import LoadCumulativeMaps, PackWSSSInputsWithSoftMaps
 
 __all__ = [
-    'LoadCumulativeMaps', 'PackWSSSInputsWithSoftMaps',
     'DEFAULT_META_KEYS', 'LoadImageWithCheck', 'LoadWSSSAnnotations', 'PackWSSSInputs',
     'RecordedRandomCrop', 'restore_geometry'
 ]

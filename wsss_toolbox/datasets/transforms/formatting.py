@@ -44,7 +44,7 @@ class PackWSSSInputs(BaseTransform):
                     f'{key} of {results.get("img_path")!r} is {results[key].shape[:2]} but the '
                     f'image is {img.shape[:2]}: a transform moved the image without it. Use '
                     "mmseg's Resize/RandomResize/RandomFlip/RandomCrop (they follow seg_fields; "
-                    "mmcv's only move gt_seg_map), e.g. under default_scope='wsss'")
+                    "mmcv's only move gt_seg_map), e.g. under default_scope='wsss_toolbox'")
         if results.get('gt_seg_map') is not None:
             mask = np.ascontiguousarray(results['gt_seg_map'])[None].astype(np.int64)
             data_sample.gt_sem_seg = PixelData(data=torch.from_numpy(mask))

@@ -9,7 +9,7 @@ import torch
 
 from wsss_toolbox.engine import load_local_checkpoint
 from wsss_toolbox.maps import load_maps
-from wsss_toolbox.maps.store import CumulativeMapStore
+from wsss_toolbox.methods.oaa.store import CumulativeMapStore
 
 META = dict(ori_shape=(2, 2), img_shape=(2, 2), feature_stride=(1.0, 1.0))
 A1 = np.array([[0.2, 0.8], [0.0, 0.4]], np.float32)

@@ -9,7 +9,7 @@ import pytest
 from conftest import PYTHON, run_tool
 from wsss_toolbox.engine import load_local_checkpoint
 from wsss_toolbox.maps import load_maps
-from wsss_toolbox.maps.store import CumulativeMapStore
+from wsss_toolbox.methods.oaa.store import CumulativeMapStore
 
 CONFIG = osp.join('configs', 'oaa', 'oaa-drop_tiny_synthetic.py')
 NUM_TRAIN = 8
@@ -17,7 +17,7 @@ NUM_TRAIN = 8
 
 @pytest.fixture(scope='module')
 def benchmark(tmp_path_factory) -> str:
-    from wsss_toolbox.datasets import generate_synthetic_benchmark
+    from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
     root = str(tmp_path_factory.mktemp('oaa_synthetic'))
     generate_synthetic_benchmark(root, num_train=NUM_TRAIN, num_val=2, image_size=32, seed=1)
     return root

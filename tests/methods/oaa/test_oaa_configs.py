@@ -2,6 +2,8 @@
 pipeline configs name loadable stage configs."""
 import glob
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 from conftest import REPO_ROOT
-from wsss_toolbox.pipeline import load_stage_config
+from wsss_toolbox.pipeline import load_pipeline_config
 from wsss_toolbox.registry import HOOKS, MODELS, TRANSFORMS
 from wsss_toolbox.structures import WSSSDataSample
 from wsss_toolbox.utils import register_all_modules
@@ -23,7 +25,7 @@ PIPELINES = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'pipelines', 'oaa*.p
 @pytest.fixture(autouse=True)
 def scope():
     register_all_modules(init_default_scope=False)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     torch.set_num_threads(1)
 
 
@@ -56,19 +58,52 @@ def test_oaa_config_builds_and_trains_one_forward(path):
     assert ('loss_hybrid' in losses) == is_iam
 
 
+def load_stage_config(path: str, cfg_options=None) -> Config:
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(dict(cfg_options))
+    return cfg
+
+
 @pytest.mark.parametrize('path', PIPELINES, ids=osp.basename)
 def test_pipeline_configs(path):
-    cfg = Config.fromfile(path)
+    cfg = load_pipeline_config(path)  # step config paths resolved, steps registered
     assert cfg.pseudo_labels.generator.type == 'SaliencyLabelGenerator'
     for stage in ('stage0', 'stage1', 'stage3'):
         if stage not in cfg:
             continue
-        stage_cfg = load_stage_config(cfg[stage]['config'], osp.dirname(path),
-                                      cfg[stage].get('cfg_options'))
+        stage_cfg = load_stage_config(cfg[stage]['config'], cfg[stage].get('cfg_options'))
         assert 'model' in stage_cfg
     if 'stage0' in cfg:  # the integral attention model reads stage 0's exported maps
-        assert load_stage_config(cfg.stage0.config, osp.dirname(path)).get('maps_from_stage1')
-        stage1 = load_stage_config(cfg.stage1.config, osp.dirname(path),
-                                   {cfg.stage0.maps_to: '/somewhere'})
+        stage0 = load_stage_config(cfg.stage0.config)
+        assert stage0.get('maps_from_stage1')
+        assert [hook.type for hook in stage0.custom_hooks][0] == 'CumulativeMapRecorderHook'
+        map_keys = list(cfg.stage1.input_dirs)
+        assert [cfg[cfg.stage1.input_dirs[key]].type for key in map_keys] == ['CumulativeMaps']
+        stage1 = load_stage_config(cfg.stage1.config, {map_keys[0]: '/somewhere'})
         assert stage1.train_dataloader.dataset.pipeline[1] == dict(
             type='LoadCumulativeMaps', map_dir='/somewhere')
+
+
+def test_oaa_configs_work_as_a_plugin_through_custom_imports():
+    """A fresh interpreter with the core only (no register_all_modules): reading an OAA
+    config imports wsss_toolbox.methods.oaa (custom_imports), and every component builds."""
+    code = '''
+import sys
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+import wsss_toolbox.datasets, wsss_toolbox.engine, wsss_toolbox.models
+from wsss_toolbox.registry import HOOKS, MODELS, SCOPE, TRANSFORMS
+assert 'wsss_toolbox.methods.oaa' not in sys.modules
+init_default_scope(SCOPE)
+for path in sys.argv[1:]:
+    cfg = Config.fromfile(path)
+    assert 'wsss_toolbox.methods.oaa' in sys.modules, path
+    for hook in cfg.get('custom_hooks', []):
+        HOOKS.build(dict(hook))
+    for step in cfg.train_dataloader.dataset.pipeline:
+        TRANSFORMS.get(step['type'])
+    MODELS.build(cfg.model)
+'''
+    subprocess.run([sys.executable, '-c', code, *CONFIGS], cwd=REPO_ROOT, check=True,
+                   timeout=600)

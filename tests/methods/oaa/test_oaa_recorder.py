@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from wsss_toolbox.engine import CumulativeMapRecorderHook, batch_attention, score_condition
+from wsss_toolbox.methods.oaa.hooks import (CumulativeMapRecorderHook, batch_attention,
+                                            score_condition)
 from wsss_toolbox.structures import WSSSDataSample
 
 

@@ -4,8 +4,8 @@ import torch
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
-from wsss_toolbox.models.heads import IntegralAttentionHead
-from wsss_toolbox.models.losses import HybridLoss
+from wsss_toolbox.methods.oaa.heads import IntegralAttentionHead
+from wsss_toolbox.methods.oaa.losses import HybridLoss
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.structures import WSSSDataSample
 
@@ -74,7 +74,7 @@ def test_missing_soft_labels_and_the_mce_option():
 
 
 def test_in_the_wsss_classifier():
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     model = MODELS.build(dict(
         type='WSSSClassifier',
         backbone=dict(type='TinyConvNet', base_channels=8, out_indices=(3, )),

@@ -7,7 +7,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from wsss_toolbox.models.segmentation import LargeFOVHead, vgg16_fc_to_largefov
+from wsss_toolbox.models.decode_heads import LargeFOVHead, vgg16_fc_to_largefov
 from wsss_toolbox.registry import MODELS
 
 
@@ -19,7 +19,7 @@ def _sample(label: torch.Tensor) -> SegDataSample:
 
 
 def test_registered_and_built_by_name():
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     head = MODELS.build(dict(type='LargeFOVHead', in_channels=8, channels=16, num_classes=3))
     assert isinstance(head, LargeFOVHead)
     assert head.ignore_index == 255

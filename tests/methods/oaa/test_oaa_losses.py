@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from wsss_toolbox.models.losses import HybridLoss, MCELoss
+from wsss_toolbox.methods.oaa.losses import HybridLoss, MCELoss
 from wsss_toolbox.registry import MODELS
 
 

@@ -14,7 +14,7 @@ from wsss_toolbox.utils import register_all_modules
 @pytest.fixture(autouse=True)
 def scope():
     register_all_modules(init_default_scope=False)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
 
 
 def _write(tmp_path, height=20, width=30):

@@ -5,11 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wsss_toolbox.models.heads import CAMHead
+from wsss_toolbox.models.heads.base_attention_head import _describe
+from wsss_toolbox.models.utils import crop_valid_region
 from wsss_toolbox.registry import MODELS
-
-from ..utils import crop_valid_region
-from .base_attention_head import _describe
-from .cam_head import CAMHead
 
 
 @MODELS.register_module()

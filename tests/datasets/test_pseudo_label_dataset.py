@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
 
-from wsss_toolbox.models.segmentation import PseudoLabelSegDataset
+from wsss_toolbox.datasets import PseudoLabelSegDataset
 from wsss_toolbox.registry import DATASETS
 
 CLASSES = ('background', 'square', 'disc')
@@ -47,7 +47,7 @@ def _build(root: str, split: str, **kwargs) -> PseudoLabelSegDataset:
         metainfo=dict(classes=CLASSES),
         pipeline=PIPELINE)
     cfg.update(kwargs)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     return DATASETS.build(cfg)
 
 

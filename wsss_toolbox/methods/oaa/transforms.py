@@ -6,8 +6,8 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import PixelData
 
+from wsss_toolbox.datasets.transforms import DEFAULT_META_KEYS, PackWSSSInputs
 from wsss_toolbox.registry import TRANSFORMS
-from .formatting import DEFAULT_META_KEYS, PackWSSSInputs
 
 SOFT_MAPS_KEY = 'gt_soft_maps'
 

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from wsss_toolbox.models.segmentation import (CRFEncoderDecoder, CRFSegTTAModel,
+from wsss_toolbox.models.segmentors import (CRFEncoderDecoder, CRFSegTTAModel,
                                               crf_refine_probs)
 from wsss_toolbox.pseudo_labels.crf import DenseCRFRefiner
 from wsss_toolbox.registry import MODELS
@@ -64,7 +64,7 @@ def _model_cfg(crf=None) -> ConfigDict:
 
 
 def _build(crf=None) -> CRFEncoderDecoder:
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     torch.manual_seed(0)
     return MODELS.build(_model_cfg(crf)).eval()
 
@@ -173,7 +173,7 @@ def _sample_with_logits(logits) -> SegDataSample:
     ('max', [1 / (1 + math.exp(0.5)), 1 / (1 + math.exp(-0.5))]),
 ])
 def test_tta_fusion_by_hand(fusion, expected_probs):
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     tta = CRFSegTTAModel(module=_model_cfg(), fusion=fusion)
     augmented = [_sample_with_logits(v) for v in ([2., 0.], [2., 0.], [0., 2.5])]
     merged = tta.merge_preds([augmented])[0]
@@ -184,7 +184,7 @@ def test_tta_fusion_by_hand(fusion, expected_probs):
 
 
 def test_tta_rejects_unknown_fusion():
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     with pytest.raises(ValueError, match='fusion'):
         CRFSegTTAModel(module=_model_cfg(), fusion='median')
 
@@ -192,7 +192,7 @@ def test_tta_rejects_unknown_fusion():
 def test_tta_runs_the_module_crf_once_on_fused_probabilities(tiny_voc):
     """The wrapped model's CRF is moved after the fusion: one call per image, not per aug."""
     refiner = RecordingRefiner(answer=1)
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     torch.manual_seed(0)
     tta = CRFSegTTAModel(module=_model_cfg(crf=refiner)).eval()
     assert tta.crf_refiner is refiner and tta.module.crf_enabled is False
@@ -214,7 +214,7 @@ def test_tta_runs_the_module_crf_once_on_fused_probabilities(tiny_voc):
 
 
 def test_tta_with_densecrf_from_the_registry(tiny_voc):
-    init_default_scope('wsss')
+    init_default_scope('wsss_toolbox')
     tta = CRFSegTTAModel(module=_model_cfg(), crf=dict(type='DenseCRFRefiner', iterations=2),
                          fusion='max').eval()
     assert isinstance(tta.crf_refiner, DenseCRFRefiner)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .io import map_path, save_maps
+from wsss_toolbox.maps.io import map_path, save_maps
 
 FUSIONS = ('max', 'average')
 MAP_DTYPES = {8: np.uint8, 16: np.uint16}

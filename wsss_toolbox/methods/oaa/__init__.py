@@ -1,0 +1,30 @@
+"""OAA: online attention accumulation (Jiang et al., ICCV 2019 / TPAMI; ``configs/oaa/``).
+
+Importing this package registers every OAA component:
+
+* :mod:`.store` -- :class:`CumulativeMapStore`, the per-image cumulative maps (Eqs. 4-5, 10);
+* :mod:`.hooks` -- :class:`CumulativeMapRecorderHook` (OAA) and :class:`AttentionDropHook`
+  (OAA++'s attention drop layer, Algorithm 1) (``HOOKS``);
+* :mod:`.heads` -- :class:`IntegralAttentionHead`, the integral attention model of OAA+
+  (``MODELS``);
+* :mod:`.losses` -- :class:`HybridLoss` (Eqs. 7-9) and :class:`MCELoss` (Eq. 6) (``MODELS``);
+* :mod:`.transforms` -- :class:`LoadCumulativeMaps` and :class:`PackWSSSInputsWithSoftMaps`,
+  the soft pixel labels of OAA+ (``TRANSFORMS``);
+* :mod:`.steps` -- :class:`CumulativeMaps`, the pipeline step that hands the exported
+  cumulative maps to stage 2 (``PIPELINE_STEPS``).
+"""
+from .heads import IntegralAttentionHead
+from .hooks import (AttentionDropHook, CumulativeMapRecorderHook, attention_drop_mask,
+                    batch_attention, occlude, preprocessor_fill, score_condition)
+from .losses import HybridLoss, MCELoss
+from .steps import CumulativeMaps
+from .store import CumulativeMapStore, MapUpdate, feature_maps_to_image, sample_geometry
+from .transforms import LoadCumulativeMaps, PackWSSSInputsWithSoftMaps
+
+__all__ = [
+    'IntegralAttentionHead', 'AttentionDropHook', 'CumulativeMapRecorderHook',
+    'attention_drop_mask', 'batch_attention', 'occlude', 'preprocessor_fill',
+    'score_condition', 'HybridLoss', 'MCELoss', 'CumulativeMapStore', 'MapUpdate',
+    'feature_maps_to_image', 'sample_geometry', 'LoadCumulativeMaps',
+    'PackWSSSInputsWithSoftMaps', 'CumulativeMaps'
+]
