@@ -1,10 +1,13 @@
 """Stage 2a on its own: write the localization maps of a trained classifier.
 
     python tools/infer_maps.py CONFIG CHECKPOINT --out-dir DIR [--split train|val]
-        [--scales 1.0 0.5 1.5] [--no-flip] [--fuse sum|max] [--overwrite]
+        [--scales 1.0 0.5 1.5] [--no-flip] [--fusion mean|max] [--overwrite]
+        [--partners PARTNERS.json | --num-partners N [--rounds R] [--partner-seed S]]
+        [--stride 4]
     torchrun --nproc_per_node=N tools/infer_maps.py ... --launcher pytorch   # ranks share images
 
-The TTA defaults come from the config's ``map_inference`` dict.
+The defaults come from the config's ``map_inference`` dict (the keyword arguments of
+:func:`wsss_toolbox.maps.inference.infer_maps`); the options override them.
 """
 import argparse
 import copy
@@ -15,7 +18,7 @@ from mmengine.dist import init_dist
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-from wsss_toolbox.maps.inference import infer_maps
+from wsss_toolbox.maps.inference import FUSIONS, infer_maps
 from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.utils import register_all_modules
@@ -29,7 +32,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--split', choices=['train', 'val'], default='train')
     parser.add_argument('--scales', type=float, nargs='+', help='image scale factors')
     parser.add_argument('--no-flip', action='store_true', help='no horizontal-flip TTA')
-    parser.add_argument('--fuse', choices=['sum', 'max'], help='how TTA maps are fused')
+    parser.add_argument('--fusion', choices=list(FUSIONS), help='how TTA maps are fused')
+    parser.add_argument('--partners', help='JSON file: img_id -> partner ids (cross-image '
+                        'methods; one list, or one list per round)')
+    parser.add_argument('--num-partners', type=int,
+                        help='draw this many partners sharing a class with each image')
+    parser.add_argument('--rounds', type=int, help='groups with drawn partners per image')
+    parser.add_argument('--partner-seed', type=int, help='seed of the drawn partners')
+    parser.add_argument('--stride', type=int,
+                        help='also write strided maps at this stride (IRN: 4)')
     parser.add_argument('--overwrite', action='store_true', help='recompute existing files')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
@@ -52,8 +63,9 @@ def main() -> None:
         options['scales'] = args.scales
     if args.no_flip:
         options['flip'] = False
-    if args.fuse:
-        options['fuse'] = args.fuse
+    for key in ('fusion', 'partners', 'num_partners', 'rounds', 'partner_seed', 'stride'):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     loader = 'train_dataloader' if args.split == 'train' else 'val_dataloader'
     samples, _ = samples_from_dataset_cfg(copy.deepcopy(cfg[loader]['dataset']))
     model = MODELS.build(cfg.model)

@@ -14,4 +14,4 @@ default_hooks = dict(
     logger=dict(interval=20, log_metric_by_epoch=True),
     checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
-map_inference = dict(scales=(1.0, 0.75, 1.5), flip=True, fuse='sum')
+map_inference = dict(scales=(1.0, 0.75, 1.5), flip=True, fusion='mean')

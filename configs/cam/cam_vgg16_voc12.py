@@ -13,4 +13,4 @@ default_hooks = dict(
     logger=dict(interval=100, log_metric_by_epoch=True),
     checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=2))
 # stage 2: map inference settings used by tools/infer_maps.py and tools/pipeline.py
-map_inference = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fuse='sum')
+map_inference = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean')

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from wsss_toolbox.maps import load_maps, map_path
-from wsss_toolbox.maps.inference import infer_image_maps, infer_maps, normalise_class_maps
+from wsss_toolbox.maps.inference import FUSIONS, check_fusion, infer_image_maps, infer_maps
 
 
 class RedChannelModel(torch.nn.Module):
@@ -30,10 +30,10 @@ def test_flip_is_undone_before_fusion():
     image = ramp_image()
     plain = infer_image_maps(RedChannelModel(), image, scales=(1.0, ), flip=False)
     flipped_too = infer_image_maps(RedChannelModel(), image, scales=(1.0, ), flip=True)
-    # the mirrored view, mirrored back, gives the same ramp: the sum doubles it
-    torch.testing.assert_close(flipped_too, 2 * plain)
+    # the mirrored view, mirrored back, gives the same ramp: the mean keeps it
+    torch.testing.assert_close(flipped_too, plain)
     torch.testing.assert_close(plain[0], torch.from_numpy(image[..., 2] / 255).float())
-    maxed = infer_image_maps(RedChannelModel(), image, scales=(1.0, ), flip=True, fuse='max')
+    maxed = infer_image_maps(RedChannelModel(), image, scales=(1.0, ), flip=True, fusion='max')
     torch.testing.assert_close(maxed, plain)
 
 
@@ -41,21 +41,27 @@ def test_scales_are_mapped_back_to_the_original_size():
     image = ramp_image(16, 24)
     fused = infer_image_maps(RedChannelModel(), image, scales=(1.0, 0.5, 2.0), flip=False)
     assert fused.shape == (3, 16, 24)
-    torch.testing.assert_close(fused[1], torch.full((16, 24), 1.5))
+    torch.testing.assert_close(fused[1], torch.full((16, 24), 0.5))  # mean of 3 views
     # every scale sees the same ramp: the fused map stays monotonic in x
     assert torch.all(fused[0, :, 1:] >= fused[0, :, :-1] - 1e-4)
 
 
-def test_bad_fuse_mode():
-    with pytest.raises(ValueError, match='fuse'):
-        infer_image_maps(RedChannelModel(), ramp_image(), fuse='mean')
+def test_unknown_fusion_names_the_allowed_ones(tmp_path):
+    assert FUSIONS == ('mean', 'max')
+    with pytest.raises(ValueError, match="fusion must be one of \\('mean', 'max'\\)"):
+        infer_image_maps(RedChannelModel(), ramp_image(), fusion='median')
+    with pytest.raises(ValueError, match="'sum' is now 'mean'"):
+        check_fusion('sum')
+    with pytest.raises(ValueError, match='fusion'):
+        infer_maps(RedChannelModel(), [], str(tmp_path), fusion='average')
 
 
-def test_normalise_class_maps():
-    maps = torch.tensor([[[0., 2.], [1., 4.]], [[0., 0.], [0., 0.]]])
-    normalised = normalise_class_maps(maps)
-    torch.testing.assert_close(normalised[0], torch.tensor([[0., .5], [.25, 1.]]))
-    assert torch.all(normalised[1] == 0)
+def test_mean_and_sum_fusion_give_the_same_normalized_maps():
+    """mean = sum / N, and the per-class max normalisation removes the factor."""
+    from wsss_toolbox.maps.normalize import normalize_maps
+    image = ramp_image(16, 24)
+    mean = infer_image_maps(RedChannelModel(), image, scales=(1.0, 0.5, 2.0), flip=True)
+    torch.testing.assert_close(normalize_maps(mean * 6), normalize_maps(mean))
 
 
 def test_infer_maps_writes_image_classes_and_resumes(tmp_path):

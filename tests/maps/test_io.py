@@ -95,3 +95,64 @@ def test_failed_overwrite_keeps_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ['img.npz']
     assert load_maps(path)['classes'].tolist() == [0]
+
+
+# ---- strided maps ------------------------------------------------------------------------
+def test_strided_maps_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    maps = rng.random((2, 10, 13)).astype(np.float32)
+    strided = rng.random((2, 3, 4)).astype(np.float32)  # ceil(10 / 4), ceil(13 / 4)
+    assert map_io.strided_shape(10, 13, 4) == (3, 4)
+    path = map_path(str(tmp_path), 'a')
+    save_maps(path, 'a', np.array([0, 5]), maps, strided_maps=strided, stride=4)
+    record = load_maps(path)
+    assert record['stride'] == 4 and isinstance(record['stride'], int)
+    assert record['strided_maps'].dtype == np.float32 and record['strided_maps'].shape == (2, 3, 4)
+    np.testing.assert_allclose(record['strided_maps'], strided, atol=1e-3)
+    np.testing.assert_allclose(record['maps'], maps, atol=1e-3)
+    with np.load(path) as raw:
+        assert raw['strided_maps'].dtype == np.float16 and raw['stride'].dtype == np.int64
+    # without strided maps the keys are absent
+    save_maps(path, 'a', np.array([0, 5]), maps)
+    assert set(load_maps(path)) == {'img_id', 'classes', 'maps'}
+    # stride 1 and no classes are fine
+    save_maps(path, 'a', np.array([0]), maps[:1], strided_maps=maps[:1], stride=1)
+    save_maps(path, 'a', np.zeros(0, np.int64), np.zeros((0, 10, 13)),
+              strided_maps=np.zeros((0, 3, 4)), stride=4)
+    assert load_maps(path)['strided_maps'].shape == (0, 3, 4)
+
+
+@pytest.mark.parametrize('strided, stride, message', [
+    (np.zeros((2, 3, 3)), 4, r'need \(2, 3, 4\)'),
+    (np.zeros((1, 3, 4)), 4, r'need \(2, 3, 4\)'),
+    (np.zeros((2, 5, 7)), 4, r'need \(2, 3, 4\)'),
+    (np.zeros((2, 3, 4)), None, 'together'),
+    (None, 4, 'together'),
+    (np.zeros((2, 3, 4)), 0, 'stride must be an integer >= 1'),
+    (np.zeros((2, 3, 4)), 4.0, 'stride must be an integer >= 1'),
+    (np.zeros((2, 3, 4)), True, 'stride must be an integer >= 1'),
+    (np.full((2, 3, 4), 2.0), 4, r'strided_maps values must lie in \[0, 1\]'),
+    (np.full((2, 3, 4), np.inf), 4, 'strided_maps contain NaN or inf'),
+])
+def test_save_rejects_bad_strided_maps(tmp_path, strided, stride, message):
+    path = str(tmp_path / 'a.npz')
+    with pytest.raises(ValueError, match=message):
+        save_maps(path, 'a', np.array([0, 1]), np.zeros((2, 10, 13)), strided_maps=strided,
+                  stride=stride)
+    assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize('extra, message', [
+    (dict(strided_maps=np.zeros((1, 2, 2), np.float16)), 'only one of strided_maps / stride'),
+    (dict(stride=np.array(4)), 'only one of strided_maps / stride'),
+    (dict(strided_maps=np.zeros((1, 2, 2), np.float16), stride=np.array(4)),
+     r'need \(1, 3, 4\)'),
+    (dict(strided_maps=np.zeros((1, 3, 4), np.float16), stride=np.array([4])),
+     'integer scalar'),
+])
+def test_load_checks_strided_maps(tmp_path, extra, message):
+    path = str(tmp_path / 'a.npz')
+    np.savez_compressed(path, img_id=np.array('a'), classes=np.array([0]),
+                        maps=np.zeros((1, 10, 13), np.float16), **extra)
+    with pytest.raises(ValueError, match=message):
+        load_maps(path)

@@ -6,7 +6,7 @@ from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.registry import FUNCTIONS
 
 from wsss_toolbox.registry import DATASETS
-from .samplers.class_pair_sampler import ClassIndex, dataset_label_matrix, seed_sequence
+from .samplers.class_pair_sampler import ClassIndex, dataset_label_matrix
 
 
 @DATASETS.register_module()
@@ -66,9 +66,8 @@ class ImageGroupDataset:
         """Anchor and its partners for an int index (deterministic from ``(seed, anchor)``)."""
         if self._class_index is None:
             self._class_index = ClassIndex(self.label_matrix())
-        partners = self._class_index.sample_partners(
-            np.array([anchor]), self.group_size - 1, seed_sequence(self.seed, anchor),
-            self.exclude_anchor)[0]
+        partners = self._class_index.anchor_partners(
+            anchor, self.group_size - 1, self.seed, exclude_anchor=self.exclude_anchor)[0]
         return [int(anchor), *partners.tolist()]
 
     def __getitem__(self, idx: Union[int, Sequence[int]]) -> List[dict]:

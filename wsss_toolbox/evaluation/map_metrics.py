@@ -14,7 +14,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from wsss_toolbox.maps.io import load_maps, map_path
-from wsss_toolbox.pseudo_labels.generators import normalize_by_max
+from wsss_toolbox.maps.normalize import normalize_maps
 from .confusion import ConfusionMatrix, confusion_matrix
 from .lid import NUM_THRESHOLDS, curve_from_counts, lid_counts
 from .utils import check_same_size, load_ground_truth, parallel_sum
@@ -27,7 +27,7 @@ def _load_pair(sample: dict, map_dir: str, normalize: bool):
     record = load_maps(maps_file)
     gt = load_ground_truth(sample)
     check_same_size(gt, *record['maps'].shape[1:], sample['seg_map_path'], maps_file)
-    maps = normalize_by_max(record['maps']) if normalize else record['maps']
+    maps = normalize_maps(record['maps'], 'max', eps=0) if normalize else record['maps']
     return maps, record['classes'], gt
 
 

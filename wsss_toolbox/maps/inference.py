@@ -2,15 +2,38 @@
 
 For every image the classifier runs on rescaled copies (``scales``, factors of the original
 size) and, with ``flip=True``, on their horizontal mirrors. Each prediction is flipped back,
-resized to the original image size and fused per class (``fuse='sum'`` as IRN/SEAM do for
-multi-scale CAMs, or ``'max'``). The fused map of every class the image carries is divided by
-its maximum (OAA Eq. 2 applied after fusion) and written as one map file (:mod:`.io`).
+resized to the original image size and fused per class: ``fusion='mean'`` (IRN/SEAM's
+multi-scale CAM; they write it as a sum, which gives the same maps after the normalisation)
+or ``'max'``. The fused map of every class the image carries is divided by its maximum
+(:func:`~wsss_toolbox.maps.normalize.normalize_maps`, ``mode='max'``, ``eps=1e-5``: OAA Eq. 2
+applied after fusion) and written as one map file (:mod:`.io`).
+
+**Groups (cross-image methods: MCIS, RPNet).** With partners, every view (scale x flip) of the
+anchor goes through ``model.test_step`` together with the same view of its partner images, as
+one group laid out as :func:`~wsss_toolbox.datasets.group_collate` lays out a training batch:
+the views' groups one after another, each ``[anchor, partner_1, ...]``, every data sample
+carrying the metainfo ``group_position`` (0 = anchor), ``group_size``, ``group_anchor`` (the
+anchor's index in ``samples``) and ``img_id``. Only the anchor's ``pred_maps`` are kept.
+Partners are either listed (``partners=``: a dict or a JSON file ``img_id -> [partner ids]``,
+or ``img_id -> [[ids of round 1], [ids of round 2], ...]``) or drawn (``num_partners=``:
+images sharing a class with the anchor, as :class:`~wsss_toolbox.datasets.ClassPairSampler`
+draws them, deterministic for ``(partner_seed, anchor index)``). With ``rounds`` R > 1 the
+anchor goes through R groups with different partners; its fused maps are averaged over the
+rounds before the normalisation.
+
+**Strided maps.** ``stride=s`` also writes ``strided_maps`` of size ceil(H/s) x ceil(W/s)
+(IRN's random walk works at stride 4): the fused, not yet normalised maps are resized
+bilinearly to that size and each class map is then divided by its own maximum, as IRN
+normalises its strided CAMs (so every strided map with a positive peak reaches 1, which the
+background thresholds of the random walk assume; a downsampled narrow peak would otherwise
+stay below 1).
 
 The run is resumable (images whose map file exists are skipped) and shares the images among
 distributed ranks (``torchrun``) by striding, so N processes write disjoint files.
 """
+import json
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -20,7 +43,23 @@ from mmengine.dist import get_dist_info
 from mmengine.utils import ProgressBar
 
 from wsss_toolbox.structures import WSSSDataSample
-from .io import map_path, save_maps
+from .io import map_path, save_maps, strided_shape
+from .normalize import normalize_maps
+
+FUSIONS = ('mean', 'max')
+# divisor floor of the per-class max normalisation of the written maps
+MAP_NORMALIZE_EPS = 1e-5
+
+PartnerSource = Union[None, str, Mapping[str, Sequence]]
+
+
+def check_fusion(fusion: str) -> str:
+    """Raise a clear error unless ``fusion`` is one of :data:`FUSIONS`."""
+    if fusion not in FUSIONS:
+        hint = " ('sum' is now 'mean': same maps after the normalisation)" \
+            if fusion == 'sum' else ''
+        raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}{hint}')
+    return fusion
 
 
 def _augmented_inputs(image: np.ndarray, scales: Sequence[float],
@@ -37,19 +76,61 @@ def _augmented_inputs(image: np.ndarray, scales: Sequence[float],
             for view, flipped in views]
 
 
-@torch.no_grad()
-def infer_image_maps(model: torch.nn.Module, image: np.ndarray, scales: Sequence[float] = (1.0, ),
-                     flip: bool = True, fuse: str = 'sum') -> torch.Tensor:
-    """Fused (C, H, W) localization maps of all classes for one BGR image, not normalised."""
-    if fuse not in ('sum', 'max'):
-        raise ValueError(f"fuse must be 'sum' or 'max', got {fuse!r}")
+def _view_batch(image: np.ndarray, scales: Sequence[float], flip: bool,
+                partner_images: Sequence[np.ndarray], group: Optional[dict]) -> dict:
+    """The ``test_step`` batch of one image's views, each view grouped with its partners."""
     height, width = image.shape[:2]
     views = _augmented_inputs(image, scales, flip)
-    samples = [WSSSDataSample(metainfo=dict(img_shape=tuple(view.shape[-2:]),
-                                            ori_shape=(height, width), flip=flipped))
-               for view, flipped in views]
-    results = model.test_step(dict(inputs=[view for view, _ in views], data_samples=samples))
+    if group is None:
+        samples = [WSSSDataSample(metainfo=dict(img_shape=tuple(view.shape[-2:]),
+                                                ori_shape=(height, width), flip=flipped))
+                   for view, flipped in views]
+        return dict(inputs=[view for view, _ in views], data_samples=samples)
+    members = [(image, group['img_ids'][0])] + list(zip(partner_images, group['img_ids'][1:]))
+    member_views = [views] + [_augmented_inputs(partner, scales, flip)
+                              for partner, _ in members[1:]]
+    inputs, samples = [], []
+    for view_index in range(len(views)):
+        for position, ((member, img_id), member_view) in enumerate(zip(members, member_views)):
+            tensor, flipped = member_view[view_index]
+            inputs.append(tensor)
+            samples.append(WSSSDataSample(metainfo=dict(
+                img_shape=tuple(tensor.shape[-2:]), ori_shape=member.shape[:2], flip=flipped,
+                img_id=img_id, group_position=position, group_size=len(members),
+                group_anchor=group['anchor'])))
+    return dict(inputs=inputs, data_samples=samples)
+
+
+@torch.no_grad()
+def fused_maps_and_scores(
+        model: torch.nn.Module, image: np.ndarray, scales: Sequence[float], flip: bool,
+        fusion: str, partner_images: Optional[Sequence[np.ndarray]] = None,
+        group: Optional[dict] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Fused (C, H, W) maps of one BGR image and the mean of its views' ``pred_scores``.
+
+    The maps are scale-free: for ``fusion='mean'`` they are the *sum* over the views. The
+    per-class max normalisation that follows (:func:`class_maps`) removes the factor, and
+    summing keeps the written maps bit-identical to those of the former ``fuse='sum'``
+    (dividing first changes a few float16 values). :func:`infer_image_maps` gives the mean.
+
+    Args:
+        model, image, scales, flip, fusion, partner_images: see :func:`infer_image_maps`.
+        group: ``dict(anchor=index, img_ids=[anchor id, partner ids...])`` for the group
+            metainfo; None with partners: anchor 0, no ids.
+
+    Returns:
+        ``(maps, scores)``; ``scores`` (C,) is None when the model gives no ``pred_scores``.
+    """
+    check_fusion(fusion)
+    height, width = image.shape[:2]
+    if partner_images is not None and group is None:
+        group = dict(anchor=0, img_ids=[None] * (1 + len(partner_images)))
+    batch = _view_batch(image, scales, flip, partner_images or (), group)
+    results = model.test_step(batch)
+    if group is not None:
+        results = [result for result in results if result.metainfo['group_position'] == 0]
     fused = None
+    scores = []
     for result in results:
         maps = result.pred_maps.float()
         if result.metainfo['flip']:
@@ -58,17 +139,153 @@ def infer_image_maps(model: torch.nn.Module, image: np.ndarray, scales: Sequence
                              align_corners=False)[0]
         if fused is None:
             fused = maps
-        elif fuse == 'sum':
+        elif fusion == 'mean':
             fused = fused + maps
         else:
             fused = torch.maximum(fused, maps)
-    return fused.clamp_(min=0)
+        if 'pred_scores' in result:
+            scores.append(result.pred_scores.float())
+    mean_scores = torch.stack(scores).mean(0) if len(scores) == len(results) else None
+    return fused.clamp_(min=0), mean_scores
 
 
-def normalise_class_maps(maps: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Divide each class map by its maximum (OAA Eq. 2 after ReLU), giving values in [0, 1]."""
-    peak = maps.flatten(1).max(dim=1).values.clamp(min=eps)
-    return maps / peak[:, None, None]
+def infer_image_maps(model: torch.nn.Module, image: np.ndarray, scales: Sequence[float] = (1.0, ),
+                     flip: bool = True, fusion: str = 'mean',
+                     partner_images: Optional[Sequence[np.ndarray]] = None) -> torch.Tensor:
+    """Fused (C, H, W) localization maps of all classes for one BGR image, not normalized.
+
+    Args:
+        model: the classifier (its ``test_step`` fills ``pred_maps`` at ``img_shape``).
+        image: BGR uint8 (H, W, 3), as pipelines read images.
+        scales, flip: the views; ``fusion``: ``'mean'`` or ``'max'`` over the views.
+        partner_images: BGR images that go through every view with the anchor as one group
+            (see the module docstring); None: the image alone.
+    """
+    fused, _ = fused_maps_and_scores(model, image, scales, flip, fusion, partner_images)
+    if fusion == 'mean':
+        fused = fused / (len(scales) * (2 if flip else 1))
+    return fused
+
+
+def class_maps(fused: torch.Tensor, classes: np.ndarray,
+               stride: Optional[int] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Normalized maps of ``classes`` from fused maps, and their strided maps.
+
+    Args:
+        fused: (C, H, W) non-negative fused maps (any positive scale).
+        classes: (K,) class indices to keep.
+        stride: also return (K, ceil(H / stride), ceil(W / stride)) maps (module docstring).
+
+    Returns:
+        ``(maps float32 (K, H, W), strided_maps float32 or None)``, values in [0, 1].
+    """
+    selected = fused[torch.from_numpy(np.asarray(classes, dtype=np.int64))]
+    maps = normalize_maps(selected, 'max', eps=MAP_NORMALIZE_EPS).cpu().numpy()
+    if stride is None:
+        return maps, None
+    size = strided_shape(*fused.shape[-2:], stride)
+    strided = F.interpolate(selected[None], size=size, mode='bilinear',
+                            align_corners=False)[0].clamp_(min=0)
+    return maps, normalize_maps(strided, 'max', eps=MAP_NORMALIZE_EPS).cpu().numpy()
+
+
+def _read_bgr(path: str) -> np.ndarray:
+    image = mmcv.imread(path, channel_order='bgr')
+    if image is None:
+        raise FileNotFoundError(f'image {path!r} is missing or unreadable')
+    return image
+
+
+def load_partner_lists(partners: Union[str, Mapping[str, Sequence]]) -> Dict[str, List[List[str]]]:
+    """``img_id -> [[partner ids of round 1], ...]`` from a dict or a JSON file.
+
+    A value that is a list of ids is one round (one group); a list of lists gives one group
+    per round.
+    """
+    where = 'partners'
+    if isinstance(partners, str):
+        where = f'partner file "{partners}"'
+        if not osp.isfile(partners):
+            raise FileNotFoundError(f'{where} does not exist')
+        with open(partners) as f:
+            partners = json.load(f)
+    if not isinstance(partners, Mapping):
+        raise TypeError(f'{where} must map image ids to partner id lists, got '
+                        f'{type(partners).__name__}')
+    groups = {}
+    for img_id, value in partners.items():
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ValueError(f'{where}: the partners of {img_id!r} must be a list of image '
+                             f'ids or a list of such lists, got {value!r}')
+        rounds = [value] if all(isinstance(item, str) for item in value) else value
+        if not rounds or not all(
+                isinstance(ids, Sequence) and not isinstance(ids, str)
+                and all(isinstance(item, str) for item in ids) for ids in rounds):
+            raise ValueError(f'{where}: the partners of {img_id!r} must be a list of image '
+                             f'ids or a non-empty list of such lists, got {value!r}')
+        groups[str(img_id)] = [list(ids) for ids in rounds]
+    return groups
+
+
+def sample_partner_groups(samples: Sequence[Dict], num_partners: int, rounds: int = 1,
+                          seed: int = 0, exclude_anchor: bool = False,
+                          anchors: Optional[Sequence[int]] = None) -> Dict[str, List[List[str]]]:
+    """Partners drawn as :func:`infer_maps` draws them, as ``img_id -> [[ids], ...]``.
+
+    Every partner shares a class with its anchor (an anchor without labels gets random
+    partners); the draw of anchor ``i`` (its index in ``samples``) depends only on
+    ``(seed, i)`` (:meth:`~wsss_toolbox.datasets.ClassIndex.anchor_partners`). The result can
+    be saved as JSON and given back as ``partners=``.
+    """
+    table = _PartnerTable(samples, None, num_partners, rounds, seed, exclude_anchor)
+    indices = range(len(samples)) if anchors is None else anchors
+    return {samples[i]['img_id']: [[samples[j]['img_id'] for j in group]
+                                   for group in table.groups(i)] for i in indices}
+
+
+class _PartnerTable:
+    """The partner groups (indices into ``samples``) of every anchor, listed or drawn."""
+
+    def __init__(self, samples: Sequence[Dict], partners: PartnerSource, num_partners: int,
+                 rounds: int, seed: int, exclude_anchor: bool) -> None:
+        if rounds < 1:
+            raise ValueError(f'rounds must be >= 1, got {rounds}')
+        if num_partners < 0:
+            raise ValueError(f'num_partners must be >= 0, got {num_partners}')
+        if partners is not None and num_partners:
+            raise ValueError('give either partners (listed partners) or num_partners '
+                             '(drawn partners), not both')
+        if partners is not None and rounds != 1:
+            raise ValueError('rounds applies to drawn partners (num_partners); with listed '
+                             'partners give one list per round: img_id -> [[...], [...]]')
+        self.samples = samples
+        self.index_of = {sample['img_id']: index for index, sample in enumerate(samples)}
+        self.listed = None if partners is None else load_partner_lists(partners)
+        self.num_partners, self.rounds = num_partners, rounds
+        self.seed, self.exclude_anchor = seed, exclude_anchor
+        self.class_index = None
+        if self.listed is None:
+            from wsss_toolbox.datasets.samplers.class_pair_sampler import ClassIndex
+            self.class_index = ClassIndex(
+                np.stack([np.asarray(sample['gt_label']) > 0 for sample in samples]))
+
+    def groups(self, anchor: int) -> List[List[int]]:
+        """Per round, the partners (sample indices) of the anchor ``samples[anchor]``."""
+        if self.listed is None:
+            return self.class_index.anchor_partners(
+                anchor, self.num_partners, self.seed, self.rounds,
+                self.exclude_anchor).tolist()
+        img_id = self.samples[anchor]['img_id']
+        if img_id not in self.listed:
+            raise ValueError(f'the partner lists have no entry for image {img_id!r}')
+        groups = []
+        for ids in self.listed[img_id]:
+            unknown = [partner for partner in ids if partner not in self.index_of]
+            if unknown:
+                raise ValueError(f'partners {unknown} of image {img_id!r} are not among the '
+                                 'samples')
+            groups.append([self.index_of[partner] for partner in ids])
+        return groups
 
 
 def infer_maps(model: torch.nn.Module,
@@ -76,8 +293,14 @@ def infer_maps(model: torch.nn.Module,
                out_dir: str,
                scales: Sequence[float] = (1.0, ),
                flip: bool = True,
-               fuse: str = 'sum',
-               overwrite: bool = False) -> Dict[str, int]:
+               fusion: str = 'mean',
+               overwrite: bool = False,
+               partners: PartnerSource = None,
+               num_partners: int = 0,
+               rounds: int = 1,
+               partner_seed: int = 0,
+               exclude_anchor: bool = False,
+               stride: Optional[int] = None) -> Dict[str, int]:
     """Write the map file of every sample that has none yet.
 
     Args:
@@ -86,34 +309,66 @@ def infer_maps(model: torch.nn.Module,
         samples: dataset items (``img_path``, ``img_id``, ``gt_label``), e.g.
             ``[dataset.get_data_info(i) for i in range(len(dataset))]``.
         out_dir: folder of the ``<img_id>.npz`` files.
-        scales, flip, fuse: test-time augmentation, see :func:`infer_image_maps`.
+        scales, flip: test-time augmentation views; ``fusion``: ``'mean'`` or ``'max'``.
         overwrite: recompute files that already exist.
+        partners: listed partners, ``img_id -> [ids]`` or ``img_id -> [[ids], ...]`` (one
+            group per round), as a dict or the path of a JSON file of one.
+        num_partners: draw this many partners per group sharing a class with the anchor.
+        rounds: groups per anchor with drawn partners; the fused maps are averaged.
+        partner_seed: seed of the drawn partners (anchor ``i`` uses ``(partner_seed, i)``).
+        exclude_anchor: never draw the anchor as its own partner (see ``ClassPairSampler``).
+        stride: also write ``strided_maps`` at this stride (e.g. 4 for IRN).
+
+    Without ``partners`` and ``num_partners`` each image runs alone. Ranks split the anchors
+    (``samples[rank::world_size]``); partners come from all samples.
 
     Returns:
         ``dict(written=..., skipped=...)`` counts of this rank.
     """
+    check_fusion(fusion)
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int)
+                               or stride < 1):
+        raise ValueError(f'stride must be an integer >= 1 or None, got {stride!r}')
+    if num_partners < 0:
+        raise ValueError(f'num_partners must be >= 0, got {num_partners}')
+    grouped = partners is not None or num_partners > 0
+    if rounds != 1 and not grouped:
+        raise ValueError('rounds needs partners: set num_partners (or give partners)')
+    samples = list(samples)
+    table = _PartnerTable(samples, partners, num_partners, rounds, partner_seed,
+                          exclude_anchor) if grouped else None
     rank, world_size = get_dist_info()
     model.eval()
-    mine = list(samples)[rank::world_size]
+    mine = range(len(samples))[rank::world_size]
     progress = ProgressBar(len(mine)) if rank == 0 and len(mine) else None
     written = skipped = 0
-    for sample in mine:
+    for index in mine:
+        sample = samples[index]
         target = map_path(out_dir, sample['img_id'])
         if not overwrite and osp.exists(target):
             skipped += 1
         else:
-            image = mmcv.imread(sample['img_path'], channel_order='bgr')
-            if image is None:
-                raise FileNotFoundError(
-                    f"image {sample['img_path']!r} is missing or unreadable")
+            image = _read_bgr(sample['img_path'])
             classes = np.flatnonzero(np.asarray(sample['gt_label']) > 0)
-            maps = infer_image_maps(model, image, scales, flip, fuse)
+            if table is None:
+                maps, _ = fused_maps_and_scores(model, image, scales, flip, fusion)
+            else:
+                per_round = []
+                for group in table.groups(index):
+                    group_meta = dict(anchor=index, img_ids=[sample['img_id']] + [
+                        samples[partner]['img_id'] for partner in group])
+                    per_round.append(fused_maps_and_scores(
+                        model, image, scales, flip, fusion,
+                        [_read_bgr(samples[partner]['img_path']) for partner in group],
+                        group_meta)[0])
+                maps = torch.stack(per_round).mean(0)
             if maps.shape[0] != len(sample['gt_label']):
                 raise ValueError(
                     f'the model predicts {maps.shape[0]} classes but the dataset has '
                     f"{len(sample['gt_label'])}: check model.head.num_classes")
-            selected = normalise_class_maps(maps[torch.from_numpy(classes)])
-            save_maps(target, sample['img_id'], classes, selected.cpu().numpy())
+            selected, strided = class_maps(maps, classes, stride)
+            save_maps(target, sample['img_id'], classes, selected, strided_maps=strided,
+                      stride=stride)
             written += 1
         if progress is not None:
             progress.update()

@@ -5,7 +5,10 @@ A map file holds
 * ``img_id`` -- the image id (str),
 * ``classes`` -- int64 (K,), the *foreground* class indices present in the image,
 * ``maps`` -- float16 (K, H, W) at the original image size, values in [0, 1];
-  ``maps[k]`` is the map of class ``classes[k]``.
+  ``maps[k]`` is the map of class ``classes[k]``;
+* optionally ``strided_maps`` -- float16 (K, ceil(H / s), ceil(W / s)) in [0, 1], the same
+  classes at a lower resolution (IRN's random walk works at stride 4), with
+* ``stride`` -- int64 scalar ``s`` (present exactly when ``strided_maps`` is).
 
 Files are written atomically: the data goes to a temporary file in the destination folder,
 which is then renamed onto the final name with :func:`os.replace`, so an interrupted run never
@@ -17,7 +20,7 @@ import pickle
 import uuid
 import zipfile
 import zlib
-from typing import Callable, Dict, IO
+from typing import IO, Callable, Dict, Optional
 
 import numpy as np
 
@@ -66,7 +69,39 @@ def _check_maps(classes: np.ndarray, maps: np.ndarray, where: str) -> None:
                          'there must be one map per class in `classes`.')
 
 
-def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray) -> None:
+def strided_shape(height: int, width: int, stride: int) -> tuple:
+    """(ceil(height / stride), ceil(width / stride)): the size of maps at ``stride``."""
+    return -(-int(height) // int(stride)), -(-int(width) // int(stride))
+
+
+def _check_stride(stride, where: str) -> int:
+    if isinstance(stride, (bool, np.bool_)) or not isinstance(stride, (int, np.integer)) \
+            or stride < 1:
+        raise ValueError(f'{where}: stride must be an integer >= 1, got {stride!r}.')
+    return int(stride)
+
+
+def _check_strided(maps: np.ndarray, strided_maps: np.ndarray, stride: int, where: str) -> None:
+    expected = (maps.shape[0], *strided_shape(maps.shape[1], maps.shape[2], stride))
+    if strided_maps.shape != expected:
+        raise ValueError(f'{where}: strided_maps have shape {strided_maps.shape} but maps of '
+                         f'shape {maps.shape} at stride {stride} need {expected} '
+                         '(K, ceil(H / stride), ceil(W / stride)).')
+
+
+def _check_values(maps: np.ndarray, name: str, where: str) -> np.ndarray:
+    """float16 copy of maps in [0, 1]; NaN/inf or values clearly outside [0, 1] raise."""
+    if not np.all(np.isfinite(maps)):
+        raise ValueError(f'{where}: {name} contain NaN or inf values.')
+    if maps.size and (maps.min() < -_RANGE_TOLERANCE or maps.max() > 1 + _RANGE_TOLERANCE):
+        raise ValueError(f'{where}: {name} values must lie in [0, 1], got '
+                         f'[{float(maps.min()):.4g}, {float(maps.max()):.4g}]; normalize them '
+                         '(e.g. divide each class map by its maximum) before saving.')
+    return np.clip(maps, 0, 1).astype(np.float16)
+
+
+def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray,
+              strided_maps: Optional[np.ndarray] = None, stride: Optional[int] = None) -> None:
     """Save the localization maps of one image as a compressed ``.npz`` (atomic write).
 
     Args:
@@ -75,10 +110,14 @@ def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray) -> 
         classes: (K,) foreground class indices (0-based, no background) of the maps.
         maps: (K, H, W) float maps at the original image size with values in [0, 1]
             (stored as float16; values within 1e-3 outside [0, 1] are clipped).
+        strided_maps: optional (K, ceil(H / stride), ceil(W / stride)) maps of the same
+            classes at a lower resolution, values in [0, 1] (stored as float16).
+        stride: the integer stride of ``strided_maps``; given exactly when they are.
 
     Raises:
-        ValueError: on shape mismatches, non-integer or negative classes, NaN/inf values or
-            values clearly outside [0, 1].
+        ValueError: on shape mismatches, non-integer or negative classes, NaN/inf values,
+            values clearly outside [0, 1], or ``strided_maps`` without ``stride`` (or the
+            other way round).
     """
     classes = np.asarray(classes)
     maps = np.asarray(maps)
@@ -91,16 +130,21 @@ def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray) -> 
     if classes.size and classes.min() < 0:
         raise ValueError(f'{where}: class indices must be >= 0 (foreground classes, '
                          f'background excluded), got {classes.tolist()}.')
-    if not np.all(np.isfinite(maps)):
-        raise ValueError(f'{where}: maps contain NaN or inf values.')
-    if maps.size and (maps.min() < -_RANGE_TOLERANCE or maps.max() > 1 + _RANGE_TOLERANCE):
-        raise ValueError(f'{where}: map values must lie in [0, 1], got '
-                         f'[{float(maps.min()):.4g}, {float(maps.max()):.4g}]; normalise them '
-                         '(e.g. divide each class map by its maximum) before saving.')
-    maps16 = np.clip(maps, 0, 1).astype(np.float16)
+    arrays = dict(img_id=np.array(str(img_id)), classes=classes,
+                  maps=_check_values(maps, 'maps', where))
+    if (strided_maps is None) != (stride is None):
+        raise ValueError(f'{where}: give strided_maps and stride together (got '
+                         f'strided_maps={"None" if strided_maps is None else "an array"}, '
+                         f'stride={stride!r}).')
+    if strided_maps is not None:
+        stride = _check_stride(stride, where)
+        strided_maps = np.asarray(strided_maps)
+        _check_strided(maps, strided_maps, stride, where)
+        arrays.update(strided_maps=_check_values(strided_maps, 'strided_maps', where),
+                      stride=np.array(stride, dtype=np.int64))
 
     def write(f):
-        np.savez_compressed(f, img_id=np.array(str(img_id)), classes=classes, maps=maps16)
+        np.savez_compressed(f, **arrays)
 
     atomic_write(path, write)
 
@@ -109,7 +153,9 @@ def load_maps(path: str) -> Dict[str, object]:
     """Load a map file written by :func:`save_maps`.
 
     Returns:
-        dict with ``img_id`` (str), ``classes`` (int64 (K,)) and ``maps`` (float32 (K, H, W)).
+        dict with ``img_id`` (str), ``classes`` (int64 (K,)) and ``maps`` (float32 (K, H, W));
+        when the file has strided maps also ``strided_maps`` (float32 (K, ceil(H / s),
+        ceil(W / s))) and ``stride`` (int ``s``) -- these keys are absent otherwise.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -134,8 +180,21 @@ def load_maps(path: str) -> Dict[str, object]:
         raise ValueError(f'Map file "{path}" lacks the key(s) {sorted(missing)} (has '
                          f'{sorted(arrays)}); it was not written by '
                          'wsss_toolbox.maps.save_maps. Delete it and regenerate the maps.')
+    where = f'Map file "{path}"'
     img_id = str(arrays['img_id'])
     classes = arrays['classes'].astype(np.int64)
     maps = arrays['maps'].astype(np.float32)
-    _check_maps(classes, maps, f'Map file "{path}"')
-    return dict(img_id=img_id, classes=classes, maps=maps)
+    _check_maps(classes, maps, where)
+    record = dict(img_id=img_id, classes=classes, maps=maps)
+    if ('strided_maps' in arrays) != ('stride' in arrays):
+        raise ValueError(f'{where} has only one of strided_maps / stride; delete it and '
+                         'regenerate the maps.')
+    if 'strided_maps' in arrays:
+        stride = arrays['stride']
+        if stride.shape != () or not np.issubdtype(stride.dtype, np.integer):
+            raise ValueError(f'{where}: stride must be an integer scalar, got {stride!r}.')
+        stride = _check_stride(stride.item(), where)
+        strided_maps = arrays['strided_maps'].astype(np.float32)
+        _check_strided(maps, strided_maps, stride, where)
+        record.update(strided_maps=strided_maps, stride=stride)
+    return record

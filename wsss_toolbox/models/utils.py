@@ -5,9 +5,14 @@ from typing import Sequence, Tuple, Union
 import torch.nn.functional as F
 from torch import Tensor
 
+from wsss_toolbox.maps.normalize import normalize_maps
+
 
 def normalized_attention(maps: Tensor, eps: float = 1e-5) -> Tensor:
     """OAA Eq. 2: ``A^c = ReLU(F^c) / max(F^c)``, per map over its two spatial dims.
+
+    A ReLU followed by :func:`wsss_toolbox.maps.normalize.normalize_maps` (``mode='max'``),
+    the one definition of map normalisation.
 
     Args:
         maps: class-aware maps ``F`` of shape (..., h, w), e.g. (B, C, h, w).
@@ -15,15 +20,10 @@ def normalized_attention(maps: Tensor, eps: float = 1e-5) -> Tensor:
             everywhere and therefore becomes all zeros (no division by a non-positive max).
 
     Returns:
-        Tensor of the same shape with values in [0, 1]; each map with a positive maximum
+        Tensor of the same shape with values in [0, 1]; each map with a maximum >= eps
         reaches exactly 1 at its peak.
     """
-    if maps.dim() < 2:
-        raise ValueError(f'normalized_attention expects maps of shape (..., h, w), '
-                         f'got shape {tuple(maps.shape)}')
-    positive = F.relu(maps)
-    peak = positive.amax(dim=(-2, -1), keepdim=True)
-    return positive / peak.clamp(min=eps)
+    return normalize_maps(F.relu(maps), mode='max', eps=eps)
 
 
 def _pair(shape: Union[int, Sequence[int]]) -> Tuple[int, int]:

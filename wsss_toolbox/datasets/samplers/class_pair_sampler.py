@@ -85,6 +85,21 @@ class ClassIndex:
         random_images = np.floor(image_draw * self.num_images).astype(np.int64)
         return np.where(labelled, partners, random_images).astype(np.int64)
 
+    def anchor_partners(self, anchor: int, num_partners: int, seed: int, rounds: int = 1,
+                        exclude_anchor: bool = False) -> np.ndarray:
+        """(rounds, num_partners) partners of one anchor, deterministic from ``(seed, anchor)``.
+
+        All rounds come from one generator seeded by ``(seed, anchor)``, round after round, so
+        round 0 is the group :class:`ImageGroupDataset` gives an int index, and each further
+        round draws fresh partners (map inference averages an anchor's maps over rounds).
+        """
+        if rounds < 1:
+            raise ValueError(f'rounds must be >= 1, got {rounds}')
+        rng = seed_sequence(seed, anchor)
+        anchors = np.array([anchor], dtype=np.int64)
+        return np.stack([self.sample_partners(anchors, num_partners, rng, exclude_anchor)[0]
+                         for _ in range(rounds)])
+
 
 def seed_sequence(*entropy: int) -> np.random.Generator:
     """A numpy generator seeded by integers (negative ones allowed)."""
