@@ -8,7 +8,7 @@ from PIL import Image
 
 import wsss_toolbox.pseudo_labels.runner as runner_module
 from wsss_toolbox.pseudo_labels import (ThresholdLabelGenerator, generate_pseudo_labels,
-                                        load_label, make_pseudo_label)
+                                        load_label, make_sample_pseudo_label)
 from .stage2_data import write_stage2_data
 
 SALIENCY_CRF = dict(generator=dict(type='SaliencyLabelGenerator'),
@@ -36,7 +36,7 @@ def test_writes_single_channel_pngs_equal_to_direct_call(stage2):
         path = osp.join(out_dir, sample['img_id'] + '.png')
         with Image.open(path) as png:
             assert png.mode == 'L'
-        expected = make_pseudo_label(sample, map_dir, ThresholdLabelGenerator(0.5))
+        expected = make_sample_pseudo_label(sample, map_dir, ThresholdLabelGenerator(0.5))
         np.testing.assert_array_equal(load_label(path), expected)
     # the synthetic maps are good: most GT-foreground pixels get their class
     first = samples[0]

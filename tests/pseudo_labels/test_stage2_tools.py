@@ -7,7 +7,7 @@ import numpy as np
 
 from conftest import PYTHON, run_tool
 from wsss_toolbox.pseudo_labels import (DenseCRFRefiner, ThresholdLabelGenerator, load_label,
-                                        make_pseudo_label)
+                                        make_sample_pseudo_label)
 from .stage2_data import write_stage2_data
 
 CONFIG = """
@@ -31,7 +31,7 @@ def test_make_and_evaluate_pseudo_labels(tmp_path):
     proc = run_tool([PYTHON, 'tools/make_pseudo_labels.py', str(config)])
     assert '"num_written": 4' in proc.stdout
     label_dir = osp.join(root, 'labels')
-    expected = make_pseudo_label(samples[2], osp.join(root, 'maps'),
+    expected = make_sample_pseudo_label(samples[2], osp.join(root, 'maps'),
                                  ThresholdLabelGenerator(0.4), [DenseCRFRefiner(iterations=2)])
     np.testing.assert_array_equal(load_label(osp.join(label_dir, 'img02.png')), expected)
     assert json.load(open(osp.join(root, 'labels_summary.json')))['num_written'] == 4

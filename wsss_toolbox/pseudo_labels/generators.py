@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from wsss_toolbox.maps.normalize import normalize_maps
 from wsss_toolbox.registry import LABEL_GENERATORS
 from .label_io import IGNORE_INDEX
 
@@ -54,24 +55,6 @@ def check_generator_inputs(maps: np.ndarray, classes: np.ndarray,
         raise ValueError(f'saliency has shape {np.shape(saliency)} but the maps are '
                          f'{height}x{width}; resize the saliency maps to the image size.')
     return maps, classes
-
-
-def normalize_by_max(maps: np.ndarray) -> np.ndarray:
-    """Divide every class map by its maximum (maps whose maximum is 0 stay 0)."""
-    peak = maps.reshape(maps.shape[0], -1).max(axis=1) if maps.size else np.zeros(0)
-    peak = np.where(peak > 0, peak, 1.0).astype(np.float32)
-    return maps / peak[:, None, None]
-
-
-def normalize_min_max(maps: np.ndarray) -> np.ndarray:
-    """Min-max normalise every class map to [0, 1] (a constant map becomes all 0)."""
-    if maps.shape[0] == 0:
-        return maps
-    flat = maps.reshape(maps.shape[0], -1)
-    low = flat.min(axis=1)[:, None, None]
-    span = (flat.max(axis=1) - flat.min(axis=1))[:, None, None]
-    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1.0), 0.0).astype(
-        np.float32)
 
 
 def scores_to_label(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -113,8 +96,8 @@ class ThresholdLabelGenerator:
                  image: Optional[np.ndarray] = None,
                  saliency: Optional[np.ndarray] = None) -> np.ndarray:
         maps, classes = check_generator_inputs(maps, classes, image, saliency)
-        if self.normalize:
-            maps = normalize_by_max(maps)
+        if self.normalize:  # eps=0: every class map with a positive peak reaches 1
+            maps = normalize_maps(maps, 'max', eps=0)
         if self.bg_mode == 'constant':
             background = np.full(maps.shape[1:], self.bg_threshold, np.float32)
         else:
@@ -172,7 +155,7 @@ class SaliencyLabelGenerator:
         require_saliency(self, saliency)
         maps, classes = check_generator_inputs(maps, classes, image, saliency)
         saliency = np.asarray(saliency, dtype=np.float32)
-        attention = normalize_min_max(maps)  # step 1
+        attention = normalize_maps(maps, 'minmax', eps=0)  # step 1
         scores = np.concatenate([(1.0 - saliency)[None], attention])
         scores[scores < self.att_threshold] = 0  # step 2
         label = scores_to_label(scores, classes)  # step 3
@@ -223,7 +206,7 @@ class HarmonicLabelGenerator:
         require_saliency(self, saliency)
         maps, classes = check_generator_inputs(maps, classes, image, saliency)
         if self.normalize:
-            maps = normalize_by_max(maps)
+            maps = normalize_maps(maps, 'max', eps=0)
         saliency = np.asarray(saliency, dtype=np.float32)[None]
         harmonic = (self.w + 1) * maps * saliency / (self.w * saliency + maps + self.eps)
         harmonic[(maps <= 0) | np.broadcast_to(saliency <= 0, maps.shape)] = 0

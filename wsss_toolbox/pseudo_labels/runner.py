@@ -55,13 +55,60 @@ def build_refiners(refiners: Optional[Sequence[ComponentCfg]]) -> List[Callable]
     return built
 
 
-def make_pseudo_label(sample: dict, map_dir: str, generator: Callable,
-                      refiners: Sequence[Callable] = ()) -> np.ndarray:
-    """Pseudo label (uint8 HxW) of one sample; reads the image/saliency only if needed.
+DEFAULT_GENERATOR = dict(type='ThresholdLabelGenerator', bg_threshold=0.3)
+
+
+def make_pseudo_label(maps: np.ndarray, classes: Sequence[int],
+                      image: Union[None, str, np.ndarray],
+                      generator: ComponentCfg = DEFAULT_GENERATOR,
+                      refiners: Sequence[ComponentCfg] = (),
+                      saliency: Union[None, str, np.ndarray] = None) -> np.ndarray:
+    """Pseudo label of one image from its maps: the generator, then the refiners in order.
+
+    Args:
+        maps: float (K, H, W) maps in [0, 1] at the image size (a map file's ``maps``).
+        classes: (K,) foreground class indices of the maps.
+        image: RGB uint8 (H, W, 3), or its path (read as RGB), or None when no component
+            needs it (DenseCRF does).
+        generator: a ``LABEL_GENERATORS`` config dict or a built generator (any callable).
+        refiners: ``REFINERS`` config dicts or built refiners, applied in order.
+        saliency: float (H, W) in [0, 1], or the path of a uint8 saliency PNG, for the
+            saliency-guided generators.
+
+    Returns:
+        uint8 (H, W): 0 = background, ``k + 1`` = class ``k``, 255 = ignore.
+    """
+    generator = build_label_generator(generator)
+    refiners = build_refiners(refiners)
+    if isinstance(image, (str, os.PathLike)):
+        image = load_rgb_image(os.fspath(image))
+    if isinstance(saliency, (str, os.PathLike)):
+        saliency = load_saliency(os.fspath(saliency))
+    return _apply_components(maps, classes, image, saliency, generator, refiners)
+
+
+def _apply_components(maps: np.ndarray, classes: Sequence[int], image: Optional[np.ndarray],
+                      saliency: Optional[np.ndarray], generator: Callable,
+                      refiners: Sequence[Callable], img_id: Optional[str] = None) -> np.ndarray:
+    shape = tuple(np.shape(maps)[1:])
+    label = generator(maps, classes, image=image, saliency=saliency)
+    _check_output(label, generator, img_id, shape)
+    for refiner in refiners:
+        label = refiner(label, image)
+        _check_output(label, refiner, img_id, shape)
+    return label
+
+
+def make_sample_pseudo_label(sample: dict, map_dir: str, generator: ComponentCfg,
+                             refiners: Sequence[ComponentCfg] = ()) -> np.ndarray:
+    """Pseudo label (uint8 HxW) of a dataset sample from its map file; reads the image and
+    the saliency only if needed.
 
     A component that does not declare ``needs_image`` gets the image; one that does not
     declare ``needs_saliency`` gets the saliency when the sample has a ``saliency_path``.
     """
+    generator = build_label_generator(generator)
+    refiners = build_refiners(refiners)
     img_id = sample['img_id']
     maps_file = map_path(map_dir, img_id)
     record = load_maps(maps_file)
@@ -93,20 +140,15 @@ def make_pseudo_label(sample: dict, map_dir: str, generator: Callable,
             raise ValueError(f'Saliency map "{saliency_path}" is {saliency.shape[0]}x'
                              f'{saliency.shape[1]} but map file "{maps_file}" is '
                              f'{height}x{width}; resize the saliency maps to the image size.')
-
-    label = generator(maps, classes, image=image, saliency=saliency)
-    _check_output(label, generator, img_id, (height, width))
-    for refiner in refiners:
-        label = refiner(label, image)
-        _check_output(label, refiner, img_id, (height, width))
-    return label
+    return _apply_components(maps, classes, image, saliency, generator, refiners, img_id)
 
 
-def _check_output(label, component: Callable, img_id: str, shape: tuple) -> None:
+def _check_output(label, component: Callable, img_id: Optional[str], shape: tuple) -> None:
     if not (isinstance(label, np.ndarray) and label.dtype == np.uint8 and label.shape == shape):
+        where = '' if img_id is None else f' for image "{img_id}"'
         raise ValueError(f'{type(component).__name__} returned '
                          f'{getattr(label, "dtype", type(label))} {getattr(label, "shape", "")}'
-                         f' for image "{img_id}"; expected a uint8 mask of shape {shape}.')
+                         f'{where}; expected a uint8 mask of shape {shape}.')
 
 
 def _init_worker(generator: ComponentCfg, refiners: Sequence[ComponentCfg], map_dir: str,
@@ -118,8 +160,8 @@ def _init_worker(generator: ComponentCfg, refiners: Sequence[ComponentCfg], map_
 
 def _process_one(sample: dict) -> tuple:
     """Worker task: make and write the label of one sample -> (ignored pixels, pixels)."""
-    label = make_pseudo_label(sample, _WORKER['map_dir'], _WORKER['generator'],
-                              _WORKER['refiners'])
+    label = make_sample_pseudo_label(sample, _WORKER['map_dir'], _WORKER['generator'],
+                                     _WORKER['refiners'])
     save_label(label_path(_WORKER['out_dir'], sample['img_id']), label)
     return int(np.count_nonzero(label == IGNORE_INDEX)), int(label.size)
 

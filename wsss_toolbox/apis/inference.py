@@ -1,0 +1,172 @@
+"""Python API for one image, as mmseg's ``init_model`` / ``inference_model``.
+
+Example (``tests/apis/test_inference_api.py`` runs this block as written, with the paths
+replaced):
+
+.. code-block:: python
+
+    from wsss_toolbox.apis import inference_maps, init_classifier, make_pseudo_label
+
+    model = init_classifier('configs/cam/cam_tiny_synthetic.py',
+                            'work_dirs/cam_tiny_synthetic/epoch_8.pth', device='cpu')
+    image = 'data/synthetic/JPEGImages/train_00000.jpg'  # or an RGB uint8 HxWx3 array
+    result = inference_maps(model, image, scales=(1.0, 0.75, 1.5), flip=True)
+    print(result['classes'], result['maps'].shape)  # predicted tags, (K, H, W) in [0, 1]
+    label = make_pseudo_label(result['maps'], result['classes'], image,
+                              refiners=[dict(type='DenseCRFRefiner')])
+    print(label.shape, label.dtype)  # H x W uint8: 0 = background, k + 1 = class k, 255 = ignore
+
+The maps are those the stage-2 map inference writes (:mod:`wsss_toolbox.maps.inference`, the
+same code): the views are fused, and each class map is divided by its maximum.
+"""
+import copy
+import os
+from typing import Dict, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.utils import import_modules_from_strings
+
+from wsss_toolbox.maps.inference import check_fusion, class_maps, fused_maps_and_scores
+# one meaning of make_pseudo_label: maps + classes + image -> label (the stage-2 runner's)
+from wsss_toolbox.pseudo_labels.runner import make_pseudo_label
+
+__all__ = ['init_classifier', 'inference_maps', 'make_pseudo_label']
+
+ImageInput = Union[str, os.PathLike, np.ndarray]
+
+
+def init_classifier(config: Union[str, os.PathLike, Config],
+                    checkpoint: Optional[str] = None,
+                    device: str = 'cpu',
+                    cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build a stage-1 classifier from a config and load its checkpoint.
+
+    Args:
+        config: a config file or a :class:`~mmengine.config.Config` (not modified). Its
+            ``custom_imports`` are imported, so plugin components can be named.
+        checkpoint: a checkpoint of this model (weights are loaded strictly: a checkpoint
+            of another model is an error naming the file); None keeps the initial weights.
+        device: where the model goes (``'cpu'``, ``'cuda:0'`` ...).
+        cfg_options: overrides merged into the config (as ``--cfg-options``).
+
+    Returns:
+        The model in eval mode, with ``model.cfg`` (the config) and ``model.dataset_meta``
+        (the checkpoint's ``meta['dataset_meta']``, e.g. ``classes``, else the config's
+        training dataset ``metainfo``, else None).
+    """
+    from wsss_toolbox.registry import MODELS, SCOPE
+    from wsss_toolbox.utils import register_all_modules
+    if isinstance(config, (str, os.PathLike)):
+        path = os.fspath(config)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'config file "{path}" does not exist')
+        config = Config.fromfile(path)  # imports custom_imports
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)
+        if config.get('custom_imports'):
+            import_modules_from_strings(**config['custom_imports'])
+    else:
+        raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    if 'model' not in config:
+        raise KeyError(f'config {config.filename or ""} has no `model`')
+    register_all_modules(init_default_scope=False)
+    init_default_scope(config.get('default_scope', SCOPE))
+    model = MODELS.build(config.model)
+    dataset_meta = None
+    if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+        try:
+            loaded = load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                                     logger='silent')
+        except RuntimeError as error:
+            raise RuntimeError(f'checkpoint "{checkpoint}" does not fit the model of '
+                               f'{config.filename or "the config"}: {error}') from error
+        meta = loaded.get('meta', {}) if isinstance(loaded, dict) else {}
+        dataset_meta = meta.get('dataset_meta')
+    if dataset_meta is None:
+        metainfo = config.get('train_dataloader', {}).get('dataset', {}).get('metainfo')
+        dataset_meta = dict(metainfo) if metainfo else None
+    model.dataset_meta = dataset_meta
+    model.cfg = config
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _class_indices(model: torch.nn.Module, classes: Sequence[Union[int, str]],
+                   num_classes: int) -> np.ndarray:
+    names = list((getattr(model, 'dataset_meta', None) or {}).get('classes') or [])
+    indices = []
+    for item in classes:
+        if isinstance(item, str):
+            if not names:
+                raise ValueError(f'class {item!r} given by name, but the model has no class '
+                                 'names (no dataset_meta in its checkpoint or config); give '
+                                 'class indices')
+            if item not in names:
+                raise ValueError(f'unknown class {item!r}; the model knows {names}')
+            indices.append(names.index(item))
+        else:
+            index = int(item)
+            if not 0 <= index < num_classes:
+                raise ValueError(f'class index {index} outside [0, {num_classes - 1}]')
+            indices.append(index)
+    return np.unique(np.asarray(indices, dtype=np.int64))
+
+
+def _bgr_image(image: ImageInput) -> np.ndarray:
+    if isinstance(image, (str, os.PathLike)):
+        path = os.fspath(image)
+        loaded = mmcv.imread(path, channel_order='bgr')  # as the pipelines read images
+        if loaded is None:
+            raise FileNotFoundError(f'image "{path}" is missing or unreadable')
+        return loaded
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'image must be an RGB uint8 HxWx3 array (or a path), got '
+                         f'{image.dtype} {image.shape}')
+    return np.ascontiguousarray(image[..., ::-1])  # RGB -> BGR, what the model expects
+
+
+@torch.no_grad()
+def inference_maps(model: torch.nn.Module,
+                   image: ImageInput,
+                   scales: Sequence[float] = (1.0, ),
+                   flip: bool = True,
+                   fusion: str = 'mean',
+                   classes: Optional[Sequence[Union[int, str]]] = None) -> Dict[str, np.ndarray]:
+    """Localization maps of one image, as stage-2 map inference writes them.
+
+    Args:
+        model: a classifier from :func:`init_classifier`.
+        image: a file path (read BGR, as the pipelines do) or an **RGB** uint8 HxWx3 array
+            (the toolbox's convention for images outside pipelines).
+        scales, flip: test-time augmentation views; ``fusion``: ``'mean'`` or ``'max'``.
+        classes: the image's tags, as foreground class indices or names (names need
+            ``model.dataset_meta['classes']``); None: the classes whose predicted score (the
+            mean sigmoid over the views) is > 0.5.
+
+    Returns:
+        ``dict(classes=int64 (K,) sorted, maps=float32 (K, H, W) at the image size in
+        [0, 1], scores=float32 (C,) predicted scores of all classes)``.
+    """
+    check_fusion(fusion)
+    model.eval()
+    fused, scores = fused_maps_and_scores(model, _bgr_image(image), scales, flip, fusion)
+    num_classes = fused.shape[0]
+    scores = None if scores is None else scores.cpu().numpy().astype(np.float32)
+    if classes is None:
+        if scores is None:
+            raise ValueError('the model gives no pred_scores; pass the image classes')
+        indices = np.flatnonzero(scores > 0.5).astype(np.int64)
+    else:
+        indices = _class_indices(model, classes, num_classes)
+    maps, _ = class_maps(fused, indices)
+    return dict(classes=indices, maps=maps.astype(np.float32), scores=scores)
