@@ -14,19 +14,23 @@ def row_of(work_dir: str) -> dict:
         raise FileNotFoundError(f'{path} does not exist: has the pipeline in {work_dir} finished?')
     with open(path) as f:
         summary = json.load(f)
-    rows = {row['name']: row for row in summary['rows']}
-    labels = [row for row in summary['rows'] if 'ignored' in row]
-    trained_on = osp.basename(summary['stage3']['pseudo_label_dir'].rstrip('/'))
-    used = rows[trained_on]
+    rows = summary['rows']
+
+    def first(kind: str) -> dict:
+        found = [row for row in rows if row['kind'] == kind]
+        if not found:
+            raise KeyError(f'{path} has no "{kind}" row: the pipeline lacks that step')
+        return found[0]
+
+    segmentor = first('segmentor')
+    labels = [row for row in rows if row['kind'] == 'labels']
+    used = next(row for row in labels if row['step'] == segmentor['labels'])
     return dict(
         method=osp.basename(work_dir.rstrip('/')),
-        map_miou=next(r['mIoU'] for r in summary['rows'] if r['name'].startswith('maps (')),
-        best_threshold=summary['maps_best_threshold'],
-        recall=rows['maps recall @50% max']['value'],
-        precision=rows['maps precision @50% max']['value'],
-        labels=trained_on, label_miou=used['mIoU'], ignored=used['ignored'],
-        first_label_miou=labels[0]['mIoU'],
-        deeplab_miou=rows['DeepLab val']['mIoU'])
+        map_miou=first('maps')['mIoU'], best_threshold=first('maps')['best_threshold'],
+        recall=first('maps_recall')['value'], precision=first('maps_precision')['value'],
+        labels=used['step'], label_miou=used['mIoU'], ignored=used['ignored'],
+        first_label_miou=labels[0]['mIoU'], deeplab_miou=segmentor['mIoU'])
 
 
 def main() -> None:

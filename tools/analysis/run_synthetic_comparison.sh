@@ -4,8 +4,8 @@
 #   bash tools/analysis/run_synthetic_comparison.sh [WORK_ROOT [METHOD ...]]
 # WORK_ROOT defaults to work_dirs/compare, the methods to all of them in dependency order
 # (cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus). OAA+ / OAA++⁺ reuse the
-# cumulative maps of the OAA / OAA++ runs in WORK_ROOT as their stage 0 (the two-step route of
-# configs/pipelines/oaa-plus_synthetic.py) instead of training them again.
+# cumulative maps of the OAA / OAA++ runs in WORK_ROOT (their `maps` step) instead of
+# training stage 0 again (the route described in configs/pipelines/oaa-plus_synthetic.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=${1:-work_dirs/compare}
@@ -17,12 +17,13 @@ PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 SNAPSHOTS='stage1.cfg_options.custom_hooks.0.snapshot_ids=[train_00000,train_00001,train_00002,train_00003,train_00004,train_00005]'
 MAPS_KEY=stage1.cfg_options.train_dataloader.dataset.pipeline.1.map_dir
+NO_STAGE0=('steps=[stage1,maps,eval_maps,pseudo_labels,stage3,test,summary]' stage1.input_dirs=None)
 for method in "${METHODS[@]}"; do
   options=()
   case $method in
     oaa|oaa-drop) options=(--cfg-options "$SNAPSHOTS") ;;
-    oaa-plus) options=(--cfg-options stage0=None "$MAPS_KEY=$ROOT/oaa/stage1/cumulative_maps") ;;
-    oaa-drop-plus) options=(--cfg-options stage0=None "$MAPS_KEY=$ROOT/oaa-drop/stage1/cumulative_maps") ;;
+    oaa-plus) options=(--cfg-options "${NO_STAGE0[@]}" "$MAPS_KEY=$ROOT/oaa/maps") ;;
+    oaa-drop-plus) options=(--cfg-options "${NO_STAGE0[@]}" "$MAPS_KEY=$ROOT/oaa-drop/maps") ;;
   esac
   "$PY" tools/pipeline.py "configs/pipelines/${method}_synthetic.py" --work-dir "$ROOT/$method" \
     "${options[@]}"

@@ -109,26 +109,34 @@ class InferMaps(PipelineStep):
     Args:
         classifier: the ``TrainClassifier`` step whose last checkpoint is used.
         split: ``'train'`` (the classifier config's ``train_dataloader`` dataset) or ``'val'``.
-        scales, flip, fusion: map inference options; ``None`` takes the classifier config's
-            ``map_inference`` entry, then the defaults of
-            :func:`wsss_toolbox.maps.inference.infer_maps`.
+        scales, flip, fusion: test-time augmentation;
+        partners, num_partners, rounds, partner_seed: partner images for cross-image heads
+            (listed or drawn among images sharing a class, averaged over ``rounds``);
+        stride: also store maps at this stride (IRN's random walk works at 4).
+            Every option left ``None`` takes the classifier config's ``map_inference`` entry,
+            then the defaults of :func:`wsss_toolbox.maps.inference.infer_maps`.
     """
     input_args = ('classifier', )
+    inference_args = ('scales', 'flip', 'fusion', 'partners', 'num_partners', 'rounds',
+                      'partner_seed', 'stride')
 
     def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
                  scales: Optional[Sequence[float]] = None, flip: Optional[bool] = None,
-                 fusion: Optional[str] = None) -> None:
+                 fusion: Optional[str] = None, partners: Optional[Any] = None,
+                 num_partners: Optional[int] = None, rounds: Optional[int] = None,
+                 partner_seed: Optional[int] = None, stride: Optional[int] = None) -> None:
         if split not in ('train', 'val'):
             raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
         super().__init__(name, runner, classifier=classifier, split=split, scales=scales,
-                         flip=flip, fusion=fusion)
+                         flip=flip, fusion=fusion, partners=partners, num_partners=num_partners,
+                         rounds=rounds, partner_seed=partner_seed, stride=stride)
 
     def classifier(self) -> TrainStep:
         return self.input_step('classifier', [TrainStep])
 
     def inference_options(self) -> Dict[str, Any]:
         options = dict(self.classifier().stage_config().get('map_inference', {}))
-        options.update({key: self.options[key] for key in ('scales', 'flip', 'fusion')
+        options.update({key: self.options[key] for key in self.inference_args
                         if self.options[key] is not None})
         return options
 
