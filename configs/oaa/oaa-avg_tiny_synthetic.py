@@ -4,7 +4,7 @@ _base_ = ['./oaa_tiny_synthetic.py']
 custom_hooks = [
     dict(
         type='CumulativeMapRecorderHook',
-        fusion='average',
+        fusion='mean',
         score_rule='paper',
         bits=8,
         export_dir='cumulative_maps'),

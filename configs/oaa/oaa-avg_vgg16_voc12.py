@@ -3,7 +3,7 @@ _base_ = ['./oaa_vgg16_voc12.py']
 custom_hooks = [
     dict(
         type='CumulativeMapRecorderHook',
-        fusion='average',
+        fusion='mean',
         score_rule='paper',
         bits=8,
         export_dir='cumulative_maps'),

@@ -21,15 +21,13 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
-# where the recorder writes the maps (relative to work_dir); `maps_from_stage1` tells the
-# pipeline (tools/pipeline.py) to take stage 2's maps from there instead of running map
-# inference with the final classifier
+# where the recorder writes the maps (relative to work_dir); in a pipeline, OAA's
+# `CumulativeMaps` step hands them to stage 2 instead of running map inference
 cumulative_map_dir = 'cumulative_maps'
-maps_from_stage1 = cumulative_map_dir
 custom_hooks = [
     dict(
         type='CumulativeMapRecorderHook',
-        fusion='max',  # 'average' = Eq. 10
+        fusion='max',  # 'mean' = Eq. 10 (average fusion)
         score_rule='paper',  # 'topk' = the authors' code
         bits=8,
         backend='memory',  # 'memmap' for datasets whose maps do not fit in memory

@@ -32,7 +32,6 @@ train_dataloader = dict(
                          saliency_path='Saliency')))
 
 cumulative_map_dir = 'cumulative_maps'
-maps_from_stage1 = cumulative_map_dir  # tools/pipeline.py: stage 2 uses these maps
 custom_hooks = [
     dict(
         type='CumulativeMapRecorderHook',

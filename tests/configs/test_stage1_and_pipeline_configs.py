@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import REPO_ROOT
-from wsss_toolbox.pipeline import load_stage_config
+from wsss_toolbox.pipeline import PipelineRunner, TrainStep, load_pipeline_config
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.structures import WSSSDataSample
 from wsss_toolbox.utils import register_all_modules
@@ -49,10 +49,14 @@ def test_stage1_config_builds_and_runs_a_dry_forward(path):
 
 
 @pytest.mark.parametrize('path', PIPELINES, ids=osp.basename)
-def test_pipeline_config_names_loadable_stage_configs(path):
-    cfg = Config.fromfile(path)
-    for stage in ('stage1', 'stage3'):
-        stage_cfg = load_stage_config(cfg[stage]['config'], osp.dirname(path),
-                                      cfg[stage].get('cfg_options'))
+def test_pipeline_config_steps_build_and_name_loadable_stage_configs(path, tmp_path):
+    cfg = load_pipeline_config(path)
+    runner = PipelineRunner(cfg, str(tmp_path))  # every listed step builds
+    trained = [runner.step(name) for name in cfg.steps
+               if isinstance(runner.step(name), TrainStep)]
+    assert trained
+    for step in trained:
+        stage_cfg = step.stage_config()
         assert 'model' in stage_cfg and 'train_dataloader' in stage_cfg
-    assert 'generator' in cfg.pseudo_labels
+        assert stage_cfg.work_dir == str(tmp_path / step.name)
+        step.fingerprint_config()  # the resolved config can be fingerprinted

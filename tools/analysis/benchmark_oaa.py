@@ -138,7 +138,7 @@ def projected_sizes() -> Dict[str, float]:
     from wsss_toolbox.methods.oaa.store import CumulativeMapStore
     height, width = VOC_FEATURE_SIZE
     sizes = {}
-    for fusion in ('max', 'average'):
+    for fusion in ('max', 'mean'):
         for bits in (8, 16):
             for keep_last in (False, True):
                 store = CumulativeMapStore(fusion=fusion, bits=bits, keep_last=keep_last)

@@ -107,7 +107,7 @@ def _runner(iteration):
 
 
 def test_checkpoint_save_and_resume_restore():
-    hook = CumulativeMapRecorderHook(fusion='average')
+    hook = CumulativeMapRecorderHook(fusion='mean')
     maps = torch.rand(2, 2, 2, 2)
     samples = [_sample('a', [1, 1], (16, 16)), _sample('b', [0, 1], (16, 16))]
     hook.record(_recorded(maps, torch.zeros(2, 2), samples, (16, 16)), stamp=0)
@@ -115,12 +115,12 @@ def test_checkpoint_save_and_resume_restore():
     hook.before_save_checkpoint(_runner(1), checkpoint)
     assert set(checkpoint['wsss_cumulative_maps']['entries']) == {'a', 'b'}
 
-    resumed = CumulativeMapRecorderHook(fusion='average')
+    resumed = CumulativeMapRecorderHook(fusion='mean')
     resumed.after_load_checkpoint(_runner(1), checkpoint)
     resumed.before_train(_runner(1))  # iter > 0: a resumed run continues the store
     assert resumed.store.equals(hook.store)
 
-    fine_tuned = CumulativeMapRecorderHook(fusion='average')
+    fine_tuned = CumulativeMapRecorderHook(fusion='mean')
     fine_tuned.after_load_checkpoint(_runner(0), checkpoint)
     fine_tuned.before_train(_runner(0))  # load_from (iter 0): a new run starts empty
     assert len(fine_tuned.store) == 0

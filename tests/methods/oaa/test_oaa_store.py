@@ -30,7 +30,7 @@ def test_max_fusion_eq5_and_score_condition_discard():
 
 
 def test_average_fusion_eq10_keeps_counts():
-    store = CumulativeMapStore(fusion='average', bits=16)
+    store = CumulativeMapStore(fusion='mean', bits=16)
     reference = None
     for t, attention in enumerate([A1, A2, A3], start=1):
         store.update('img', [0], attention[None], accepted=[True], meta=META)
@@ -43,7 +43,7 @@ def test_average_fusion_eq10_keeps_counts():
 
 
 def test_first_accepted_map_initialises_and_classes_are_independent():
-    store = CumulativeMapStore(fusion='average', bits=8)
+    store = CumulativeMapStore(fusion='mean', bits=8)
     # classes given in any order are stored sorted; class 7 fails, class 2 passes
     store.update('img', [7, 2], np.stack([A3, A1]), accepted=[False, True], meta=META)
     assert store.classes('img').tolist() == [2, 7]
@@ -105,7 +105,7 @@ def _states_equal(a, b):
                                                             y['meta'])
 
 
-@pytest.mark.parametrize('fusion', ['max', 'average'])
+@pytest.mark.parametrize('fusion', ['max', 'mean'])
 def test_memmap_backend_equals_memory_backend(tmp_path, fusion):
     memory = CumulativeMapStore(fusion=fusion, keep_last=True)
     labels, updates = _random_updates(memory)
@@ -122,7 +122,7 @@ def test_memmap_backend_equals_memory_backend(tmp_path, fusion):
 
 
 def test_state_dict_round_trip_through_a_checkpoint_file(tmp_path):
-    store = CumulativeMapStore(fusion='average', keep_last=True)
+    store = CumulativeMapStore(fusion='mean', keep_last=True)
     _, updates = _random_updates(store)
     store.apply_updates(updates)
     path = str(tmp_path / 'ckpt.pth')
@@ -131,7 +131,7 @@ def test_state_dict_round_trip_through_a_checkpoint_file(tmp_path):
     state = load_local_checkpoint(path)['wsss_cumulative_maps']
     restored = CumulativeMapStore.from_state_dict(state)
     _states_equal(store.state_dict(), restored.state_dict())
-    into_memmap = CumulativeMapStore(fusion='average', keep_last=True, backend='memmap',
+    into_memmap = CumulativeMapStore(fusion='mean', keep_last=True, backend='memmap',
                                      memmap_dir=str(tmp_path / 'mm'))
     into_memmap.reserve({i: store.classes(i) for i in store.img_ids()})
     into_memmap.load_state_dict(state)
@@ -140,7 +140,7 @@ def test_state_dict_round_trip_through_a_checkpoint_file(tmp_path):
         CumulativeMapStore(fusion='max').load_state_dict(state)
 
 
-@pytest.mark.parametrize('fusion', ['max', 'average'])
+@pytest.mark.parametrize('fusion', ['max', 'mean'])
 def test_merge_and_update_order_do_not_matter(fusion):
     reference = CumulativeMapStore(fusion=fusion, keep_last=True)
     _, updates = _random_updates(reference, seed=3)
@@ -214,4 +214,4 @@ def test_sizes():
     assert CumulativeMapStore(bits=8).bytes_per_map(28, 28) == 28 * 28 + 2
     assert CumulativeMapStore(bits=16).bytes_per_map(28, 28) == 2 * 28 * 28 + 2
     assert CumulativeMapStore(bits=8, keep_last=True).bytes_per_map(28, 28) == 2 * 784 + 2
-    assert CumulativeMapStore(fusion='average', bits=8).bytes_per_map(28, 28) == 2 * 784 + 2
+    assert CumulativeMapStore(fusion='mean', bits=8).bytes_per_map(28, 28) == 2 * 784 + 2

@@ -174,7 +174,7 @@ class CumulativeMapRecorderHook(Hook):
     ``--resume``; a checkpoint loaded with ``load_from`` (not resumed) starts an empty store.
 
     Args:
-        fusion: ``'max'`` (Eq. 5, default) or ``'average'`` (Eq. 10).
+        fusion: ``'max'`` (Eq. 5, default) or ``'mean'`` (Eq. 10).
         score_rule: ``'paper'`` (default: target score above every non-target score),
             ``'topk'`` (authors' code) or ``'always'``; see :func:`score_condition`.
         bits: 8 or 16 bits per stored map value.

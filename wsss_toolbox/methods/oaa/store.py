@@ -7,7 +7,7 @@ cropped away), quantised to 8 or 16 bits:
 * ``fusion='max'`` (OAA Eq. 5): ``M_t = max(M_{t-1}, A_t)``, stored as the quantised maximum.
   The first accepted map initialises ``M`` (Eq. 4): attention is >= 0, so a maximum with the
   all-zero initial value is the same thing.
-* ``fusion='average'`` (OAA Eq. 10): ``M_t = ((t - 1) M_{t-1} + A_t) / t``, stored as the
+* ``fusion='mean'`` (OAA Eq. 10): ``M_t = ((t - 1) M_{t-1} + A_t) / t``, stored as the
   integer *sum* of the quantised maps and the number ``t`` of accepted maps, so that
   ``M = sum / t`` exactly and merging two stores (ranks of a distributed run) is a plain
   addition, independent of the order.
@@ -41,8 +41,9 @@ import torch
 import torch.nn.functional as F
 
 from wsss_toolbox.maps.io import map_path, save_maps
+from wsss_toolbox.maps.normalize import normalize_maps
 
-FUSIONS = ('max', 'average')
+FUSIONS = ('max', 'mean')
 MAP_DTYPES = {8: np.uint8, 16: np.uint16}
 # average fusion stores sums of quantised maps: room for at least 257 accepted maps
 SUM_DTYPES = {8: np.uint16, 16: np.uint32}
@@ -130,19 +131,11 @@ def feature_maps_to_image(maps: torch.Tensor, feature_stride: Sequence[float],
     return resized[0, :, :height, :width]
 
 
-def min_max_normalise(maps: torch.Tensor) -> torch.Tensor:
-    """Per-map min-max normalisation to [0, 1]; a constant map becomes all zeros."""
-    flat = maps.flatten(1)
-    low = flat.min(dim=1).values[:, None, None]
-    span = (flat.max(dim=1).values[:, None, None] - low)
-    return torch.where(span > 0, (maps - low) / span.clamp(min=1e-12), torch.zeros_like(maps))
-
-
 class CumulativeMapStore:
     """Per-image cumulative attention maps, keyed by image id (see the module docstring).
 
     Args:
-        fusion: ``'max'`` (OAA Eq. 5) or ``'average'`` (Eq. 10).
+        fusion: ``'max'`` (OAA Eq. 5) or ``'mean'`` (Eq. 10, the paper's average fusion).
         bits: 8 or 16; maps are quantised to ``round(A * (2**bits - 1))``.
         keep_last: also keep the last attention of every image (needed by the attention drop
             layer, OAA++).
@@ -463,7 +456,9 @@ class CumulativeMapStore:
         if state.get('version') != STATE_VERSION:
             raise ValueError(f'unsupported cumulative-map state version {state.get("version")}'
                              f' (expected {STATE_VERSION})')
-        self._check_compatible(state['fusion'], state['bits'], 'load')
+        # checkpoints written before the fusion vocabulary was unified say 'average'
+        fusion = 'mean' if state['fusion'] == 'average' else state['fusion']
+        self._check_compatible(fusion, state['bits'], 'load')
         self._entries.clear()
         if self.backend == 'memmap' and self._mm_values is not None:
             self._mm_values[...] = 0
@@ -505,7 +500,7 @@ class CumulativeMapStore:
 
     # ------------------------------------------------------------------ export
     def export_image(self, img_id: str, interpolation: str = 'bicubic',
-                     normalise: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+                     normalize: bool = True) -> Tuple[np.ndarray, np.ndarray]:
         """The cumulative maps of one image at its original size.
 
         Steps (spec oaa.md §1, final M, from the authors' code): upsample the feature-
@@ -524,13 +519,14 @@ class CumulativeMapStore:
         maps = feature_maps_to_image(maps, meta['feature_stride'], meta['img_shape'],
                                      mode=interpolation)
         maps = restore_geometry(maps, meta, mode=interpolation).clamp(min=0)
-        if normalise and maps.shape[0]:
-            maps = min_max_normalise(maps)
+        if normalize and maps.shape[0]:
+            # per class to [0, 1]; a constant map becomes all zeros
+            maps = normalize_maps(maps, 'minmax', eps=1e-12)
         return entry.classes.copy(), maps.clamp(0, 1).numpy().astype(np.float32)
 
     def export(self, map_dir: str, img_ids: Optional[Sequence[str]] = None, rank: int = 0,
                world_size: int = 1, interpolation: str = 'bicubic',
-               normalise: bool = True) -> int:
+               normalize: bool = True) -> int:
         """Write every image's maps as a stage-2 map file ``<map_dir>/<img_id>.npz``
         (:func:`wsss_toolbox.maps.save_maps`; original image size, values in [0, 1]).
 
@@ -540,7 +536,7 @@ class CumulativeMapStore:
             map_dir: output folder.
             img_ids: images to export (default: all, in insertion order).
             rank, world_size: export ``img_ids[rank::world_size]`` (ranks share the work).
-            interpolation, normalise: see :meth:`export_image`.
+            interpolation, normalize: see :meth:`export_image`.
 
         Returns:
             number of files written by this call.
@@ -549,7 +545,7 @@ class CumulativeMapStore:
         missing = []
         written = 0
         for img_id in ids[rank::world_size]:
-            classes, maps = self.export_image(img_id, interpolation, normalise)
+            classes, maps = self.export_image(img_id, interpolation, normalize)
             if not self._entries[img_id].counts.all():
                 missing.append(img_id)
             save_maps(map_path(map_dir, img_id), img_id, classes, maps)
