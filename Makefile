@@ -9,7 +9,7 @@ STAMP := $(VENV)/.setup-done
 # pytest options; e.g. `make test PYTEST_ARGS="-k registry"`
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean-venv
+.PHONY: setup demo test lint clean-venv
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ $(STAMP): requirements/runtime.txt requirements/tests.txt setup.py
 	$(UV) pip install --python $(VPY) --no-build-isolation --no-deps -e .
 	$(VPY) -c "import torch, torchvision, mmcv.ops, mmengine, mmseg, pydensecrf.densecrf; import wsss_toolbox; print('setup ok: torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmseg', mmseg.__version__)"
 	touch $(STAMP)
+
+# flake8-style and isort checks (pyproject.toml)
+lint: setup
+	$(VENV)/bin/ruff check .
 
 # One torch thread per process: the data-loader workers and CRF pools use the other core,
 # and on two cores oversubscribed torch threads are several times slower, not faster.

@@ -11,8 +11,7 @@ LABEL_DIR (``<LABEL_DIR>_eval.json``) unless --out-json says otherwise.
 import argparse
 
 from wsss_toolbox.evaluation import dump_metrics_json, evaluate_labels, format_metrics_table
-from wsss_toolbox.pseudo_labels import (add_sample_source_args, json_path_next_to,
-                                        samples_from_args)
+from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to, samples_from_args
 
 
 def parse_args() -> argparse.Namespace:

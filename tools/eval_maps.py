@@ -10,11 +10,15 @@ it as JSON beside MAP_DIR (``<MAP_DIR>_eval.json``) unless --out-json says other
 """
 import argparse
 
-from wsss_toolbox.evaluation import (DEFAULT_THRESHOLDS, dump_metrics_json, evaluate_maps,
-                                     format_metrics_table, map_precision_recall,
-                                     maps_iou_curve)
-from wsss_toolbox.pseudo_labels import (add_sample_source_args, json_path_next_to,
-                                        samples_from_args)
+from wsss_toolbox.evaluation import (
+    DEFAULT_THRESHOLDS,
+    dump_metrics_json,
+    evaluate_maps,
+    format_metrics_table,
+    map_precision_recall,
+    maps_iou_curve,
+)
+from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to, samples_from_args
 
 
 def parse_args() -> argparse.Namespace:

@@ -18,8 +18,12 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 
 from wsss_toolbox.evaluation import dump_metrics_json
-from wsss_toolbox.pseudo_labels import (dataset_cfg_from_config, generate_pseudo_labels,
-                                        json_path_next_to, samples_from_dataset_cfg)
+from wsss_toolbox.pseudo_labels import (
+    dataset_cfg_from_config,
+    generate_pseudo_labels,
+    json_path_next_to,
+    samples_from_dataset_cfg,
+)
 
 
 def parse_args() -> argparse.Namespace:

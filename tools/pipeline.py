@@ -12,8 +12,12 @@ import sys
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
-from wsss_toolbox.pipeline import (PipelineConfigError, PipelineRunner, WorkDirLockedError,
-                                   load_pipeline_config)
+from wsss_toolbox.pipeline import (
+    PipelineConfigError,
+    PipelineRunner,
+    WorkDirLockedError,
+    load_pipeline_config,
+)
 from wsss_toolbox.utils import register_all_modules
 
 

@@ -6,7 +6,7 @@ _vgg16_imagenet = None  # e.g. 'checkpoints/vgg16-397923af.pth' (torchvision's f
 
 steps = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'stage3', 'test',
          'summary']
-stage1 = dict(type='TrainClassifier', config='../cam/cam_vgg16_voc12.py',
+stage1 = dict(type='TrainClassifier', config='../cam/cam_vgg16_1xb5-15e_voc12aug-224x224.py',
               cfg_options={'model.backbone.pretrained': _vgg16_imagenet})
 # CAMs of train_aug, multi-scale + flip (as IRN/SEAM); evaluated against SegmentationClassAug
 maps = dict(type='InferMaps', classifier='stage1', split='train', scales=(1.0, 0.5, 1.5, 2.0),
@@ -18,7 +18,7 @@ pseudo_labels_crf = dict(type='RefineLabels', labels='pseudo_labels',
                          refiners=[dict(type='DenseCRFRefiner')], nproc=8)
 stage3 = dict(
     type='TrainSegmentor',
-    config='../deeplab/deeplab-largefov_vgg16_voc12-pseudo_321x321_15k.py',
+    config='../deeplab/deeplab-largefov_vgg16_1xb10-15k_voc12aug-pseudo-321x321.py',
     labels='pseudo_labels_crf',
     cfg_options={'model.backbone.pretrained': _vgg16_imagenet,
                  'model.decode_head.fc_init_checkpoint': _vgg16_imagenet})

@@ -8,7 +8,7 @@
 # conflicts ignored; spec oaa.md §4), no CRF, as cam_saliency_synthetic.py.
 _base_ = ['./cam_saliency_synthetic.py']
 custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
-stage1 = dict(config='../oaa/oaa_tiny_synthetic.py')
+stage1 = dict(config='../oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py')
 # the maps are evaluated on the training images (best background threshold, recall and
 # precision at 50 % of the maximum as the paper's Table 11)
 maps = dict(_delete_=True, type='CumulativeMaps', classifier='stage1')

@@ -1,42 +1,36 @@
 """The Python API (init_classifier, inference_maps, make_pseudo_label) on the tiny CAM model
-with random weights: nothing is trained. The usage example of the module docstring of
-``wsss_toolbox.apis.inference`` (the one copied into README.md) runs as written, with its
-two file paths replaced."""
+with random weights: nothing is trained. The usage example of README.md ("## Python API")
+runs as written, with its two file paths replaced."""
 import contextlib
 import io
 import os.path as osp
 import sys
-import textwrap
 
 import mmcv
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 
-import wsss_toolbox.apis.inference as api
-from conftest import REPO_ROOT
 from wsss_toolbox.apis import inference_maps, init_classifier, make_pseudo_label
 from wsss_toolbox.maps import load_maps, map_path
 from wsss_toolbox.maps.inference import infer_maps
 from wsss_toolbox.pseudo_labels import DenseCRFRefiner, ThresholdLabelGenerator
 
-CONFIG = osp.join(REPO_ROOT, 'configs', 'cam', 'cam_tiny_synthetic.py')
+CONFIG = osp.join(REPO_ROOT, 'configs', 'cam', 'cam_tiny_1xb16-8e_synthetic-128x128.py')
 CLASSES = tuple(f'class{index}' for index in range(8))
-EXAMPLE_CHECKPOINT = 'work_dirs/cam_tiny_synthetic/epoch_8.pth'
+EXAMPLE_CHECKPOINT = 'work_dirs/demo/stage1/epoch_8.pth'
 EXAMPLE_IMAGE = 'data/synthetic/JPEGImages/train_00000.jpg'
 
 
 def usage_example() -> str:
-    """The code block of the module docstring (after ``.. code-block:: python``)."""
-    doc = api.__doc__
-    start = doc.index('.. code-block:: python') + len('.. code-block:: python')
-    lines = []
-    for line in doc[start:].splitlines()[1:]:
-        if line.strip() and not line.startswith('    '):
-            break
-        lines.append(line)
-    return textwrap.dedent('\n'.join(lines)).strip() + '\n'
+    """The first ```python block after the heading "## Python API" of README.md."""
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        readme = f.read()
+    section = readme[readme.index('\n## Python API\n'):]
+    start = section.index('```python\n') + len('```python\n')
+    return section[start:section.index('```', start)]
 
 
 @pytest.fixture(scope='module')

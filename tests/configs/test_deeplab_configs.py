@@ -8,6 +8,7 @@ import mmcv
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
@@ -16,7 +17,6 @@ from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from conftest import REPO_ROOT
 from wsss_toolbox.registry import DATASETS, MODELS
 from wsss_toolbox.utils import register_all_modules
 
@@ -24,10 +24,10 @@ DEEPLAB_DIR = osp.join(REPO_ROOT, 'configs', 'deeplab')
 ALL_CONFIGS = sorted(
     glob.glob(osp.join(DEEPLAB_DIR, '*.py'))
     + glob.glob(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'deeplab_*.py')))
-VGG16 = 'deeplab-largefov_vgg16_voc12-pseudo_321x321_15k.py'
-R101 = 'deeplab-largefov_r101_voc12-pseudo_321x321_15k.py'
-V3 = 'deeplabv3_r101-d8_voc12-pseudo_321x321_20k.py'
-TINY = 'deeplab-largefov_tiny_synthetic.py'
+VGG16 = 'deeplab-largefov_vgg16_1xb10-15k_voc12aug-pseudo-321x321.py'
+R101 = 'deeplab-largefov_r101_1xb10-15k_voc12aug-pseudo-321x321.py'
+V3 = 'deeplabv3_r101-d8_1xb10-20k_voc12aug-pseudo-321x321.py'
+TINY = 'deeplab-largefov_tiny_1xb8-600it_synthetic-pseudo-128x128.py'
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,10 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import REPO_ROOT
 from wsss_toolbox.pipeline import PipelineRunner, TrainStep, load_pipeline_config
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.structures import WSSSDataSample

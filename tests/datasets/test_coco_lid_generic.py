@@ -5,11 +5,20 @@ import warnings
 
 import numpy as np
 import pytest
-from datasets.dataset_files import (  # noqa: F401
-    two_class_mask, write_image, write_mask, write_text, wsss_scope)
 
-from wsss_toolbox.datasets import (COCOImageLabelDataset, DatasetFormatError,
-                                   GenericImageLabelDataset, LIDImageLabelDataset)
+from datasets.dataset_files import (  # noqa: F401
+    two_class_mask,
+    write_image,
+    write_mask,
+    write_text,
+    wsss_scope,
+)
+from wsss_toolbox.datasets import (
+    COCOImageLabelDataset,
+    DatasetFormatError,
+    GenericImageLabelDataset,
+    LIDImageLabelDataset,
+)
 from wsss_toolbox.registry import DATASETS
 
 

@@ -5,11 +5,10 @@ import mmengine.dataset.sampler as mmengine_sampler
 import numpy as np
 import pytest
 import torch
-from datasets.dataset_files import write_image, write_text, wsss_scope  # noqa: F401
 from mmengine.runner import Runner
 
-from wsss_toolbox.datasets import (ClassIndex, ClassPairSampler, ImageGroupDataset,
-                                   group_collate)
+from datasets.dataset_files import write_image, write_text, wsss_scope  # noqa: F401
+from wsss_toolbox.datasets import ClassIndex, ClassPairSampler, ImageGroupDataset, group_collate
 from wsss_toolbox.registry import DATA_SAMPLERS
 
 

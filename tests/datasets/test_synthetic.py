@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from datasets.dataset_files import wsss_scope  # noqa: F401
-from wsss_toolbox.datasets.synthetic_benchmark import (REGION_KINDS,
-                                                       generate_synthetic_benchmark)
 from wsss_toolbox.datasets import SyntheticWSSSDataset, read_label_file
+from wsss_toolbox.datasets.synthetic_benchmark import REGION_KINDS, generate_synthetic_benchmark
 from wsss_toolbox.registry import DATASETS
 
 TINY = dict(num_train=8, num_val=4, image_size=32, num_classes=4)

@@ -4,12 +4,17 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from datasets.dataset_files import write_image, write_mask, write_text, wsss_scope  # noqa: F401
 from mmengine.dataset import Compose
 from mmengine.structures import PixelData
 
-from wsss_toolbox.datasets import (DEFAULT_META_KEYS, LoadImageWithCheck, LoadWSSSAnnotations,
-                                   PackWSSSInputs, restore_geometry)
+from datasets.dataset_files import write_image, write_mask, write_text, wsss_scope  # noqa: F401
+from wsss_toolbox.datasets import (
+    DEFAULT_META_KEYS,
+    LoadImageWithCheck,
+    LoadWSSSAnnotations,
+    PackWSSSInputs,
+    restore_geometry,
+)
 from wsss_toolbox.registry import DATASETS
 from wsss_toolbox.structures import WSSSDataSample
 

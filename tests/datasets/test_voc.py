@@ -4,11 +4,20 @@ import warnings
 
 import numpy as np
 import pytest
-from datasets.dataset_files import (  # noqa: F401
-    two_class_mask, write_image, write_mask, write_text, wsss_scope)
 
-from wsss_toolbox.datasets import (VOC_CLASSES, DatasetFormatError, ImageLabelDataset,
-                                   VOCImageLabelDataset)
+from datasets.dataset_files import (  # noqa: F401
+    two_class_mask,
+    write_image,
+    write_mask,
+    write_text,
+    wsss_scope,
+)
+from wsss_toolbox.datasets import (
+    VOC_CLASSES,
+    DatasetFormatError,
+    ImageLabelDataset,
+    VOCImageLabelDataset,
+)
 from wsss_toolbox.registry import DATASETS
 
 # foreground index k <-> mask value k + 1: aeroplane = 0 (value 1), bird = 2, cat = 7, dog = 11

@@ -2,10 +2,10 @@
 import os.path as osp
 import sys
 
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import REPO_ROOT
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.utils import register_all_modules
 
@@ -26,7 +26,7 @@ def test_custom_imports_plugin(tmp_path, monkeypatch):
     package.mkdir()
     (package / '__init__.py').write_text('')
     (package / 'heads.py').write_text(PLUGIN)
-    base = osp.join(REPO_ROOT, 'configs', 'cam', 'cam_tiny_synthetic.py')
+    base = osp.join(REPO_ROOT, 'configs', 'cam', 'cam_tiny_1xb16-8e_synthetic-128x128.py')
     (tmp_path / 'config.py').write_text(
         f"_base_ = [{base!r}]\n"
         "custom_imports = dict(imports=['my_method.heads'], allow_failed_imports=False)\n"

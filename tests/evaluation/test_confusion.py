@@ -8,8 +8,13 @@ from mmengine.structures import PixelData
 from mmseg.evaluation import IoUMetric
 from mmseg.structures import SegDataSample
 
-from wsss_toolbox.evaluation import (ConfusionMatrix, confusion_matrix, dump_metrics_json,
-                                     format_metrics_table, to_jsonable)
+from wsss_toolbox.evaluation import (
+    ConfusionMatrix,
+    confusion_matrix,
+    dump_metrics_json,
+    format_metrics_table,
+    to_jsonable,
+)
 
 GT = np.array([[0, 0, 1], [1, 2, 255]], np.uint8)
 PRED = np.array([[0, 1, 1], [1, 2, 0]], np.uint8)

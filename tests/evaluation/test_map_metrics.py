@@ -5,10 +5,15 @@ import os.path as osp
 import mmcv
 import numpy as np
 import pytest
-
 from pseudo_labels.stage2_data import write_stage2_data
-from wsss_toolbox.evaluation import (ConfusionMatrix, evaluate_maps, lid_iou_curve,
-                                     map_precision_recall, maps_iou_curve)
+
+from wsss_toolbox.evaluation import (
+    ConfusionMatrix,
+    evaluate_maps,
+    lid_iou_curve,
+    map_precision_recall,
+    maps_iou_curve,
+)
 from wsss_toolbox.maps import load_maps, map_path, save_maps
 from wsss_toolbox.pseudo_labels import ThresholdLabelGenerator, load_label
 

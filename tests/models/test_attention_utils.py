@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from wsss_toolbox.models.utils import (crop_valid_region, normalized_attention,
-                                       resize_maps_to_image)
+from wsss_toolbox.models.utils import crop_valid_region, normalized_attention, resize_maps_to_image
 
 
 def test_normalized_attention_hand_computed():

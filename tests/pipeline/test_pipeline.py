@@ -3,8 +3,8 @@ reruns, resume, --list/--force/--until, a plugin step, config errors and the wor
 import json
 import os
 import os.path as osp
-import subprocess
 import re
+import subprocess
 import textwrap
 
 import pytest
@@ -284,10 +284,12 @@ def test_stage_configs_resolve_against_the_declaring_file(tmp_path):
     register_all_modules()
     (tmp_path / 'mine').mkdir()
     (tmp_path / 'mine' / 'stage3.py').write_text(
-        f"_base_ = ['{REPO_ROOT}/configs/deeplab/deeplab-largefov_tiny_synthetic.py']\n")
+        f"_base_ = ['{REPO_ROOT}/configs/deeplab/"
+        "deeplab-largefov_tiny_1xb8-600it_synthetic-pseudo-128x128.py']\n")
     child = tmp_path / 'mine' / 'child.py'
     child.write_text(f"_base_ = ['{REPO_ROOT}/configs/pipelines/cam_synthetic.py']\n"
                      "stage3 = dict(config='./stage3.py')\n")
     cfg = load_pipeline_config(str(child))
-    assert cfg.stage1.config == osp.join(REPO_ROOT, 'configs/cam/cam_tiny_synthetic.py')
+    assert cfg.stage1.config == osp.join(REPO_ROOT,
+                                         'configs/cam/cam_tiny_1xb16-8e_synthetic-128x128.py')
     assert cfg.stage3.config == str(tmp_path / 'mine' / 'stage3.py')

@@ -2,8 +2,11 @@
 import numpy as np
 import pytest
 
-from wsss_toolbox.pseudo_labels import (HarmonicLabelGenerator, SaliencyLabelGenerator,
-                                        ThresholdLabelGenerator)
+from wsss_toolbox.pseudo_labels import (
+    HarmonicLabelGenerator,
+    SaliencyLabelGenerator,
+    ThresholdLabelGenerator,
+)
 from wsss_toolbox.registry import LABEL_GENERATORS
 
 

@@ -7,8 +7,13 @@ import pytest
 from PIL import Image
 
 import wsss_toolbox.pseudo_labels.runner as runner_module
-from wsss_toolbox.pseudo_labels import (ThresholdLabelGenerator, generate_pseudo_labels,
-                                        load_label, make_sample_pseudo_label)
+from wsss_toolbox.pseudo_labels import (
+    ThresholdLabelGenerator,
+    generate_pseudo_labels,
+    load_label,
+    make_sample_pseudo_label,
+)
+
 from .stage2_data import write_stage2_data
 
 SALIENCY_CRF = dict(generator=dict(type='SaliencyLabelGenerator'),

@@ -4,10 +4,15 @@ import os
 import os.path as osp
 
 import numpy as np
-
 from conftest import PYTHON, run_tool
-from wsss_toolbox.pseudo_labels import (DenseCRFRefiner, ThresholdLabelGenerator, load_label,
-                                        make_sample_pseudo_label)
+
+from wsss_toolbox.pseudo_labels import (
+    DenseCRFRefiner,
+    ThresholdLabelGenerator,
+    load_label,
+    make_sample_pseudo_label,
+)
+
 from .stage2_data import write_stage2_data
 
 CONFIG = """

@@ -1,8 +1,8 @@
 """tools/train.py, tools/test.py and torchrun on CPU with a tiny mmseg model."""
 import json
 import os.path as osp
-import torch
 
+import torch
 from conftest import PYTHON, REPO_ROOT, run_tool
 
 CONFIG = osp.join('tests', 'data', 'configs', 'tiny_segmentor.py')

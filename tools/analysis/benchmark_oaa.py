@@ -5,12 +5,12 @@ recorder vs CAM + recorder + attention drop layer, measured in one run, and the 
         [--image-size 128] [--batch-size 16] [--epochs 3] [--repeats 3] [--out result.json]
 
 The three variants train the same model on the same images (the tiny CAM classifier of
-configs/cam/cam_tiny_synthetic.py with OAA's fixed-geometry pipeline, no validation, no
-checkpoints); their runs are interleaved (plain, recorder, drop, plain, ...) so that drifts of
-the machine's speed hit all of them alike. Throughput counts the training iterations after
-``--warmup`` iterations of every run, hooks and data loading included. The ratios are medians
-over the repeats of the per-repeat ratios. On a busy machine these ratios are noisy, so the
-script also times the hooks' own calls (recorder ``after_train_iter``, drop
+configs/cam/cam_tiny_1xb16-8e_synthetic-128x128.py with OAA's fixed-geometry pipeline, no
+validation, no checkpoints); their runs are interleaved (plain, recorder, drop, plain, ...) so
+that drifts of the machine's speed hit all of them alike. Throughput counts the training
+iterations after ``--warmup`` iterations of every run, hooks and data loading included. The
+ratios are medians over the repeats of the per-repeat ratios. On a busy machine these ratios
+are noisy, so the script also times the hooks' own calls (recorder ``after_train_iter``, drop
 ``before_train_iter``) and reports them as a fraction of a plain iteration. Without
 ``--data-root`` a small synthetic benchmark is generated into a temporary folder.
 
@@ -149,7 +149,7 @@ def projected_sizes() -> Dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--config', default='configs/cam/cam_tiny_synthetic.py',
+    parser.add_argument('--config', default='configs/cam/cam_tiny_1xb16-8e_synthetic-128x128.py',
                         help='stage-1 CAM config whose model and schedule are timed')
     parser.add_argument('--data-root', help='a synthetic benchmark (default: generate one)')
     parser.add_argument('--num-images', type=int, default=96,

@@ -3,16 +3,18 @@
 The recorder saves a copy of the cumulative maps after every epoch when its ``snapshot_ids``
 is set ('all' for the curve). Train with it, e.g.
 
-    python tools/train.py configs/oaa/oaa_tiny_synthetic.py --work-dir work_dirs/oaa_growth \
+    python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
+        --work-dir work_dirs/oaa_growth \
         --cfg-options custom_hooks.0.snapshot_ids=all
-    python tools/train.py configs/oaa/oaa-drop_tiny_synthetic.py \
+    python tools/train.py configs/oaa/oaa-drop_tiny_1xb16-8e_synthetic-128x128.py \
         --work-dir work_dirs/oaa-drop_growth --cfg-options custom_hooks.0.snapshot_ids=all
 
 (with tools/pipeline.py: ``--cfg-options stage1.cfg_options.custom_hooks.0.snapshot_ids=all``;
 the run is then ``<work_dir>/stage1``), then
 
     python tools/analysis/oaa_growth_figure.py work_dirs/oaa_growth work_dirs/oaa-drop_growth \
-        --labels OAA OAA++ --config configs/oaa/oaa_tiny_synthetic.py --out growth.png
+        --labels OAA OAA++ --config configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
+        --out growth.png
 
 Top: a few training images, their ground truth and their cumulative map (maximum over the
 image's classes) after every epoch, one row per image and run. Bottom: the fraction of the

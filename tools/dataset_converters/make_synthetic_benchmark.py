@@ -14,8 +14,11 @@ import os.path as osp
 import sys
 import time
 
-from wsss_toolbox.datasets.synthetic_benchmark import (SUMMARY_FILE, format_summary,
-                                                       generate_synthetic_benchmark)
+from wsss_toolbox.datasets.synthetic_benchmark import (
+    SUMMARY_FILE,
+    format_summary,
+    generate_synthetic_benchmark,
+)
 
 
 def parse_option(text: str) -> tuple:

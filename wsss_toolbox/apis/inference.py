@@ -1,20 +1,7 @@
 """Python API for one image, as mmseg's ``init_model`` / ``inference_model``.
 
-Example (``tests/apis/test_inference_api.py`` runs this block as written, with the paths
-replaced):
-
-.. code-block:: python
-
-    from wsss_toolbox.apis import inference_maps, init_classifier, make_pseudo_label
-
-    model = init_classifier('configs/cam/cam_tiny_synthetic.py',
-                            'work_dirs/cam_tiny_synthetic/epoch_8.pth', device='cpu')
-    image = 'data/synthetic/JPEGImages/train_00000.jpg'  # or an RGB uint8 HxWx3 array
-    result = inference_maps(model, image, scales=(1.0, 0.75, 1.5), flip=True)
-    print(result['classes'], result['maps'].shape)  # predicted tags, (K, H, W) in [0, 1]
-    label = make_pseudo_label(result['maps'], result['classes'], image,
-                              refiners=[dict(type='DenseCRFRefiner')])
-    print(label.shape, label.dtype)  # H x W uint8: 0 = background, k + 1 = class k, 255 = ignore
+The ten-line example is in README.md ("Python API"); ``tests/apis/test_inference_api.py``
+runs it as written there, with its two file paths replaced.
 
 The maps are those the stage-2 map inference writes (:mod:`wsss_toolbox.maps.inference`, the
 same code): the views are fused, and each class map is divided by its maximum.
@@ -32,6 +19,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 
 from wsss_toolbox.maps.inference import check_fusion, class_maps, fused_maps_and_scores
+
 # one meaning of make_pseudo_label: maps + classes + image -> label (the stage-2 runner's)
 from wsss_toolbox.pseudo_labels.runner import make_pseudo_label
 

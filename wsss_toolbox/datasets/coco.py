@@ -5,6 +5,7 @@ from typing import List, Optional
 from mmengine.fileio import load
 
 from wsss_toolbox.registry import DATASETS
+
 from .base_dataset import DatasetFormatError, ImageLabelDataset, ImageRecord
 
 

@@ -3,6 +3,7 @@ import os.path as osp
 from typing import List, Optional
 
 from wsss_toolbox.registry import DATASETS
+
 from .base_dataset import ImageLabelDataset, ImageRecord, read_text_lines
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')

@@ -6,6 +6,7 @@ from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.registry import FUNCTIONS
 
 from wsss_toolbox.registry import DATASETS
+
 from .samplers.class_pair_sampler import ClassIndex, dataset_label_matrix
 
 

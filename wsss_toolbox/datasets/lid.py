@@ -4,8 +4,14 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional
 
 from wsss_toolbox.registry import DATASETS
-from .base_dataset import (DatasetFormatError, ImageLabelDataset, ImageRecord,
-                           read_class_file_columns, read_text_lines)
+
+from .base_dataset import (
+    DatasetFormatError,
+    ImageLabelDataset,
+    ImageRecord,
+    read_class_file_columns,
+    read_text_lines,
+)
 
 
 def line_of(text: str, needle: str) -> Optional[int]:

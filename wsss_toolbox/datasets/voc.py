@@ -7,8 +7,8 @@ import numpy as np
 from mmengine.fileio import get
 
 from wsss_toolbox.registry import DATASETS
-from .base_dataset import (DatasetFormatError, ImageLabelDataset, ImageRecord,
-                           read_text_lines)
+
+from .base_dataset import DatasetFormatError, ImageLabelDataset, ImageRecord, read_text_lines
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
                'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',

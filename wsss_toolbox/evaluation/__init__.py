@@ -1,11 +1,16 @@
 """Evaluation: confusion-matrix metrics, map threshold sweeps, pseudo-label scores, LID curve."""
 from .classification_metric import MultiLabelMetric, average_precision
-from .confusion import (ConfusionMatrix, confusion_counts, confusion_matrix,
-                        dump_metrics_json, format_metrics_table, to_jsonable)
+from .confusion import (
+                        ConfusionMatrix,
+                        confusion_counts,
+                        confusion_matrix,
+                        dump_metrics_json,
+                        format_metrics_table,
+                        to_jsonable,
+)
 from .label_metrics import evaluate_labels
 from .lid import lid_counts, lid_iou_curve, scale_to_255
-from .map_metrics import (DEFAULT_THRESHOLDS, evaluate_maps, map_precision_recall,
-                          maps_iou_curve)
+from .map_metrics import DEFAULT_THRESHOLDS, evaluate_maps, map_precision_recall, maps_iou_curve
 
 __all__ = [
     'MultiLabelMetric', 'average_precision',

@@ -5,6 +5,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from wsss_toolbox.pseudo_labels.label_io import IGNORE_INDEX, label_path, load_label
+
 from .confusion import ConfusionMatrix, confusion_counts
 from .utils import check_same_size, load_ground_truth, parallel_sum
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from wsss_toolbox.maps.io import load_maps, map_path
 from wsss_toolbox.maps.normalize import normalize_maps
+
 from .confusion import ConfusionMatrix, confusion_matrix
 from .lid import NUM_THRESHOLDS, curve_from_counts, lid_counts
 from .utils import check_same_size, load_ground_truth, parallel_sum

@@ -43,6 +43,7 @@ from mmengine.dist import get_dist_info
 from mmengine.utils import ProgressBar
 
 from wsss_toolbox.structures import WSSSDataSample
+
 from .io import map_path, save_maps, strided_shape
 from .normalize import normalize_maps
 

@@ -3,9 +3,19 @@ from .base_step import PipelineStep
 from .config import PipelineConfigError, check_pipeline_config, load_pipeline_config
 from .lock import WorkDirLock, WorkDirLockedError
 from .runner import PipelineRunner, read_json, write_json
-from .steps import (EvaluateMaps, InferMaps, MakePseudoLabels, RefineLabels, Summarize,
-                    TestSegmentor, TrainClassifier, TrainSegmentor, TrainStep, format_table,
-                    latest_checkpoint_in)
+from .steps import (
+                    EvaluateMaps,
+                    InferMaps,
+                    MakePseudoLabels,
+                    RefineLabels,
+                    Summarize,
+                    TestSegmentor,
+                    TrainClassifier,
+                    TrainSegmentor,
+                    TrainStep,
+                    format_table,
+                    latest_checkpoint_in,
+)
 
 __all__ = [
     'PipelineStep', 'PipelineConfigError', 'check_pipeline_config', 'load_pipeline_config',

@@ -28,6 +28,7 @@ from mmengine.logging import print_log
 
 from wsss_toolbox.maps.io import atomic_write
 from wsss_toolbox.registry import PIPELINE_STEPS
+
 from .base_step import PipelineStep
 from .config import PipelineConfigError, step_names
 from .fingerprint import canonical, describe_changes, fingerprint
@@ -258,8 +259,10 @@ class PipelineRunner:
         data_root = self.cfg.get('data_root')
         if options is None or data_root is None:
             return
-        from wsss_toolbox.datasets.synthetic_benchmark import (format_summary,
-                                                               generate_synthetic_benchmark)
+        from wsss_toolbox.datasets.synthetic_benchmark import (
+            format_summary,
+            generate_synthetic_benchmark,
+        )
         written = read_json(osp.join(data_root, 'benchmark.json'))
         if written is not None:
             return

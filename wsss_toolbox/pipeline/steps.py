@@ -10,6 +10,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from wsss_toolbox.registry import PIPELINE_STEPS
+
 from .base_step import PipelineStep
 
 

@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from wsss_toolbox.registry import REFINERS
+
 from .label_io import IGNORE_INDEX
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from wsss_toolbox.maps.normalize import normalize_maps
 from wsss_toolbox.registry import LABEL_GENERATORS
+
 from .label_io import IGNORE_INDEX
 
 # float saliency from a uint8 PNG is v / 255 in float32; compare thresholds with this slack so

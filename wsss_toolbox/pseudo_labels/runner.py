@@ -17,8 +17,8 @@ from mmengine.utils import track_parallel_progress, track_progress
 
 from wsss_toolbox.maps.io import load_maps, map_path
 from wsss_toolbox.registry import LABEL_GENERATORS, REFINERS
-from .label_io import (IGNORE_INDEX, label_path, load_rgb_image, load_saliency,
-                       save_label)
+
+from .label_io import IGNORE_INDEX, label_path, load_rgb_image, load_saliency, save_label
 
 ComponentCfg = Union[dict, Callable]
 

@@ -6,8 +6,13 @@ import pytest
 import torch
 from mmengine.model import ImgDataPreprocessor
 
-from wsss_toolbox.methods.oaa.hooks import (AttentionDropHook, CumulativeMapRecorderHook,
-                                            attention_drop_mask, occlude, preprocessor_fill)
+from wsss_toolbox.methods.oaa.hooks import (
+    AttentionDropHook,
+    CumulativeMapRecorderHook,
+    attention_drop_mask,
+    occlude,
+    preprocessor_fill,
+)
 from wsss_toolbox.structures import WSSSDataSample
 
 # 4x4 feature cells of stride 2 over an 8x8 input; class 0 is hot in the top-left 2x2 cells,

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
-from conftest import REPO_ROOT
 from wsss_toolbox.pipeline import load_pipeline_config
 from wsss_toolbox.registry import HOOKS, MODELS, TRANSFORMS
 from wsss_toolbox.structures import WSSSDataSample

@@ -7,7 +7,6 @@ import os.path as osp
 from conftest import PYTHON, run_tool
 
 
-
 def tiny(*stages):
     return ['synthetic_benchmark.num_train=16', 'synthetic_benchmark.num_val=4',
             'synthetic_benchmark.image_size=48', 'synthetic_benchmark.num_workers=1',

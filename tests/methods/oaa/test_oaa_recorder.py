@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from wsss_toolbox.methods.oaa.hooks import (CumulativeMapRecorderHook, batch_attention,
-                                            score_condition)
+from wsss_toolbox.methods.oaa.hooks import (
+    CumulativeMapRecorderHook,
+    batch_attention,
+    score_condition,
+)
 from wsss_toolbox.structures import WSSSDataSample
 
 

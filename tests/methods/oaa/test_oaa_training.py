@@ -5,13 +5,13 @@ import os.path as osp
 
 import numpy as np
 import pytest
-
 from conftest import PYTHON, run_tool
+
 from wsss_toolbox.engine import load_local_checkpoint
 from wsss_toolbox.maps import load_maps
 from wsss_toolbox.methods.oaa.store import CumulativeMapStore
 
-CONFIG = osp.join('configs', 'oaa', 'oaa-drop_tiny_synthetic.py')
+CONFIG = osp.join('configs', 'oaa', 'oaa-drop_tiny_1xb16-8e_synthetic-128x128.py')
 NUM_TRAIN = 8
 
 

@@ -12,8 +12,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from wsss_toolbox.models.segmentors import (CRFEncoderDecoder, CRFSegTTAModel,
-                                              crf_refine_probs)
+from wsss_toolbox.models.segmentors import CRFEncoderDecoder, CRFSegTTAModel, crf_refine_probs
 from wsss_toolbox.pseudo_labels.crf import DenseCRFRefiner
 from wsss_toolbox.registry import MODELS
 

@@ -4,8 +4,13 @@ Kept apart from the dataset classes, as mmseg keeps its dataset converters apart
 dataset that reads the generated folder is :class:`wsss_toolbox.datasets.SyntheticWSSSDataset`,
 and ``tools/dataset_converters/make_synthetic_benchmark.py`` is the command line.
 """
-from .generator import (REGION_KINDS, SUMMARY_FILE, SyntheticBenchmarkConfig, format_summary,
-                        generate_synthetic_benchmark)
+from .generator import (
+                        REGION_KINDS,
+                        SUMMARY_FILE,
+                        SyntheticBenchmarkConfig,
+                        format_summary,
+                        generate_synthetic_benchmark,
+)
 
 __all__ = [
     'REGION_KINDS', 'SUMMARY_FILE', 'SyntheticBenchmarkConfig', 'format_summary',

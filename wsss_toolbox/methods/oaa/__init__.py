@@ -14,8 +14,15 @@ Importing this package registers every OAA component:
   cumulative maps to stage 2 (``PIPELINE_STEPS``).
 """
 from .heads import IntegralAttentionHead
-from .hooks import (AttentionDropHook, CumulativeMapRecorderHook, attention_drop_mask,
-                    batch_attention, occlude, preprocessor_fill, score_condition)
+from .hooks import (
+                    AttentionDropHook,
+                    CumulativeMapRecorderHook,
+                    attention_drop_mask,
+                    batch_attention,
+                    occlude,
+                    preprocessor_fill,
+                    score_condition,
+)
 from .losses import HybridLoss, MCELoss
 from .steps import CumulativeMaps
 from .store import CumulativeMapStore, MapUpdate, feature_maps_to_image, sample_geometry

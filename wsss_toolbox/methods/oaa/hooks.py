@@ -31,6 +31,7 @@ from mmengine.runner import EpochBasedTrainLoop
 
 from wsss_toolbox.models.utils import crop_valid_region, normalized_attention
 from wsss_toolbox.registry import HOOKS
+
 from .store import CumulativeMapStore, MapUpdate, feature_maps_to_image, sample_geometry
 
 SCORE_RULES = ('paper', 'topk', 'always')

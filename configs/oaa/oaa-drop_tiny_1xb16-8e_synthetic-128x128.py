@@ -2,7 +2,7 @@
 # probability beta = 0.5 an image is fed with the pixels occluded where its attention from
 # the previous visit exceeds delta = 0.6 (the paper's best values, Table 8), filled with the
 # mean colour (0 after normalisation, authors' code).
-_base_ = ['./oaa_tiny_synthetic.py']
+_base_ = ['./oaa_tiny_1xb16-8e_synthetic-128x128.py']
 custom_hooks = [
     dict(
         type='CumulativeMapRecorderHook',

@@ -1,14 +1,15 @@
 # OAA (online attention accumulation, max fusion, Eq. 5) on the embedded synthetic benchmark:
-# the tiny CAM classifier of configs/cam/cam_tiny_synthetic.py plus the recorder hook, which
+# the tiny CAM classifier of configs/cam/cam_tiny_1xb16-8e_synthetic-128x128.py plus the
+# recorder hook, which
 # fuses the training forward's attention into per-image cumulative maps and exports them at
 # the end of training to <work_dir>/cumulative_maps (stage 2's map format).
 #
-#   python tools/train.py configs/oaa/oaa_tiny_synthetic.py \
+#   python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
 #       --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
 #
 # Spec oaa.md §1 / §8: the paper's score rule (target score above every non-target score),
 # M initialised in the first epoch (paper; the authors' code skips it), fixed geometry.
-_base_ = ['../cam/cam_tiny_synthetic.py']
+_base_ = ['../cam/cam_tiny_1xb16-8e_synthetic-128x128.py']
 # OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
 # transforms) are a method folder, imported as any third-party plugin would be
 custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)

@@ -1,6 +1,6 @@
 # OAA with average fusion (Eq. 10; the paper's "AVE" ablation, Table 4) on the synthetic
-# benchmark. Identical to oaa_tiny_synthetic.py except for the fusion rule.
-_base_ = ['./oaa_tiny_synthetic.py']
+# benchmark. Identical to oaa_tiny_1xb16-8e_synthetic-128x128.py except for the fusion rule.
+_base_ = ['./oaa_tiny_1xb16-8e_synthetic-128x128.py']
 custom_hooks = [
     dict(
         type='CumulativeMapRecorderHook',

@@ -3,16 +3,17 @@
 # cumulative maps of an OAA run as soft pixel labels.
 #
 # Two steps (the soft labels must exist first):
-#   python tools/train.py configs/oaa/oaa_tiny_synthetic.py --work-dir work_dirs/oaa_tiny_synthetic
-#   python tools/train.py configs/oaa/oaa-plus_tiny_synthetic.py
+#   python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
+#       --work-dir work_dirs/oaa_tiny_1xb16-8e_synthetic-128x128
+#   python tools/train.py configs/oaa/oaa-plus_tiny_1xb16-8e_synthetic-128x128.py
 # A different OAA run: --cfg-options train_dataloader.dataset.pipeline.1.map_dir=DIR
 # Stage 2 then infers maps from this model as for CAM: ReLU(F^), normalised by the maximum.
-_base_ = ['../cam/cam_tiny_synthetic.py']
+_base_ = ['../cam/cam_tiny_1xb16-8e_synthetic-128x128.py']
 # OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
 # transforms) are a method folder, imported as any third-party plugin would be
 custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
 
-soft_label_dir = 'work_dirs/oaa_tiny_synthetic/cumulative_maps'
+soft_label_dir = 'work_dirs/oaa_tiny_1xb16-8e_synthetic-128x128/cumulative_maps'
 model = dict(
     head=dict(
         _delete_=True,

@@ -4,7 +4,8 @@
 # 0.5-1.5 + flip, softmax average, then CRF):
 #   python tools/test.py CONFIG CHECKPOINT --tta
 #
-#   python tools/train.py configs/deeplab/deeplab-largefov_r101_voc12-pseudo_321x321_15k.py \
+#   python tools/train.py \
+#       configs/deeplab/deeplab-largefov_r101_1xb10-15k_voc12aug-pseudo-321x321.py \
 #       --cfg-options train_dataloader.dataset.pseudo_label_dir=work_dirs/<run>/pseudo_labels \
 #       model.pretrained=checkpoints/resnet101_v1c-e67eebb6.pth
 _base_ = [

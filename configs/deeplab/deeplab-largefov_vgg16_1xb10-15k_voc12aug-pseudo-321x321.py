@@ -4,7 +4,8 @@
 # Test as the papers (multi-scale + flip, then DenseCRF):
 #   python tools/test.py CONFIG CHECKPOINT --tta
 #
-#   python tools/train.py configs/deeplab/deeplab-largefov_vgg16_voc12-pseudo_321x321_15k.py \
+#   python tools/train.py \
+#       configs/deeplab/deeplab-largefov_vgg16_1xb10-15k_voc12aug-pseudo-321x321.py \
 #       --cfg-options train_dataloader.dataset.pseudo_label_dir=work_dirs/<run>/pseudo_labels \
 #       model.backbone.pretrained=checkpoints/vgg16-397923af.pth \
 #       model.decode_head.fc_init_checkpoint=checkpoints/vgg16-397923af.pth

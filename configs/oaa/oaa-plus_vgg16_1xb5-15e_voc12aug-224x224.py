@@ -3,15 +3,16 @@
 # uses 0.001) on the cumulative maps of an OAA run as soft labels, with the classifier's
 # hyper-parameters (paper). Stage 2 infers its maps as for CAM: ReLU(F^), divided by the max.
 #
-#   python tools/train.py configs/oaa/oaa_vgg16_voc12.py --work-dir work_dirs/oaa_vgg16_voc12
-#   python tools/train.py configs/oaa/oaa-plus_vgg16_voc12.py
+#   python tools/train.py configs/oaa/oaa_vgg16_1xb5-15e_voc12aug-224x224.py \
+#       --work-dir work_dirs/oaa_vgg16_1xb5-15e_voc12aug-224x224
+#   python tools/train.py configs/oaa/oaa-plus_vgg16_1xb5-15e_voc12aug-224x224.py
 # Another OAA run: --cfg-options train_dataloader.dataset.pipeline.1.map_dir=DIR
-_base_ = ['../cam/cam_vgg16_voc12.py']
+_base_ = ['../cam/cam_vgg16_1xb5-15e_voc12aug-224x224.py']
 # OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
 # transforms) are a method folder, imported as any third-party plugin would be
 custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
 
-soft_label_dir = 'work_dirs/oaa_vgg16_voc12/cumulative_maps'
+soft_label_dir = 'work_dirs/oaa_vgg16_1xb5-15e_voc12aug-224x224/cumulative_maps'
 model = dict(
     head=dict(
         _delete_=True,
