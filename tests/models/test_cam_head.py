@@ -35,7 +35,7 @@ def test_cam_head_hand_computed_maps_logits_and_attention():
     expected_maps = torch.tensor([[[[1., 2.], [3., 4.]],
                                    [[1.5, 1.5], [0.5, -1.5]],
                                    [[-1., -2.], [-3., -4.]]]])
-    torch.testing.assert_close(outputs['maps'], expected_maps)
+    torch.testing.assert_close(outputs['cams'], expected_maps)
     # OAA Eq. 1: logits = GAP(F); p = sigma(logits)
     torch.testing.assert_close(outputs['logits'], torch.tensor([[2.5, 0.5, -2.5]]))
     torch.testing.assert_close(head.predict_scores(outputs),
@@ -44,7 +44,7 @@ def test_cam_head_hand_computed_maps_logits_and_attention():
     torch.testing.assert_close(head.localization_maps(outputs), expected_maps.clamp(min=0))
     # OAA Eq. 2: A = ReLU(F) / max(F)
     torch.testing.assert_close(
-        normalized_attention(outputs['maps']),
+        normalized_attention(outputs['cams']),
         torch.tensor([[[[0.25, 0.5], [0.75, 1.]], [[1., 1.], [1 / 3, 0.]],
                        [[0., 0.], [0., 0.]]]]))
 
@@ -80,11 +80,11 @@ def test_cam_head_extra_convs_shapes_and_init():
     assert any(isinstance(m, torch.nn.Dropout) for m in head.modules())
     feats = (torch.randn(2, 8, 10, 10), torch.randn(2, 16, 6, 7))
     outputs = head(feats)  # in_index=-1 picks the last backbone output
-    assert outputs['maps'].shape == (2, 5, 6, 7)
+    assert outputs['cams'].shape == (2, 5, 6, 7)
     assert outputs['logits'].shape == (2, 5)
     head.eval()
     outputs = head(feats)
-    torch.testing.assert_close(outputs['logits'], outputs['maps'].mean(dim=(2, 3)))
+    torch.testing.assert_close(outputs['logits'], outputs['cams'].mean(dim=(2, 3)))
 
 
 def test_cam_head_init_weights_keeps_normal_init():

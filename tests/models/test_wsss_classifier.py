@@ -51,8 +51,8 @@ def test_tensor_mode_returns_head_outputs():
     assert data['inputs'].shape == (2, 3, 32, 32)  # padded to the largest image
     outputs = model(data['inputs'], data['data_samples'], mode='tensor')
     assert outputs['logits'].shape == (2, NUM_CLASSES)
-    assert outputs['maps'].shape == (2, NUM_CLASSES, 4, 4)  # output stride 8
-    assert model(data['inputs'])['maps'].shape == (2, NUM_CLASSES, 4, 4)
+    assert outputs['cams'].shape == (2, NUM_CLASSES, 4, 4)  # output stride 8
+    assert model(data['inputs'])['cams'].shape == (2, NUM_CLASSES, 4, 4)
 
 
 def test_predict_mode_fills_scores_and_image_size_maps():
@@ -61,7 +61,7 @@ def test_predict_mode_fills_scores_and_image_size_maps():
     with torch.no_grad():
         outputs = model(data['inputs'], mode='tensor')
         samples = model(data['inputs'], data['data_samples'], mode='predict')
-    full = F.interpolate(F.relu(outputs['maps']), size=(32, 32), mode='bilinear',
+    full = F.interpolate(F.relu(outputs['cams']), size=(32, 32), mode='bilinear',
                          align_corners=False)
     assert [s.pred_maps.shape for s in samples] == [(NUM_CLASSES, 32, 32),
                                                     (NUM_CLASSES, 24, 20)]
@@ -92,8 +92,8 @@ def test_loss_mode_returns_losses_and_records_detached_outputs():
     assert set(losses) == {'loss_cls'} and losses['loss_cls'].requires_grad
     recorded = model.train_outputs
     assert recorded['logits'].shape == (2, NUM_CLASSES)
-    assert recorded['maps'].shape == (2, NUM_CLASSES, 4, 4)
-    assert not recorded['logits'].requires_grad and not recorded['maps'].requires_grad
+    assert recorded['cams'].shape == (2, NUM_CLASSES, 4, 4)
+    assert not recorded['logits'].requires_grad and not recorded['cams'].requires_grad
     assert recorded['data_samples'] is data['data_samples']
     assert recorded['batch_input_shape'] == (32, 32)
     with pytest.raises(ValueError, match='gt_label'):
@@ -158,4 +158,4 @@ def test_vgg16_cam_classifier_has_output_stride_8():
     model.eval()
     with torch.no_grad():
         outputs = model(torch.randn(1, 3, 40, 48))
-    assert outputs['maps'].shape == (1, 20, 5, 6)
+    assert outputs['cams'].shape == (1, 20, 5, 6)

@@ -42,12 +42,12 @@ def test_loss_is_the_hybrid_loss_of_the_maps_and_trains():
     soft[0, 8:24, 8:24] = 0.8
     samples = [_sample(soft, (32, 32), (32, 32))]
     outputs = head(feats)
-    assert outputs['maps'].shape == (1, 2, 8, 8) and outputs['logits'].shape == (1, 2)
+    assert outputs['cams'].shape == (1, 2, 8, 8) and outputs['logits'].shape == (1, 2)
     losses = head.loss(outputs, samples)
     targets, valid = head.soft_targets(samples, (8, 8), 'cpu')
     assert set(losses) == {'loss_hybrid'}
     assert losses['loss_hybrid'].item() == pytest.approx(
-        HybridLoss()(outputs['maps'], targets, valid).item())
+        HybridLoss()(outputs['cams'], targets, valid).item())
     optimizer = torch.optim.SGD(head.parameters(), lr=0.5)
     first = None
     for _ in range(20):
@@ -88,4 +88,4 @@ def test_in_the_wsss_classifier():
         data_samples=samples), True)
     losses = model(**data, mode='loss')
     assert torch.isfinite(losses['loss_hybrid'])
-    assert model.train_outputs['maps'].shape == (2, 2, 4, 3)
+    assert model.train_outputs['cams'].shape == (2, 2, 4, 3)

@@ -70,7 +70,7 @@ def test_batch_attention_crops_padding_then_normalises():
 
 
 def _recorded(maps, logits, samples, shape=(32, 32)):
-    return dict(maps=maps, logits=logits, data_samples=samples, batch_input_shape=shape)
+    return dict(cams=maps, logits=logits, data_samples=samples, batch_input_shape=shape)
 
 
 def test_record_fuses_accepted_classes_only():

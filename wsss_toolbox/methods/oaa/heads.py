@@ -99,7 +99,7 @@ class IntegralAttentionHead(CAMHead):
 
     def loss(self, outputs: Dict[str, Tensor], data_samples: Sequence) -> Dict[str, Tensor]:
         """``loss_soft`` of ``F^`` against the soft labels (+ ``loss_cls`` when configured)."""
-        maps = outputs['maps']
+        maps = outputs['cams']
         targets, valid = self.soft_targets(data_samples, maps.shape[-2:], maps.device)
         losses = {getattr(self.loss_soft, 'loss_name', 'loss_soft'):
                   self.loss_soft(maps, targets, valid)}

@@ -306,7 +306,7 @@ class CumulativeMapRecorderHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         recorded = getattr(model, 'train_outputs', None)
-        if not recorded or 'maps' not in recorded:
+        if not recorded or 'cams' not in recorded:
             raise RuntimeError(
                 'CumulativeMapRecorderHook needs a model that records its training forward in '
                 '`train_outputs` (maps, logits, data_samples), e.g. WSSSClassifier')
@@ -326,7 +326,7 @@ class CumulativeMapRecorderHook(Hook):
                max_epochs: Optional[int] = None) -> List[MapUpdate]:
         """Fuse one batch of the training forward into the store; return the updates."""
         data_samples = recorded['data_samples']
-        maps = recorded['maps']
+        maps = recorded['cams']
         batch_input_shape = recorded.get('batch_input_shape', tuple(maps.shape[-2:]))
         store = self.store
         per_image = batch_attention(maps, data_samples, batch_input_shape,

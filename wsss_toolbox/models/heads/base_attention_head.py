@@ -22,7 +22,7 @@ class BaseAttentionHead(BaseModule, metaclass=ABCMeta):
 
     Contract:
         * ``forward(feats, data_samples=None) -> dict`` with at least ``logits`` (B, C)
-          and ``maps`` (B, C, h, w), the raw class-aware maps ``F`` before any ReLU. Extra
+          and ``cams`` (B, C, h, w), the raw class activation maps ``F`` before any ReLU. Extra
           keys are allowed (other branches, masks, ...). ``data_samples`` is optional and
           only needed by heads whose forward depends on the labels (e.g. SeeNet erasing).
         * ``loss(outputs, data_samples) -> dict`` of loss tensors, keys containing ``'loss'``.
@@ -56,7 +56,7 @@ class BaseAttentionHead(BaseModule, metaclass=ABCMeta):
 
     @abstractmethod
     def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
-        """Return ``dict(logits=(B, C), maps=(B, C, h, w), ...)``."""
+        """Return ``dict(logits=(B, C), cams=(B, C, h, w), ...)``."""
 
     def loss(self, outputs: Dict[str, Tensor], data_samples: Sequence) -> Dict[str, Tensor]:
         """Image-level classification loss of ``outputs['logits']`` against ``gt_label``."""
@@ -69,7 +69,7 @@ class BaseAttentionHead(BaseModule, metaclass=ABCMeta):
 
     def localization_maps(self, outputs: Dict[str, Tensor]) -> Tensor:
         """Non-negative maps used at inference; CAM: ``ReLU(F)``."""
-        return F.relu(outputs['maps'])
+        return F.relu(outputs['cams'])
 
     def predict_scores(self, outputs: Dict[str, Tensor]) -> Tensor:
         """Class probabilities ``sigma(logits)`` (OAA Eq. 1), shape (B, C)."""

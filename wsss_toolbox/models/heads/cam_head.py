@@ -84,7 +84,7 @@ class CAMHead(BaseAttentionHead):
     ``F = classifier(convs(feats))`` are the class-aware maps; the image-level score is
     ``p^c = sigma(GAP(F^c))`` (OAA Eq. 1), trained with a sigmoid BCE over the C classes
     (``loss_cls``). Inference maps are ``ReLU(F)``; OAA's online attention (Eq. 2) is
-    :func:`wsss_toolbox.models.utils.normalized_attention` of ``outputs['maps']``.
+    :func:`wsss_toolbox.models.utils.normalized_attention` of ``outputs['cams']``.
 
     Args:
         in_channels: channels of the selected backbone output.
@@ -126,4 +126,4 @@ class CAMHead(BaseAttentionHead):
                              f'backbone output {self.in_index} has {x.shape[1]}; set '
                              'head.in_channels to the backbone output channels.')
         maps, logits = self.branch(x)
-        return dict(logits=logits, maps=maps)
+        return dict(logits=logits, cams=maps)
