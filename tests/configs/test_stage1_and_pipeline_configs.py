@@ -60,3 +60,29 @@ def test_pipeline_config_steps_build_and_name_loadable_stage_configs(path, tmp_p
         assert 'model' in stage_cfg and 'train_dataloader' in stage_cfg
         assert stage_cfg.work_dir == str(tmp_path / step.name)
         step.fingerprint_config()  # the resolved config can be fingerprinted
+
+
+def test_generic_config_reads_the_generic_layout(tmp_path):
+    """configs/cam/cam_vgg16_1xb16-15e_generic-256x256.py on a tiny folder of the layout
+    docs/getting_started.md describes: images/, classes.txt, train.txt, val.txt, masks/."""
+    import mmcv
+    import numpy as np
+
+    from wsss_toolbox.registry import DATASETS
+    root = tmp_path / 'my_dataset'
+    (root / 'images').mkdir(parents=True)
+    (root / 'masks').mkdir()
+    (root / 'classes.txt').write_text('cat\ndog\n')
+    (root / 'train.txt').write_text('a cat\nb dog cat\n')
+    (root / 'val.txt').write_text('c dog\n')
+    for name in 'abc':
+        mmcv.imwrite(np.full((40, 50, 3), 90, np.uint8), str(root / 'images' / f'{name}.jpg'))
+    mmcv.imwrite(np.zeros((40, 50), np.uint8), str(root / 'masks' / 'c.png'))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'cam',
+                                   'cam_vgg16_1xb16-15e_generic-256x256.py'))
+    train = dict(cfg.train_dataloader.dataset, data_root=str(root))
+    val = dict(cfg.val_dataloader.dataset, data_root=str(root))
+    train_set, val_set = DATASETS.build(train), DATASETS.build(val)
+    assert train_set.metainfo['classes'] == ('cat', 'dog') and len(train_set) == 2
+    assert train_set[1]['data_samples'].gt_label.tolist() == [1.0, 1.0]
+    assert val_set.get_data_info(0)['seg_map_path'].endswith('masks/c.png')
