@@ -3,21 +3,24 @@
     python tools/infer_maps.py CONFIG CHECKPOINT --out-dir DIR [--split train|val]
         [--scales 1.0 0.5 1.5] [--no-flip] [--fusion mean|max] [--overwrite]
         [--partners PARTNERS.json | --num-partners N [--rounds R] [--partner-seed S]]
-        [--stride 4]
+        [--stride 4] [--partial-load]
     torchrun --nproc_per_node=N tools/infer_maps.py ... --launcher pytorch   # ranks share images
 
 The defaults come from the config's ``map_inference`` dict (the keyword arguments of
-:func:`wsss_toolbox.maps.inference.infer_maps`); the options override them.
+:func:`wsss_toolbox.maps.inference.infer_maps`); the options override them. The checkpoint
+must fit the config's model exactly (an error names the file and the differing weights)
+unless ``--partial-load`` is given.
 """
 import argparse
 import copy
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dist import init_dist
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
+from wsss_toolbox.engine.checkpoint import load_model_checkpoint
+from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.maps.inference import FUSIONS, infer_maps
 from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
 from wsss_toolbox.registry import MODELS
@@ -42,6 +45,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--stride', type=int,
                         help='also write strided maps at this stride (IRN: 4)')
     parser.add_argument('--overwrite', action='store_true', help='recompute existing files')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='load only the checkpoint weights that fit the model (the others '
+                        'keep their initial values) instead of stopping on a mismatch')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     return parser.parse_args()
@@ -50,7 +56,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'wsss_toolbox'))
@@ -69,7 +75,8 @@ def main() -> None:
     loader = 'train_dataloader' if args.split == 'train' else 'val_dataloader'
     samples, _ = samples_from_dataset_cfg(copy.deepcopy(cfg[loader]['dataset']))
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    load_model_checkpoint(model, args.checkpoint, strict=not args.partial_load,
+                          what=f'the model of {args.config}')
     counts = infer_maps(model, samples, args.out_dir, overwrite=args.overwrite, **options)
     print(f"maps written: {counts['written']}, already there: {counts['skipped']}")
 

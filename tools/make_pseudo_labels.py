@@ -11,12 +11,12 @@ saliency maps), ``map_dir`` (the ``<img_id>.npz`` files), ``label_dir`` (output 
 """
 import argparse
 import json
-import os
 
 import torch.distributed as torch_dist
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 
+from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.evaluation import dump_metrics_json
 from wsss_toolbox.pseudo_labels import (
     dataset_cfg_from_config,
@@ -49,9 +49,7 @@ def _plain(component_cfg) -> dict:
 
 def main() -> None:
     args = parse_args()
-    if not os.path.isfile(args.config):
-        raise FileNotFoundError(f'Config file "{args.config}" does not exist.')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     map_dir = args.map_dir or cfg.get('map_dir')

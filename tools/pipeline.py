@@ -12,6 +12,7 @@ import sys
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
+from wsss_toolbox.engine.config import ConfigSyntaxError
 from wsss_toolbox.pipeline import (
     PipelineConfigError,
     PipelineRunner,
@@ -52,7 +53,7 @@ def main() -> int:
             print(runner.format_plan(runner.plan(force=args.force)))
             return 0
         runner.run(force=args.force, until=args.until)
-    except (PipelineConfigError, WorkDirLockedError) as error:
+    except (PipelineConfigError, WorkDirLockedError, ConfigSyntaxError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
     return 0

@@ -6,6 +6,7 @@
 """
 import argparse
 import logging
+import os.path as osp
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -13,6 +14,7 @@ from mmengine.runner import Runner
 
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
 from wsss_toolbox.engine import finish_distributed, prepare_distributed
+from wsss_toolbox.engine.checkpoint import latest_checkpoint_in
 from wsss_toolbox.registry import RUNNERS
 from wsss_toolbox.utils import register_all_modules
 
@@ -46,8 +48,11 @@ def build_config(args: argparse.Namespace) -> Config:
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.resume == 'auto':
+        # the latest checkpoint *inside* the work dir: mmengine's last_checkpoint holds an
+        # absolute path, which in a copied work dir names the original's checkpoint
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = (latest_checkpoint_in(cfg.work_dir) if osp.isdir(cfg.work_dir)
+                         else None)
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -204,7 +204,9 @@ def test_generic_layout(generic_root):
     np.testing.assert_array_equal(first['gt_label'], [1, 0, 0])
     np.testing.assert_array_equal(second['gt_label'], [0, 1, 1])
     assert first['saliency_path'].endswith('saliency/cat_01.png')
-    assert second['saliency_path'] is None and first['seg_map_path'] is None
+    # no saliency map for the second image: the path is kept (its reader names the file)
+    assert second['saliency_path'].endswith('saliency/sub/two_animals.png')
+    assert first['seg_map_path'] is None  # masks are optional per image
 
 
 def test_generic_errors_name_file_and_line(generic_root):

@@ -156,3 +156,55 @@ def test_missing_image_list_and_image_errors(voc_with_pseudo_labels):
     with pytest.raises(FileNotFoundError, match=rf'image files .*{img_id}\.png'):
         _build(root, 'train', data_prefix=dict(img_path='JPEGImages'),
                pseudo_label_dir=pseudo_dir)
+
+
+# ----------------------------------------------- images without tags: skipped in every stage
+def _untag(root: str, img_id: str) -> None:
+    """Remove every tag of one image from the benchmark's cls_labels.txt."""
+    path = osp.join(root, 'cls_labels.txt')
+    with open(path) as f:
+        lines = [img_id + '\n' if line.split()[0] == img_id else line for line in f]
+    with open(path, 'w') as f:
+        f.writelines(lines)
+
+
+def _stage3(root: str, label_dir: str) -> PseudoLabelSegDataset:
+    init_default_scope('wsss_toolbox')
+    return DATASETS.build(dict(
+        type='PseudoLabelSegDataset', data_root=root, class_file='classes.txt',
+        img_suffix='.jpg', ann_file='ImageSets/Segmentation/train.txt',
+        data_prefix=dict(img_path='JPEGImages'), pseudo_label_dir=label_dir, pipeline=[]))
+
+
+def test_images_without_tags_are_skipped_in_every_stage(tmp_path):
+    """Stages 1-2 (the image-label dataset) skip an image without tags; before, stage 3 then
+    failed with "1 of 6 pseudo-label files ... are missing ... Re-run stage 2"."""
+    from tiny_benchmark import dataset_cfg, write_gt_maps, write_tiny_benchmark
+
+    from wsss_toolbox.pseudo_labels import generate_pseudo_labels, samples_from_dataset_cfg
+    root = write_tiny_benchmark(str(tmp_path / 'bench'))
+    _untag(root, 'train_00004')
+    with pytest.warns(UserWarning, match=r'skipped 1 of 6 images .* without any positive '
+                                         r'label \(train_00004\)'):
+        samples, _ = samples_from_dataset_cfg(dataset_cfg(root))  # stages 1 and 2
+    map_dir, label_dir = str(tmp_path / 'maps'), str(tmp_path / 'labels')
+    write_gt_maps(root, map_dir)
+    generate_pseudo_labels(samples, map_dir, label_dir,
+                           dict(type='ThresholdLabelGenerator'), progress=False)
+    with pytest.warns(UserWarning, match=r'skipped 1 of 6 images .*train\.txt that stage 2 did '
+                                         r'not label .*labelled_images\.txt.*\(train_00004\.jpg\)'):
+        dataset = _stage3(root, label_dir)
+    assert len(dataset) == 5
+    assert 'train_00004.jpg' not in [osp.basename(info['img_path']) for info in
+                                     (dataset.get_data_info(i) for i in range(len(dataset)))]
+
+    # an image stage 2 was to label but did not (an interrupted run) is still an error
+    os.remove(osp.join(label_dir, 'train_00002.png'))
+    with pytest.raises(FileNotFoundError, match=r'1 of 5 pseudo-label files .* missing: '
+                                                r'.*train_00002\.png\. Re-run stage 2'):
+        _stage3(root, label_dir)
+    # labels made for another image list
+    with open(osp.join(label_dir, 'labelled_images.txt'), 'w') as f:
+        f.write('val_00000\n')
+    with pytest.raises(ValueError, match=r'None of the images .* is in .*labelled_images\.txt'):
+        _stage3(root, label_dir)

@@ -59,13 +59,15 @@ def expected_label(*indices):
 
 
 def test_labels_masks_and_saliency_from_train_aug_masks(voc_root):
-    dataset = DATASETS.build(
-        dict(
-            type='VOCImageLabelDataset',
-            data_root=voc_root,
-            ann_file='ImageSets/Segmentation/train_aug.txt',
-            data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
-                             saliency_path='Saliency')))
+    # one warning names the image of the configured saliency folder without a saliency map
+    with pytest.warns(UserWarning, match=r'1 of 3 images .* no saliency map .*2008_000123\.png'):
+        dataset = DATASETS.build(
+            dict(
+                type='VOCImageLabelDataset',
+                data_root=voc_root,
+                ann_file='ImageSets/Segmentation/train_aug.txt',
+                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
+                                 saliency_path='Saliency')))
     assert isinstance(dataset, VOCImageLabelDataset)
     assert dataset.metainfo['classes'] == VOC_CLASSES and len(dataset) == 3
     infos = [dataset.get_data_info(i) for i in range(3)]
@@ -78,7 +80,8 @@ def test_labels_masks_and_saliency_from_train_aug_masks(voc_root):
     assert infos[1]['seg_map_path'] == osp.join(voc_root, 'SegmentationClassAug',
                                                 '2007_000039.png')
     assert infos[1]['saliency_path'] == osp.join(voc_root, 'Saliency', '2007_000039.png')
-    assert infos[2]['saliency_path'] is None  # no saliency file for that image
+    # no saliency file for that image: its path is kept, so whatever reads it names the file
+    assert infos[2]['saliency_path'] == osp.join(voc_root, 'Saliency', '2008_000123.png')
     assert infos[0]['seg_fields'] == []
     assert dataset.get_cat_ids(1) == [BIRD, DOG]
 

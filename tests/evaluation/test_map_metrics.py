@@ -125,3 +125,20 @@ def test_maps_iou_curve_uses_max_over_classes(tmp_path):
         masks.append(np.where(gt == 255, 255, gt > 0).astype(np.uint8))
     np.testing.assert_allclose(result['curve'], lid_iou_curve(agnostic, masks)['curve'])
     assert result['peak_iou'] > 0.5  # the synthetic maps are informative
+
+
+def test_map_files_are_checked_against_the_image(hand_made):
+    """Before: another image's map file was scored against this image's ground truth, and a
+    NaN crashed the confusion matrix without naming any file."""
+    samples, map_dir = hand_made
+    save_maps(map_path(map_dir, 'a'), 'b', np.array([0]), np.zeros((1, 1, 4)))
+    with pytest.raises(ValueError, match=r'a\.npz" belongs to image "b", not "a"'):
+        evaluate_maps(samples, map_dir, num_classes=2)
+    save_maps(map_path(map_dir, 'a'), 'a', np.array([1]), np.zeros((1, 1, 4)))
+    tagged = [dict(sample, gt_label=np.array([1, 0], np.float32)) for sample in samples]
+    with pytest.raises(ValueError, match=r'a\.npz" holds maps of class\(es\) \[1\]'):
+        map_precision_recall(tagged, map_dir, num_classes=3)
+    np.savez_compressed(map_path(map_dir, 'a'), img_id=np.array('a'), classes=np.array([0]),
+                        maps=np.full((1, 1, 4), np.nan, np.float16))
+    with pytest.raises(ValueError, match=r'a\.npz": maps contain 4 NaN'):
+        maps_iou_curve(samples, map_dir)

@@ -156,3 +156,93 @@ def test_load_checks_strided_maps(tmp_path, extra, message):
                         maps=np.zeros((1, 10, 13), np.float16), **extra)
     with pytest.raises(ValueError, match=message):
         load_maps(path)
+
+
+# ---- checks on load: values, image, tags ---------------------------------------------------
+def _write_raw(path, img_id='a', classes=(0, 1), maps=None, **extra):
+    """A map file written without save_maps' checks (a foreign tool, a hand edit)."""
+    maps = np.full((len(classes), 4, 5), 0.5, np.float16) if maps is None else maps
+    np.savez_compressed(path, img_id=np.array(img_id), classes=np.array(classes, np.int64),
+                        maps=np.asarray(maps, np.float16), **extra)
+    return path
+
+
+def _with(value, where=(0, 1, 2)):
+    maps = np.full((2, 4, 5), 0.5, np.float32)
+    maps[where] = value
+    return maps
+
+
+@pytest.mark.parametrize('maps, message', [
+    (_with(np.nan), r'maps contain 1 NaN value\(s\) \(the first at \[class slot, y, x\] = '
+                    r'\[0, 1, 2\]\)'),
+    (_with(np.inf), r'maps contain 1 inf value\(s\)'),
+    (_with(-np.inf), r'maps contain 1 inf value\(s\)'),
+    (_with(3.0), r'maps values must lie in \[0, 1\], got \[0\.5, 3\]'),
+    (_with(-0.5), r'maps values must lie in \[0, 1\], got \[-0\.5, 0\.5\]'),
+])
+def test_load_rejects_nan_inf_and_out_of_range_values(tmp_path, maps, message):
+    path = _write_raw(str(tmp_path / 'bad_values.npz'), maps=maps)
+    with pytest.raises(ValueError, match=r'bad_values\.npz.*' + message):
+        load_maps(path)
+
+
+def test_load_rejects_bad_strided_values(tmp_path):
+    strided = np.full((2, 1, 2), 0.5, np.float16)
+    strided[1, 0, 1] = np.nan
+    path = _write_raw(str(tmp_path / 'strided.npz'), strided_maps=strided, stride=np.array(4))
+    with pytest.raises(ValueError, match=r'strided\.npz.*strided_maps contain 1 NaN'):
+        load_maps(path)
+
+
+def test_load_tolerates_float16_rounding_and_clips(tmp_path):
+    path = _write_raw(str(tmp_path / 'a.npz'), maps=_with(1.0005))
+    maps = load_maps(path)['maps']
+    assert maps.max() == 1.0 and maps.dtype == np.float32
+
+
+def test_load_checks_the_image_id(tmp_path):
+    path = _write_raw(str(tmp_path / 'img_b.npz'), img_id='img_a')
+    assert load_maps(path, img_id='img_a')['img_id'] == 'img_a'
+    with pytest.raises(ValueError, match=r'img_b\.npz" belongs to image "img_a", not "img_b"'):
+        load_maps(path, img_id='img_b')
+
+
+@pytest.mark.parametrize('tags', [
+    np.array([1, 1, 0], np.float32),  # a multi-hot gt_label
+    np.array([True, True, False, False]),
+    [0, 1], np.array([1, 0]), [0, 1, 2],  # class indices (a superset is fine)
+])
+def test_load_accepts_classes_among_the_tags(tmp_path, tags):
+    path = _write_raw(str(tmp_path / 'a.npz'))
+    assert load_maps(path, img_id='a', tags=tags)['classes'].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize('tags, shown', [
+    (np.array([1, 0, 0], np.float32), r'\[1\].*tagged only with \[0\]'),
+    (np.array([0, 0, 1], np.float32), r'\[0, 1\].*tagged only with \[2\]'),
+    ([1], r'\[0\].*tagged only with \[1\]'),
+    (np.zeros(3, np.float32), r'\[0, 1\].*tagged only with \[\]'),
+])
+def test_load_rejects_classes_the_image_is_not_tagged_with(tmp_path, tags, shown):
+    path = _write_raw(str(tmp_path / 'extra.npz'))
+    with pytest.raises(ValueError, match=r'extra\.npz" holds maps of class\(es\) ' + shown):
+        load_maps(path, tags=tags)
+
+
+@pytest.mark.parametrize('classes, message', [
+    ((1, 1), r'distinct foreground class indices >= 0, got \[1, 1\]'),
+    ((-1, 0), r'distinct foreground class indices >= 0, got \[-1, 0\]'),
+])
+def test_load_rejects_repeated_or_negative_classes(tmp_path, classes, message):
+    path = _write_raw(str(tmp_path / 'classes.npz'), classes=classes)
+    with pytest.raises(ValueError, match=r'classes\.npz.*' + message):
+        load_maps(path)
+
+
+def test_load_rejects_non_integer_classes(tmp_path):
+    path = str(tmp_path / 'float_classes.npz')
+    np.savez_compressed(path, img_id=np.array('a'), classes=np.array([0.5]),
+                        maps=np.zeros((1, 2, 2), np.float16))
+    with pytest.raises(ValueError, match=r'float_classes\.npz": classes must be integer'):
+        load_maps(path)

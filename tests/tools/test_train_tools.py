@@ -1,6 +1,7 @@
 """tools/train.py, tools/test.py and torchrun on CPU with a tiny mmseg model."""
 import json
 import os.path as osp
+import shutil
 
 import torch
 from conftest import PYTHON, REPO_ROOT, run_tool
@@ -46,6 +47,20 @@ def test_train_checkpoint_resume_and_test(tiny_voc, tmp_path):
     proc = run_tool([PYTHON, 'tools/test.py', CONFIG, osp.join(work_dir, 'iter_6.pth'),
                      '--work-dir', str(tmp_path / 'test')] + data_options(tiny_voc))
     assert 'mIoU' in proc.stdout + proc.stderr
+
+    # a copied work dir resumes from its own checkpoint, although last_checkpoint holds the
+    # original's absolute path (before: it resumed from the original's file)
+    copied = str(tmp_path / 'copied')
+    shutil.copytree(work_dir, copied)
+    proc = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', copied, '--resume',
+                     '--cfg-options', 'train_cfg.max_iters=8'] + data_options(tiny_voc)[1:])
+    output = proc.stdout + proc.stderr
+    assert f'{copied}/last_checkpoint names {work_dir}/iter_7.pth (another work dir); using ' \
+           f'{copied}/iter_7.pth' in output
+    assert f'Load checkpoint from {copied}/iter_7.pth' in output
+    assert 'resumed epoch: 0, iter: 7' in output
+    assert osp.isfile(osp.join(copied, 'iter_8.pth'))
+    assert not osp.exists(osp.join(work_dir, 'iter_8.pth'))
 
 
 def test_torchrun_two_cpu_processes(tiny_voc, tmp_path):

@@ -5,6 +5,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from wsss_toolbox.engine.config import load_config
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank`` (mmseg's flags)."""
@@ -29,9 +31,7 @@ def parse_with_local_rank(parser: argparse.ArgumentParser) -> argparse.Namespace
 def load_cli_config(args: argparse.Namespace) -> Config:
     """Read ``args.config``, apply ``--cfg-options`` and ``--launcher``, and set the work dir
     (command line > config > ``./work_dirs/<config name>``)."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'Config file "{args.config}" does not exist.')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)  # errors name the file (and the line of a syntax error)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

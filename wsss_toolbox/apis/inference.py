@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 
+from wsss_toolbox.engine.checkpoint import load_model_checkpoint
+from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.maps.inference import check_fusion, class_maps, fused_maps_and_scores
 
 # one meaning of make_pseudo_label: maps + classes + image -> label (the stage-2 runner's)
@@ -31,16 +32,19 @@ ImageInput = Union[str, os.PathLike, np.ndarray]
 def init_classifier(config: Union[str, os.PathLike, Config],
                     checkpoint: Optional[str] = None,
                     device: str = 'cpu',
-                    cfg_options: Optional[dict] = None) -> torch.nn.Module:
+                    cfg_options: Optional[dict] = None,
+                    strict: bool = True) -> torch.nn.Module:
     """Build a stage-1 classifier from a config and load its checkpoint.
 
     Args:
         config: a config file or a :class:`~mmengine.config.Config` (not modified). Its
             ``custom_imports`` are imported, so plugin components can be named.
-        checkpoint: a checkpoint of this model (weights are loaded strictly: a checkpoint
-            of another model is an error naming the file); None keeps the initial weights.
+        checkpoint: a checkpoint of this model; None keeps the initial weights.
         device: where the model goes (``'cpu'``, ``'cuda:0'`` ...).
         cfg_options: overrides merged into the config (as ``--cfg-options``).
+        strict: a checkpoint whose weights are missing, extra or of another shape (another
+            model's) is a :class:`~wsss_toolbox.engine.checkpoint.CheckpointError` naming the
+            file; ``False`` loads the weights that fit and warns about the others.
 
     Returns:
         The model in eval mode, with ``model.cfg`` (the config) and ``model.dataset_meta``
@@ -50,10 +54,7 @@ def init_classifier(config: Union[str, os.PathLike, Config],
     from wsss_toolbox.registry import MODELS, SCOPE
     from wsss_toolbox.utils import register_all_modules
     if isinstance(config, (str, os.PathLike)):
-        path = os.fspath(config)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f'config file "{path}" does not exist')
-        config = Config.fromfile(path)  # imports custom_imports
+        config = load_config(config)  # imports custom_imports; errors name the file
     elif isinstance(config, Config):
         config = copy.deepcopy(config)
         if config.get('custom_imports'):
@@ -69,14 +70,10 @@ def init_classifier(config: Union[str, os.PathLike, Config],
     model = MODELS.build(config.model)
     dataset_meta = None
     if checkpoint is not None:
-        checkpoint = os.fspath(checkpoint)
-        try:
-            loaded = load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                                     logger='silent')
-        except RuntimeError as error:
-            raise RuntimeError(f'checkpoint "{checkpoint}" does not fit the model of '
-                               f'{config.filename or "the config"}: {error}') from error
-        meta = loaded.get('meta', {}) if isinstance(loaded, dict) else {}
+        loaded = load_model_checkpoint(
+            model, os.fspath(checkpoint), strict=strict,
+            what=f'the model of {config.filename or "the config"}')
+        meta = loaded.get('meta') or {}
         dataset_meta = meta.get('dataset_meta')
     if dataset_meta is None:
         metainfo = config.get('train_dataloader', {}).get('dataset', {}).get('metainfo')

@@ -8,7 +8,10 @@ messages for all layouts:
 * a class token that is not in ``metainfo['classes']`` -> ``DatasetFormatError`` naming the file
   and line;
 * a missing image -> ``FileNotFoundError`` naming the image and the annotation line;
-* images without any positive class are skipped, with one summary warning.
+* images without any positive class are skipped, with one summary warning (stage 2 records
+  the images it labels, so the stage-3 dataset skips them too);
+* a configured saliency folder without an image's map -> the path is kept (its reader names
+  the missing file) and one summary warning.
 
 Data info of every sample (the contract of ``docs/design.md``)::
 
@@ -188,12 +191,18 @@ class ImageLabelDataset(BaseDataset):
         return self.data_prefix.get(key) or None
 
     def optional_file(self, key: str, relative_stem: str, suffix: str) -> Optional[str]:
-        """``<prefix>/<stem><suffix>`` when the prefix is configured and the file exists."""
+        """``<prefix>/<stem><suffix>`` when the prefix is configured, else None.
+
+        A missing mask gives None (masks may cover part of a split only, e.g. VOC's
+        ``SegmentationClass`` of ``train_aug``). A missing saliency map keeps its path: a
+        configured saliency folder holds one map per image, so whatever reads the map names
+        the missing file, and :meth:`load_data_list` warns about such images once.
+        """
         folder = self.prefix(key)
         if folder is None:
             return None
         path = osp.join(folder, relative_stem + suffix)
-        return path if osp.isfile(path) else None
+        return path if key == 'saliency_path' or osp.isfile(path) else None
 
     def _check_optional_folders(self) -> None:
         for key in OPTIONAL_PREFIXES:
@@ -276,6 +285,17 @@ class ImageLabelDataset(BaseDataset):
             raise DatasetFormatError(
                 f'{type(self).__name__}: no image with a positive label in '
                 f'{self.ann_file or self.data_root}')
+        no_saliency = [item['saliency_path'] for item in data_list
+                       if item['saliency_path'] and not osp.isfile(item['saliency_path'])]
+        if no_saliency:
+            examples = ', '.join(no_saliency[:3]) + (', ...' if len(no_saliency) > 3 else '')
+            warnings.warn(
+                f'{type(self).__name__}: {len(no_saliency)} of {len(data_list)} images of '
+                f'{self.ann_file or self.data_root} have no saliency map (missing: '
+                f'{examples}); reading their saliency (saliency-guided labels, '
+                'LoadWSSSAnnotations) will fail. Add the maps, or set '
+                'data_prefix.saliency_path=None.',
+                stacklevel=2)
         return data_list
 
     def get_cat_ids(self, idx: int) -> List[int]:

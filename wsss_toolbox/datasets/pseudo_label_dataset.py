@@ -5,6 +5,7 @@ Masks follow the project convention: single-channel uint8 PNGs with ``0`` = back
 with ``'background'`` first and no label remapping.
 """
 import os.path as osp
+import warnings
 from typing import List, Optional, Sequence
 
 import mmengine
@@ -31,7 +32,9 @@ class PseudoLabelSegDataset(BaseSegDataset):
             ``data_prefix['seg_map_path']`` and is used as written (absolute, or relative to
             the working directory like ``work_dir``), *not* joined with ``data_root``.
             Override it with ``--cfg-options train_dataloader.dataset.pseudo_label_dir=DIR``.
-            Leave it ``None`` for datasets read with ground truth (validation).
+            Leave it ``None`` for datasets read with ground truth (validation). Images of the
+            list that the folder's ``labelled_images.txt`` (written by stage 2) does not name
+            are skipped with one warning: stages 1 and 2 skipped them (no positive tag).
         class_file: used when ``metainfo`` gives no ``classes``: a text file with one class
             a line (first token), as the image-label datasets' ``classes.txt`` (foreground
             classes only); ``'background'`` is put first unless the file starts with it.
@@ -112,11 +115,48 @@ class PseudoLabelSegDataset(BaseSegDataset):
         if not data_list:
             raise ValueError(f'No image found: ann_file={self.ann_file!r}, '
                              f'image folder={img_dir!r}, img_suffix={self.img_suffix!r}.')
+        if self.pseudo_label_dir is not None:
+            data_list = self._skip_unlabelled(data_list, label_dir)
         if self.check_files:
             self._check_exist([info['img_path'] for info in data_list], 'image')
             if label_dir:
                 self._check_exist([info['seg_map_path'] for info in data_list], label_kind)
         return data_list
+
+    def _skip_unlabelled(self, data_list: List[dict], label_dir: str) -> List[dict]:
+        """Drop the images that stage 2 did not label, with one warning.
+
+        Stage 2 writes the ids of the images it labels to ``<label dir>/labelled_images.txt``;
+        the image-label datasets of stages 1 and 2 skip images without a positive tag, so such
+        an image of this list has no pseudo label, and is skipped here too. A listed image
+        without its PNG is an interrupted stage 2 (an error in :meth:`_check_exist`).
+        """
+        from wsss_toolbox.pseudo_labels.label_io import (
+            LABELLED_IMAGES_FILE,
+            read_labelled_images,
+        )
+        labelled = read_labelled_images(label_dir)
+        if labelled is None:  # labels from elsewhere: every listed image needs one
+            return data_list
+        kept, skipped = [], []
+        for info in data_list:
+            # the image id is the label's path inside the folder, without the suffix
+            img_id = osp.relpath(info['seg_map_path'], label_dir)[:-len(self.seg_map_suffix)]
+            (kept if img_id in labelled else skipped).append(info)
+        if not kept:
+            raise ValueError(f'None of the images of {self.ann_file or "the image folder"} is '
+                             f'in {osp.join(label_dir, LABELLED_IMAGES_FILE)}: the pseudo '
+                             'labels were made for another image list.')
+        if skipped:
+            names = [osp.basename(info['img_path']) for info in skipped]
+            examples = ', '.join(names[:_SHOWN_MISSING]) + (
+                ', ...' if len(names) > _SHOWN_MISSING else '')
+            warnings.warn(
+                f'{type(self).__name__}: skipped {len(skipped)} of {len(data_list)} images of '
+                f'{self.ann_file or "the image folder"} that stage 2 did not label (not in '
+                f'{osp.join(label_dir, LABELLED_IMAGES_FILE)}: images without a positive '
+                f'image-level label are skipped in every stage) ({examples})', stacklevel=2)
+        return kept
 
     def _check_exist(self, paths: Sequence[str], kind: str) -> None:
         missing = [path for path in paths
@@ -129,5 +169,7 @@ class PseudoLabelSegDataset(BaseSegDataset):
             f'{len(missing)} of {len(paths)} {kind} files listed by '
             f'{self.ann_file or "the image folder"} are missing: {shown}{more}. '
             + ('Re-run stage 2 on the same image list, or list only the images that have '
-               'pseudo labels.' if kind == 'pseudo-label' else
-               'Check the dataset folder and the image list.'))
+               'pseudo labels (the toolbox\'s stage 2 records the images it labels in '
+               '<label folder>/labelled_images.txt, and images it skipped for having no '
+               'positive image-level label are then skipped here too).'
+               if kind == 'pseudo-label' else 'Check the dataset folder and the image list.'))

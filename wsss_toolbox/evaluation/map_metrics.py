@@ -25,7 +25,7 @@ DEFAULT_THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0, 0.05), 2).tolist())
 
 def _load_pair(sample: dict, map_dir: str, normalize: bool):
     maps_file = map_path(map_dir, sample['img_id'])
-    record = load_maps(maps_file)
+    record = load_maps(maps_file, img_id=sample['img_id'], tags=sample.get('gt_label'))
     gt = load_ground_truth(sample)
     check_same_size(gt, *record['maps'].shape[1:], sample['seg_map_path'], maps_file)
     maps = normalize_maps(record['maps'], 'max', eps=0) if normalize else record['maps']

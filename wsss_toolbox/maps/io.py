@@ -13,6 +13,11 @@ A map file holds
 Files are written atomically: the data goes to a temporary file in the destination folder,
 which is then renamed onto the final name with :func:`os.replace`, so an interrupted run never
 leaves a truncated file under the final name (a resumed run can trust every file it finds).
+
+:func:`load_maps` checks what it reads as :func:`save_maps` checks what it writes (a file may
+come from another tool or a hand edit): finite values in [0, 1] (float16 tolerance), distinct
+non-negative classes, and -- given the reader's image -- the file's ``img_id`` and classes
+among the image's tags. Every error names the file.
 """
 import os
 import os.path as osp
@@ -149,17 +154,66 @@ def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray,
     atomic_write(path, write)
 
 
-def load_maps(path: str) -> Dict[str, object]:
-    """Load a map file written by :func:`save_maps`.
+def tag_indices(tags) -> np.ndarray:
+    """Sorted int64 foreground class indices of an image's tags: a multi-hot vector (bool or
+    float, e.g. a dataset item's ``gt_label``: the indices of its positive entries) or a
+    sequence of integer class indices."""
+    array = np.asarray(tags).reshape(-1)
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.floating):
+        return np.flatnonzero(array > 0).astype(np.int64)
+    if array.size == 0:
+        return np.zeros(0, np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f'tags must be a multi-hot vector or integer class indices, got '
+                        f'{array.dtype} {array.tolist()}.')
+    return np.unique(array.astype(np.int64))
+
+
+def _check_loaded_values(maps: np.ndarray, name: str, where: str) -> np.ndarray:
+    """``maps`` clipped to [0, 1]; NaN/inf or values clearly outside [0, 1] raise, saying
+    where the first bad value is."""
+    bad = ~np.isfinite(maps)
+    if bad.any():
+        position = [int(index) for index in np.argwhere(bad)[0]]
+        num_nan = int(np.isnan(maps).sum())
+        counts = ' and '.join(f'{count} {kind}' for count, kind in
+                              ((num_nan, 'NaN'), (int(bad.sum()) - num_nan, 'inf')) if count)
+        raise ValueError(f'{where}: {name} contain {counts} value(s) (the first at [class '
+                         f'slot, y, x] = {position}); the file was not written '
+                         'by wsss_toolbox.maps.save_maps (which refuses such values). Delete it '
+                         'and regenerate the maps.')
+    if maps.size and (maps.min() < -_RANGE_TOLERANCE or maps.max() > 1 + _RANGE_TOLERANCE):
+        raise ValueError(f'{where}: {name} values must lie in [0, 1], got '
+                         f'[{float(maps.min()):.4g}, {float(maps.max()):.4g}]; the file was '
+                         'not written by wsss_toolbox.maps.save_maps. Normalize the maps (e.g. '
+                         'divide each class map by its maximum) and save them again.')
+    return np.clip(maps, 0, 1)
+
+
+def load_maps(path: str, img_id: Optional[str] = None, tags=None) -> Dict[str, object]:
+    """Load and check a map file written by :func:`save_maps`.
+
+    Args:
+        path: the ``.npz`` file.
+        img_id: the image the caller reads the file for; when given, the file's ``img_id``
+            must be the same (a map folder of another dataset, or a file copied onto another
+            image's name, is an error).
+        tags: the image's tags -- its multi-hot ``gt_label`` (bool / float) or its foreground
+            class indices (integers); when given, every class of the file must be one of
+            them (maps of a class the image is not tagged with would become labels of it).
 
     Returns:
-        dict with ``img_id`` (str), ``classes`` (int64 (K,)) and ``maps`` (float32 (K, H, W));
-        when the file has strided maps also ``strided_maps`` (float32 (K, ceil(H / s),
-        ceil(W / s))) and ``stride`` (int ``s``) -- these keys are absent otherwise.
+        dict with ``img_id`` (str), ``classes`` (int64 (K,)) and ``maps`` (float32 (K, H, W)
+        in [0, 1]); when the file has strided maps also ``strided_maps`` (float32 (K,
+        ceil(H / s), ceil(W / s)) in [0, 1]) and ``stride`` (int ``s``) -- these keys are
+        absent otherwise.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is corrupt or lacks one of the keys / has inconsistent shapes.
+        ValueError: naming the file: it is corrupt or lacks one of the keys, has inconsistent
+            shapes, repeated or negative classes, NaN/inf values or values outside [0, 1]
+            (beyond float16 rounding), belongs to another image than ``img_id``, or holds a
+            class that is not among ``tags``.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(
@@ -181,11 +235,33 @@ def load_maps(path: str) -> Dict[str, object]:
                          f'{sorted(arrays)}); it was not written by '
                          'wsss_toolbox.maps.save_maps. Delete it and regenerate the maps.')
     where = f'Map file "{path}"'
-    img_id = str(arrays['img_id'])
-    classes = arrays['classes'].astype(np.int64)
+    file_img_id = str(arrays['img_id'])
+    if img_id is not None and file_img_id != str(img_id):
+        raise ValueError(f'{where} belongs to image "{file_img_id}", not "{img_id}": the map '
+                         'folder does not match the dataset, or the file was copied onto '
+                         'another image\'s name. Point the map folder at the maps of this '
+                         'dataset, or delete the file and regenerate the maps.')
+    classes = arrays['classes']
+    if classes.size and not np.issubdtype(classes.dtype, np.integer):
+        raise ValueError(f'{where}: classes must be integer class indices, got '
+                         f'{classes.dtype} {classes.tolist()}; regenerate the maps.')
+    classes = classes.astype(np.int64)
     maps = arrays['maps'].astype(np.float32)
     _check_maps(classes, maps, where)
-    record = dict(img_id=img_id, classes=classes, maps=maps)
+    if classes.size and (classes.min() < 0 or len(np.unique(classes)) != len(classes)):
+        raise ValueError(f'{where}: classes must be distinct foreground class indices >= 0, '
+                         f'got {classes.tolist()}; regenerate the maps.')
+    if tags is not None:
+        tagged = tag_indices(tags)
+        extra = sorted(set(classes.tolist()) - set(tagged.tolist()))
+        if extra:
+            raise ValueError(
+                f'{where} holds maps of class(es) {extra}, but image "{file_img_id}" is tagged '
+                f'only with {tagged.tolist()} (foreground class indices): its labels would '
+                'contain classes the image does not have. The maps come from other image '
+                'labels (another label file or dataset); regenerate them from this dataset.')
+    maps = _check_loaded_values(maps, 'maps', where)
+    record = dict(img_id=file_img_id, classes=classes, maps=maps)
     if ('strided_maps' in arrays) != ('stride' in arrays):
         raise ValueError(f'{where} has only one of strided_maps / stride; delete it and '
                          'regenerate the maps.')
@@ -196,5 +272,6 @@ def load_maps(path: str) -> Dict[str, object]:
         stride = _check_stride(stride.item(), where)
         strided_maps = arrays['strided_maps'].astype(np.float32)
         _check_strided(maps, strided_maps, stride, where)
-        record.update(strided_maps=strided_maps, stride=stride)
+        record.update(strided_maps=_check_loaded_values(strided_maps, 'strided_maps', where),
+                      stride=stride)
     return record

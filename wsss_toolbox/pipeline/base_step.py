@@ -67,6 +67,14 @@ class PipelineStep:
         import os.path as osp
         return not self.writes_folder or osp.isdir(self.out_dir)
 
+    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
+        """Why the outputs of its finished run no longer serve (a reason to rerun), or None.
+        Default: :meth:`outputs_exist`; per-image steps also check that every image of the
+        current image list has its file."""
+        if not self.outputs_exist(result):
+            return f'its outputs are gone ({self.out_dir})'
+        return None
+
     # ------------------------------------------------------------------ work
     def run(self) -> Dict[str, Any]:
         raise NotImplementedError

@@ -19,6 +19,8 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
+from wsss_toolbox.engine.config import load_config
+
 # top-level keys that are not steps
 PIPELINE_SETTINGS = ('steps', 'data_root', 'synthetic_benchmark', 'custom_imports', 'work_dir',
                      'default_scope')
@@ -35,7 +37,7 @@ def _declaring_dir(filename: str, step: str, value: str, cache: Dict[str, Config
         if not osp.isfile(base_path):  # e.g. `mmseg::` bases: they declare no pipeline steps
             continue
         if base_path not in cache:
-            cache[base_path] = Config.fromfile(base_path)
+            cache[base_path] = load_config(base_path)
         declared = cache[base_path].get(step)
         if isinstance(declared, dict) and declared.get('config') == value:
             return _declaring_dir(base_path, step, value, cache)
@@ -50,7 +52,7 @@ def load_pipeline_config(filename: str, cfg_options: Optional[dict] = None) -> C
     """
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Pipeline config "{filename}" does not exist.')
-    cfg = Config.fromfile(filename)
+    cfg = load_config(filename)
     cache: Dict[str, Config] = {}
     for key, value in cfg.items():
         if isinstance(value, dict) and isinstance(value.get('config'), str) \

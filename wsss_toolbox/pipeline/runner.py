@@ -26,6 +26,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.maps.io import atomic_write
 from wsss_toolbox.registry import PIPELINE_STEPS
 
@@ -104,7 +105,7 @@ class PipelineRunner:
         ``data_root`` applied to every dataloader, work dir ``<work_dir>/<step_name>``."""
         if not osp.isfile(path):
             raise FileNotFoundError(f'step "{step_name}": config "{path}" does not exist.')
-        cfg = Config.fromfile(path)
+        cfg = load_config(path)
         if cfg_options:
             cfg.merge_from_dict(dict(cfg_options))
         data_root = self.cfg.get('data_root')
@@ -169,8 +170,9 @@ class PipelineRunner:
                                                         'toolbox version or step type')
         if record['inputs'] != identity['inputs']:
             return False, 'an input step was rerun since'
-        if not step.outputs_exist(record['result']):
-            return False, f'its outputs are gone ({step.out_dir})'
+        missing = step.missing_outputs(record['result'])
+        if missing:
+            return False, missing
         return True, 'up to date'
 
     # ------------------------------------------------------------------ running

@@ -7,31 +7,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import Runner
 
+# the latest checkpoint of a work dir, looked up inside it (shared with tools/train.py)
+from wsss_toolbox.engine.checkpoint import latest_checkpoint_in
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep
-
-
-def latest_checkpoint_in(work_dir: str) -> Optional[str]:
-    """The newest checkpoint of an mmengine work dir, looked up inside that folder.
-
-    mmengine's ``last_checkpoint`` file holds an absolute path; in a copied or moved work dir
-    it points at the original, so the file name is taken relative to ``work_dir`` instead.
-    """
-    found = find_latest_checkpoint(work_dir)
-    if found is None:
-        return None
-    inside = osp.join(work_dir, osp.basename(found))
-    if osp.abspath(osp.dirname(found)) != osp.abspath(work_dir):
-        if not osp.isfile(inside):
-            raise FileNotFoundError(
-                f'{osp.join(work_dir, "last_checkpoint")} names {found}, outside this work dir, '
-                f'and {inside} does not exist; delete last_checkpoint to start afresh.')
-        print_log(f'{work_dir}/last_checkpoint names {found} (another work dir); using '
-                  f'{inside}', logger='current', level=30)
-    return inside
 
 
 class TrainStep(PipelineStep):
@@ -150,20 +132,38 @@ class InferMaps(PipelineStep):
 
     def run(self) -> Dict[str, Any]:
         import torch
-        from mmengine.runner import load_checkpoint
 
+        from wsss_toolbox.engine.checkpoint import load_model_checkpoint
         from wsss_toolbox.maps.inference import infer_maps
         from wsss_toolbox.registry import MODELS
         classifier = self.classifier()
         model = MODELS.build(classifier.stage_config().model)
-        load_checkpoint(model, classifier.checkpoint(), map_location='cpu', strict=True,
-                        logger='current')
+        load_model_checkpoint(model, classifier.checkpoint(),
+                              what=f'the model of {classifier.options["config"]}')
         samples, _ = self.samples()
         print_log(f'step "{self.name}": inferring maps of {len(samples)} '
                   f"{self.options['split']} images", logger='current')
         with torch.no_grad():
             counts = infer_maps(model, samples, self.out_dir, **self.inference_options())
         return dict(counts, split=self.options['split'])
+
+    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
+        from wsss_toolbox.maps.io import map_path
+        return super().missing_outputs(result) or missing_image_files(self, map_path,
+                                                                       'map file')
+
+
+def missing_image_files(step: PipelineStep, path_of, what: str) -> Optional[str]:
+    """Why a per-image step must rerun: images of its current list (``step.samples()``)
+    without their file in its folder (``path_of(folder, img_id)``), e.g. images that had no
+    positive label when it ran and have one now; None when every image has its file."""
+    samples, _ = step.samples()
+    missing = [sample['img_id'] for sample in samples
+               if not osp.isfile(path_of(step.out_dir, sample['img_id']))]
+    if not missing:
+        return None
+    return (f'{len(missing)} of {len(samples)} images have no {what} in {step.out_dir} (e.g. '
+            f'"{missing[0]}"): the image list changed since it ran')
 
 
 def map_step(step: PipelineStep, arg: str) -> PipelineStep:
@@ -260,6 +260,11 @@ class MakePseudoLabels(PipelineStep):
             result['eval'] = evaluate_labels(samples, self.out_dir, len(names),
                                              class_names=names, nproc=nproc)
         return result
+
+    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
+        from wsss_toolbox.pseudo_labels.label_io import label_path
+        return super().missing_outputs(result) or missing_image_files(self, label_path,
+                                                                       'pseudo label')
 
     def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
         if 'eval' not in result:

@@ -2,7 +2,9 @@
 
 Conventions (design.md): images in memory are RGB uint8 HxWx3; saliency PNGs are uint8 0..255
 on disk and float32 [0, 1] in memory; label masks are single-channel uint8 PNGs with
-0 = background, ``k + 1`` = foreground class ``k`` and 255 = ignore.
+0 = background, ``k + 1`` = foreground class ``k`` and 255 = ignore. A missing or undecodable
+file is an error naming it. A label folder also holds ``labelled_images.txt``, the ids of the
+images stage 2 labelled into it (read by the stage-3 dataset).
 """
 import io
 import os.path as osp
@@ -15,6 +17,10 @@ from wsss_toolbox.maps.io import atomic_write
 
 IGNORE_INDEX = 255
 LABEL_SUFFIX = '.png'
+#: the list of the images a label folder covers, written by the stage-2 runner into the folder
+#: (one image id per line); the stage-3 dataset skips the images that are not in it (those the
+#: image-label dataset skipped: no positive tag) instead of asking to re-run stage 2
+LABELLED_IMAGES_FILE = 'labelled_images.txt'
 
 
 def label_path(label_dir: str, img_id: str) -> str:
@@ -27,6 +33,43 @@ def _require_file(path: str, what: str) -> None:
         raise ValueError(f'No {what} path given.')
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} file "{path}" does not exist.')
+
+
+def _read(path: str, what: str, **imread_args) -> np.ndarray:
+    """``mmcv.imread(path, **imread_args)`` of an existing file; a file that does not decode
+    (empty, truncated, not an image) raises ``OSError`` naming it, instead of OpenCV's
+    ``!_src.empty()`` or pillow's "cannot identify image file <BytesIO>"."""
+    _require_file(path, what)
+    try:
+        array = mmcv.imread(path, **imread_args)
+    except Exception as error:  # cv2.error, PIL.UnidentifiedImageError, OSError ...
+        kind = f'{type(error).__module__}.{type(error).__name__}'.replace('builtins.', '')
+        raise OSError(f'{what} file "{path}" cannot be decoded: it is empty, truncated or not '
+                      f'an image ({kind}). Re-export the file, or remove the image from the '
+                      'dataset list.') from error
+    if array is None:
+        raise OSError(f'{what} file "{path}" cannot be decoded: it is empty, truncated or not '
+                      'an image. Re-export the file, or remove the image from the dataset list.')
+    return array
+
+
+def write_labelled_images(label_dir: str, img_ids) -> str:
+    """Write ``<label_dir>/labelled_images.txt``: the ids of the images the folder labels (one
+    per line, atomically). Returns its path."""
+    path = osp.join(label_dir, LABELLED_IMAGES_FILE)
+    text = ''.join(f'{img_id}\n' for img_id in img_ids)
+    atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+    return path
+
+
+def read_labelled_images(label_dir: str):
+    """The image ids of ``<label_dir>/labelled_images.txt`` as a set, or None when the folder
+    has no such list (labels written by other tools)."""
+    path = osp.join(label_dir, LABELLED_IMAGES_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return {line.strip() for line in f if line.strip()}
 
 
 def save_label(path: str, label: np.ndarray) -> None:
@@ -46,8 +89,7 @@ def load_label(path: str) -> np.ndarray:
     Uses the pillow backend with ``flag='unchanged'`` (as mmseg's ``LoadAnnotations``), so
     palette PNGs such as VOC's ``SegmentationClass`` give their palette indices.
     """
-    _require_file(path, 'Label mask')
-    label = mmcv.imread(path, flag='unchanged', backend='pillow')
+    label = _read(path, 'Label mask', flag='unchanged', backend='pillow')
     if label.ndim != 2:
         raise ValueError(f'Label mask "{path}" has shape {label.shape}; expected a '
                          'single-channel (grey or palette) PNG of class indices.')
@@ -56,12 +98,10 @@ def load_label(path: str) -> np.ndarray:
 
 def load_saliency(path: str) -> np.ndarray:
     """Read a uint8 saliency PNG as float32 HxW in [0, 1]."""
-    _require_file(path, 'Saliency map')
-    saliency = mmcv.imread(path, flag='grayscale', backend='pillow')
+    saliency = _read(path, 'Saliency map', flag='grayscale', backend='pillow')
     return saliency.astype(np.float32) / 255.0
 
 
 def load_rgb_image(path: str) -> np.ndarray:
-    """Read an image as RGB uint8 HxWx3."""
-    _require_file(path, 'Image')
-    return mmcv.imread(path, flag='color', channel_order='rgb')
+    """Read an image as RGB uint8 HxWx3 (errors name the file)."""
+    return _read(path, 'Image', flag='color', channel_order='rgb')

@@ -18,7 +18,14 @@ from mmengine.utils import track_parallel_progress, track_progress
 from wsss_toolbox.maps.io import load_maps, map_path
 from wsss_toolbox.registry import LABEL_GENERATORS, REFINERS
 
-from .label_io import IGNORE_INDEX, label_path, load_rgb_image, load_saliency, save_label
+from .label_io import (
+    IGNORE_INDEX,
+    label_path,
+    load_rgb_image,
+    load_saliency,
+    save_label,
+    write_labelled_images,
+)
 
 ComponentCfg = Union[dict, Callable]
 
@@ -111,10 +118,8 @@ def make_sample_pseudo_label(sample: dict, map_dir: str, generator: ComponentCfg
     refiners = build_refiners(refiners)
     img_id = sample['img_id']
     maps_file = map_path(map_dir, img_id)
-    record = load_maps(maps_file)
-    if record['img_id'] != str(img_id):
-        raise ValueError(f'Map file "{maps_file}" belongs to image "{record["img_id"]}", '
-                         f'not "{img_id}"; the map folder does not match the dataset.')
+    # the file must be this image's, with values in [0, 1] and only classes it is tagged with
+    record = load_maps(maps_file, img_id=img_id, tags=sample.get('gt_label'))
     maps, classes = record['maps'], record['classes']
     height, width = maps.shape[1:]
 
@@ -133,9 +138,10 @@ def make_sample_pseudo_label(sample: dict, map_dir: str, generator: ComponentCfg
     if needs_saliency:
         if saliency_path is None:
             raise ValueError(f'{type(generator).__name__} needs saliency but sample '
-                             f'"{img_id}" has no `saliency_path`; set the saliency folder '
-                             'of the dataset.')
-        saliency = load_saliency(saliency_path)
+                             f'"{img_id}" has no `saliency_path`: the dataset has no saliency '
+                             'folder. Set it (data_prefix.saliency_path in the dataset config, '
+                             'or --saliency-dir).')
+        saliency = load_saliency(saliency_path)  # a missing or corrupt file is named
         if saliency.shape != (height, width):
             raise ValueError(f'Saliency map "{saliency_path}" is {saliency.shape[0]}x'
                              f'{saliency.shape[1]} but map file "{maps_file}" is '
@@ -189,7 +195,9 @@ def generate_pseudo_labels(samples: Sequence[dict], map_dir: str, out_dir: str,
                            generator: ComponentCfg,
                            refiners: Sequence[ComponentCfg] = (), nproc: int = 1,
                            overwrite: bool = False, progress: bool = True) -> dict:
-    """Write ``<out_dir>/<img_id>.png`` (uint8, 255 = ignore) for every sample.
+    """Write ``<out_dir>/<img_id>.png`` (uint8, 255 = ignore) for every sample, and the list
+    of the samples' ids, ``<out_dir>/labelled_images.txt`` (the stage-3 dataset skips the
+    images that are not in it: those the image-label dataset skipped).
 
     Args:
         samples: dataset items with ``img_id``, ``img_path`` and optional ``saliency_path``.
@@ -209,8 +217,11 @@ def generate_pseudo_labels(samples: Sequence[dict], map_dir: str, out_dir: str,
     if refiners is None or isinstance(refiners, dict) or callable(refiners):
         refiners = [] if refiners is None else [refiners]
     rank, world_size = get_dist_info()
-    my_samples = list(samples)[rank::world_size]
+    samples = list(samples)
+    my_samples = samples[rank::world_size]
     os.makedirs(out_dir, exist_ok=True)
+    if rank == 0:  # the image set of the folder, for the stage-3 dataset
+        write_labelled_images(out_dir, [sample['img_id'] for sample in samples])
     todo = [sample for sample in my_samples
             if overwrite or not osp.isfile(label_path(out_dir, sample['img_id']))]
     start = time.perf_counter()

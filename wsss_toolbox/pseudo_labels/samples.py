@@ -122,7 +122,8 @@ def samples_from_args(args) -> tuple:
     """``(samples, mask_class_names)`` from the options of :func:`add_sample_source_args`."""
     metainfo = {}
     if args.config:
-        cfg = Config.fromfile(args.config)
+        from wsss_toolbox.engine.config import load_config
+        cfg = load_config(args.config)
         dataset_cfg = dataset_cfg_from_config(cfg, args.dataset_key, args.config)
         samples, metainfo = samples_from_dataset_cfg(dataset_cfg)
     elif args.img_dir:

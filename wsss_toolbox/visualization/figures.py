@@ -41,7 +41,8 @@ def save_pipeline_figure(samples: Sequence[dict], map_dir: str, label_dirs: Sequ
                              figsize=(2.2 * len(titles), 2.2 * len(samples)))
     for row, sample in enumerate(samples):
         image = load_rgb_image(sample['img_path'])
-        maps = load_maps(map_path(map_dir, sample['img_id']))['maps']
+        maps = load_maps(map_path(map_dir, sample['img_id']), img_id=sample['img_id'],
+                         tags=sample.get('gt_label'))['maps']
         heat = maps.max(axis=0) if len(maps) else np.zeros(image.shape[:2], np.float32)
         panels = [image]
         if sample.get('seg_map_path'):

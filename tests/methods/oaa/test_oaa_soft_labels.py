@@ -84,3 +84,16 @@ def test_errors_name_the_file(tmp_path):
                     dict(type='LoadCumulativeMaps', map_dir=str(tmp_path / 'maps'))])
     with pytest.raises(RuntimeError, match='before any geometric transform'):
         late(dict(info))
+
+
+def test_a_map_file_of_another_image_or_class_is_an_error(tmp_path):
+    info = _write(tmp_path)  # tagged with classes 1 and 3
+    save_maps(str(tmp_path / 'extra' / 'img.npz'), 'img', np.array([1, 2]),
+              np.zeros((2, 20, 30), np.float32))
+    with pytest.raises(ValueError, match=r'extra/img\.npz" holds maps of class\(es\) \[2\], '
+                                         r'but image "img" is tagged only with \[1, 3\]'):
+        _pipeline(str(tmp_path / 'extra'))(dict(info))
+    save_maps(str(tmp_path / 'other' / 'img.npz'), 'another', np.array([1]),
+              np.zeros((1, 20, 30), np.float32))
+    with pytest.raises(ValueError, match=r'other/img\.npz" belongs to image "another"'):
+        _pipeline(str(tmp_path / 'other'))(dict(info))

@@ -112,6 +112,13 @@ def test_crf_refine_probs_size_mismatch_names_the_image(tmp_path):
         crf_refine_probs(RecordingRefiner(), torch.full((2, 8, 9), 0.5), path)
 
 
+def test_crf_refine_probs_names_an_undecodable_image(tmp_path):
+    path = tmp_path / 'broken.jpg'
+    path.write_bytes(b'not a jpeg')  # before: cv2.error ... !_src.empty() in cvtColor
+    with pytest.raises(OSError, match=r'CRF: cannot decode image ".*broken\.jpg"'):
+        crf_refine_probs(RecordingRefiner(), torch.full((2, 8, 8), 0.5), str(path))
+
+
 def test_without_crf_predictions_are_the_argmax(tiny_voc):
     model = _build(crf=None)
     assert model.crf_refiner is None

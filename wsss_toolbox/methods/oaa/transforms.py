@@ -41,7 +41,7 @@ class LoadCumulativeMaps(BaseTransform):
         img_id = str(results['img_id'])
         path = map_path(self.map_dir, img_id)
         try:
-            record = load_maps(path)
+            record = load_maps(path, img_id=img_id, tags=results.get('gt_label'))
         except FileNotFoundError:
             raise FileNotFoundError(
                 f'soft-label map file "{path}" of image "{img_id}" does not exist: train the '

@@ -55,7 +55,13 @@ def crf_refine_probs(refiner, probs: Tensor, img_path: str,
     Returns:
         (1, H, W) int64 label map on ``probs.device``.
     """
-    image = mmcv.imread(img_path, channel_order='rgb', backend_args=backend_args)
+    try:
+        image = mmcv.imread(img_path, channel_order='rgb', backend_args=backend_args)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # OpenCV's "!_src.empty()" for an undecodable file
+        raise OSError(f'CRF: cannot decode image "{img_path}": it is empty, truncated or not '
+                      'an image; re-export it or remove it from the test list.') from error
     if image.shape[:2] != tuple(probs.shape[1:]):
         raise ValueError(f'CRF: image {img_path} is {image.shape[:2]} but the prediction is '
                          f'{tuple(probs.shape[1:])}; the prediction must be at the original '
