@@ -1,12 +1,21 @@
 """Evaluate a trained checkpoint on the test (or val) split of a config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out DIR] [--show-dir DIR]
+                                           [--show] [--wait-time S]
                                            [--cfg-options k=v ...] [--launcher {none,pytorch}]
+
+The flow is mmseg 1.x's ``tools/test.py``. ``--show-dir DIR`` turns the config's
+``default_hooks.visualization`` on and sets ``visualizer.save_dir`` (mmseg's
+``trigger_visualization_hook``): painted images go to ``DIR/vis_data/vis_image/``. A
+segmentor (stage 3: ``SegVisualizationHook`` + ``SegLocalVisualizer``) paints ground truth |
+prediction; a classifier (stage 1: ``MapVisualizationHook`` + ``MapLocalVisualizer``) paints
+image | ground truth | the localization map of each of the image's classes.
 """
 import argparse
 import os.path as osp
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
@@ -20,11 +29,33 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='dir to save the predicted masks (PNG) for offline use')
-    parser.add_argument('--show-dir', help='dir to save painted predictions')
+    parser.add_argument('--show', action='store_true', help='show painted predictions')
+    parser.add_argument(
+        '--show-dir', help='dir to save painted predictions (in DIR/vis_data/vis_image/)')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true',
                         help='multi-scale + flip test (the config\'s tta_model/tta_pipeline)')
     add_common_args(parser)
     return parse_with_local_rank(parser)
+
+
+def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
+    """Turn on the config's visualization hook, as mmseg's ``tools/test.py``: ``draw``,
+    ``show``/``wait_time`` for ``--show``, ``visualizer.save_dir`` for ``--show-dir``."""
+    default_hooks = cfg.default_hooks
+    if 'visualization' not in default_hooks:
+        raise RuntimeError(
+            '--show/--show-dir need a visualization hook in default_hooks, e.g. '
+            "visualization=dict(type='SegVisualizationHook') for a segmentor, "
+            "dict(type='MapVisualizationHook') for a classifier.")
+    visualization_hook = default_hooks['visualization']
+    visualization_hook['draw'] = True
+    if args.show:
+        visualization_hook['show'] = True
+        visualization_hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+    return cfg
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -32,6 +63,12 @@ def build_config(args: argparse.Namespace) -> Config:
         raise FileNotFoundError(f'Checkpoint file "{args.checkpoint}" does not exist.')
     cfg = load_cli_config(args)
     cfg.load_from = args.checkpoint
+    # testing reads no training data; left in, the training loop and dataset are built as
+    # soon as something reads `runner.iter` (the visualization hooks do, for each image)
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
+        cfg[key] = None
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             raise KeyError(f'--tta needs `tta_model` and `tta_pipeline` in {args.config}.')
@@ -41,13 +78,6 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    if args.show_dir is not None:
-        visualization_hook = cfg.default_hooks.get('visualization')
-        if visualization_hook is None:
-            raise KeyError('--show-dir needs a `visualization` entry in default_hooks.')
-        visualization_hook['draw'] = True
-        visualization_hook['show'] = False
-        visualization_hook['test_out_dir'] = args.show_dir
     return cfg
 
 
@@ -58,6 +88,9 @@ def main() -> None:
     prepare_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.test()
+    if args.show_dir:
+        print_log(f'painted images: {osp.join(args.show_dir, "vis_data", "vis_image")}',
+                  logger='current')
     finish_distributed()
 
 

@@ -39,8 +39,25 @@ from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 SCOPE = 'wsss_toolbox'
 
 
+class ChildRegistry(Registry):
+    """A child of an mmseg registry that imports the parent's modules too before a lookup.
+
+    An unprefixed name not registered here is looked up in the parent (mmseg), but mmengine
+    imports a registry's ``locations`` only when that registry itself is searched, so mmseg's
+    components (``SegVisualizationHook``, ``IoUMetric`` ...) would be missing unless
+    something imported them first (``register_all_modules``). This makes configs run under
+    ``default_scope='wsss_toolbox'`` work with mmseg's own ``tools/test.py`` flow and
+    ``MMSegInferencer`` as they are.
+    """
+
+    def import_from_location(self) -> None:
+        super().import_from_location()
+        if self.parent is not None:
+            self.parent.import_from_location()
+
+
 def _child(name: str, parent: Registry, locations: list) -> Registry:
-    return Registry(name, parent=parent, scope=SCOPE, locations=locations)
+    return ChildRegistry(name, parent=parent, scope=SCOPE, locations=locations)
 
 
 RUNNERS = _child('runner', MMSEG_RUNNERS, ['wsss_toolbox.engine'])

@@ -2,7 +2,8 @@
 # mmseg's (log_processor/checkpoint by iteration); an epoch-based config overrides
 # `log_processor=dict(by_epoch=True)` and `default_hooks.checkpoint.by_epoch`.
 # Schedule and dataset bases must not repeat these keys (mmengine forbids duplicate keys
-# among bases); leaf configs override them (stage-3 configs add mmseg's SegLocalVisualizer).
+# among bases); leaf configs override them (stage-3 configs use mmseg's SegVisualizationHook and
+# SegLocalVisualizer instead of the stage-1 ones below).
 default_scope = 'wsss_toolbox'
 
 env_cfg = dict(
@@ -17,11 +18,15 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # off until `tools/test.py --show-dir DIR` (or --show) turns it on: then every test image
+    # is painted by the visualizer (stage 1: image | ground truth | map of each class)
+    visualization=dict(type='MapVisualizationHook'),
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-# mmengine's generic visualizer; stage-3 configs replace it with SegLocalVisualizer
-visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+# stage 1: localization maps over the image (wsss_toolbox.visualization.MapLocalVisualizer);
+# stage-3 configs replace it with mmseg's SegLocalVisualizer
+visualizer = dict(type='MapLocalVisualizer', vis_backends=vis_backends)
 
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'

@@ -14,4 +14,11 @@ default_hooks = dict(
     logger=dict(interval=20, log_metric_by_epoch=True),
     checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# TinyConvNet normalises with BatchNorm, whose batch statistics are per process: trained with
+# N processes (torchrun) of batch 16 each, every BN layer sees 16 images, not 16 N, so the run
+# differs from one process of batch 16 N. Set sync_bn to synchronise them: mmengine's Runner then
+# converts every BN layer to torch's SyncBatchNorm when distributed (one process: unchanged).
+# It needs GPUs: with CPU processes (gloo) torch refuses it, and tools/train.py /
+# tools/test.py stop with an explanation.
+# sync_bn = 'torch'  # or: --cfg-options sync_bn=torch
 map_inference = dict(scales=(1.0, 0.75, 1.5), flip=True, fusion='mean')

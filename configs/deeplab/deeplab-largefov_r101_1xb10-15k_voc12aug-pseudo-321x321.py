@@ -16,8 +16,9 @@ _base_ = [
 ]
 
 # stage-3 visualisation (mmseg): painted predictions with `tools/test.py --show-dir DIR`
+# (in DIR/vis_data/vis_image/); interval=1 paints every test image (mmseg's default: every 50th)
 visualizer = dict(type='SegLocalVisualizer')
-default_hooks = dict(visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(visualization=dict(type='SegVisualizationHook', interval=1))
 
 # MCIS's test-time CRF: 1 iteration, Gaussian sxy 3 / compat 1, bilateral sxy 80 / srgb 4 /
 # compat 3.

@@ -129,6 +129,13 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1),
-    visualization=dict(type='SegVisualizationHook'))
+    # painted predictions with `tools/test.py --show-dir DIR` (DIR/vis_data/vis_image/);
+    # interval=1 paints every test image (mmseg's default: every 50th)
+    visualization=dict(type='SegVisualizationHook', interval=1))
 visualizer = dict(type='SegLocalVisualizer')
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# TinyConvNet's BatchNorm statistics are per process: with N GPU processes (torchrun) set
+# sync_bn so that mmengine's Runner converts them to torch's SyncBatchNorm (statistics over
+# all processes' images). It needs GPUs: with CPU processes (gloo) torch refuses it, and
+# tools/train.py / tools/test.py stop with an explanation.
+# sync_bn = 'torch'  # or: --cfg-options sync_bn=torch

@@ -17,8 +17,9 @@ _base_ = [
 ]
 
 # stage-3 visualisation (mmseg): painted predictions with `tools/test.py --show-dir DIR`
+# (in DIR/vis_data/vis_image/); interval=1 paints every test image (mmseg's default: every 50th)
 visualizer = dict(type='SegLocalVisualizer')
-default_hooks = dict(visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(visualization=dict(type='SegVisualizationHook', interval=1))
 
 # DenseCRF at test time: the deeplab-pytorch settings OAA's code used (10 iterations,
 # Gaussian sxy 1 / compat 3, bilateral sxy 67 / srgb 3 / compat 4). DeepLab-LargeFOV's own:

@@ -18,8 +18,9 @@ _base_ = [
 ]
 
 # stage-3 visualisation (mmseg): painted predictions with `tools/test.py --show-dir DIR`
+# (in DIR/vis_data/vis_image/); interval=1 paints every test image (mmseg's default: every 50th)
 visualizer = dict(type='SegLocalVisualizer')
-default_hooks = dict(visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(visualization=dict(type='SegVisualizationHook', interval=1))
 resnet101_pretrained = None  # e.g. 'checkpoints/resnet101_v1c-e67eebb6.pth'
 crop_size = (321, 321)
 num_classes = 21

@@ -71,21 +71,22 @@ def growth_curve(files: List[str], samples: List[dict], num_classes: int,
 
 
 def draw(runs: Dict[str, dict], samples: List[dict], image_ids: List[str], num_classes: int,
-         out_file: str) -> None:
+         out_file: str, dataset_meta: Optional[dict] = None) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     import mmcv
 
     from wsss_toolbox.evaluation.utils import load_ground_truth
-    from wsss_toolbox.visualization import colourise, label_palette
+    from wsss_toolbox.visualization import MapLocalVisualizer, mask_meta
     by_id = {sample['img_id']: sample for sample in samples}
     epochs = max(len(run['files']) for run in runs.values())
     rows = len(image_ids) * len(runs)
     cols = 2 + epochs
     fig = plt.figure(figsize=(1.6 * cols, 1.6 * rows + 3.2))
     grid = fig.add_gridspec(rows + 2, cols, height_ratios=[1] * rows + [0.15, 1.8])
-    palette = label_palette(num_classes)
+    visualizer = MapLocalVisualizer(name='oaa_growth_figure')
+    meta = mask_meta(dataset_meta, num_classes)  # the dataset's palette (mmseg's)
     row = 0
     for img_id in image_ids:
         sample = by_id[img_id]
@@ -95,7 +96,8 @@ def draw(runs: Dict[str, dict], samples: List[dict], image_ids: List[str], num_c
             axes[0].imshow(image)
             axes[0].set_ylabel(f'{name}\n{img_id}', fontsize=7)
             if sample.get('seg_map_path'):
-                axes[1].imshow(colourise(load_ground_truth(sample), palette))
+                axes[1].imshow(visualizer.draw_mask(load_ground_truth(sample), dataset_meta=meta,
+                                                        alpha=1.0))
             for index, path in enumerate(run['files']):
                 epoch, store = load_snapshot(path)
                 if img_id in store:
@@ -169,7 +171,7 @@ def main() -> None:
     image_ids: Optional[List[str]] = args.ids
     if image_ids is None:
         image_ids = [s['img_id'] for s in samples if s['img_id'] in first_store][:args.images]
-    draw(runs, samples, image_ids, num_classes, args.out)
+    draw(runs, samples, image_ids, num_classes, args.out, dataset_meta=metainfo)
     with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
         json.dump({label: run['curve'] for label, run in runs.items()}, f, indent=2)
     print(f'figure: {args.out}')

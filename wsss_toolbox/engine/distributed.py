@@ -30,13 +30,24 @@ def prepare_distributed(cfg: Config) -> None:
     """Make ``cfg.launcher == 'pytorch'`` work on machines without CUDA.
 
     With CUDA nothing changes. Without it the process group is initialised with gloo from
-    torchrun's environment variables and the model wrapper becomes :class:`DeviceAgnosticDDP`.
+    torchrun's environment variables and the model wrapper becomes :class:`DeviceAgnosticDDP`;
+    a config that asks for synchronised BatchNorm (``sync_bn`` or a ``SyncBN`` layer), which
+    does not run distributed on CPU, is refused here with an explanation instead of failing
+    when the runner wraps the model.
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return
     if cfg.launcher != 'pytorch':
         raise RuntimeError(f'launcher "{cfg.launcher}" needs GPUs; on a CPU-only machine use '
                            'torchrun with --launcher pytorch.')
+    sync_bn = _sync_batchnorm_setting(cfg)
+    if sync_bn:
+        raise RuntimeError(
+            f'{sync_bn}: synchronised BatchNorm needs GPUs (torch\'s DistributedDataParallel '
+            'refuses SyncBatchNorm layers in CPU modules and SyncBatchNorm refuses CPU tensors '
+            'in training; mmcv\'s is CUDA-only), and this machine has none. With several CPU '
+            'processes drop sync_bn / use norm_cfg=dict(type=\'BN\'): each process then '
+            'normalises with the statistics of its own batch.')
     missing = [k for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR')
                if k not in os.environ]
     if missing:
@@ -57,6 +68,31 @@ def prepare_distributed(cfg: Config) -> None:
         if 'find_unused_parameters' in cfg and 'find_unused_parameters' not in wrapper_cfg:
             wrapper_cfg['find_unused_parameters'] = cfg.find_unused_parameters
         cfg.model_wrapper_cfg = wrapper_cfg
+
+
+def _sync_batchnorm_setting(cfg: Config) -> str:
+    """What in ``cfg`` asks for synchronised BatchNorm: mmengine's ``sync_bn`` key (the Runner
+    converts every BN layer when distributed) or a ``SyncBN`` norm layer in the model;
+    ``''`` if nothing does."""
+    if cfg.get('sync_bn'):
+        return f'sync_bn={cfg.sync_bn!r}'
+
+    def find(node, path):
+        if isinstance(node, dict):
+            if node.get('type') in ('SyncBN', 'MMSyncBN'):
+                return f'{path} = {node["type"]!r}'
+            items = node.items()
+        elif isinstance(node, (list, tuple)):
+            items = ((str(index), value) for index, value in enumerate(node))
+        else:
+            return ''
+        for key, value in items:
+            found = find(value, f'{path}.{key}')
+            if found:
+                return found
+        return ''
+
+    return find(cfg.get('model', {}), 'model')
 
 
 def finish_distributed() -> None:

@@ -1,9 +1,9 @@
 """Helpers shared by the dataset-level evaluators."""
 import functools
 import multiprocessing
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, Iterator, List, Sequence, Tuple
 
-from mmengine.utils import track_parallel_progress, track_progress
+from mmengine.utils import ProgressBar, track_parallel_progress, track_progress
 
 from wsss_toolbox.pseudo_labels.label_io import load_label
 
@@ -39,17 +39,36 @@ def _sum_chunk(func: Callable, chunk: Sequence):
     return total
 
 
+def _imap(func: Callable, tasks: List, nproc: int) -> Iterator:
+    """``func(task)`` for each task, in order, as each finishes (``nproc`` processes)."""
+    if nproc <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield func(task)
+        return
+    with multiprocessing.Pool(min(nproc, len(tasks))) as pool:
+        yield from pool.imap(func, tasks)
+
+
 def parallel_sum(func: Callable, samples: Sequence, nproc: int = 1, progress: bool = False,
                  chunk_size: int = 16) -> Tuple[object, int]:
     """Sum of ``func(sample)`` over ``samples`` (arrays, numbers or tuples of them), computed
     in chunks inside the workers so only one partial sum per chunk travels between processes
     and memory does not grow with the dataset. Returns ``(total or None, number of samples)``.
+
+    With ``progress`` an mmengine ``ProgressBar`` counts the samples (images), advancing by
+    a chunk's size as each chunk's sum arrives.
     """
     samples = list(samples)
     chunks = [samples[start:start + chunk_size] for start in range(0, len(samples), chunk_size)]
+    bar = ProgressBar(len(samples)) if progress and samples else None
     total = None
-    for partial in parallel_map(functools.partial(_sum_chunk, func), chunks, nproc, progress):
+    for index, partial in enumerate(_imap(functools.partial(_sum_chunk, func), chunks, nproc)):
         total = _add(total, partial)
+        if bar is not None:
+            bar.update(len(chunks[index]))
+    if bar is not None:
+        bar.file.write('\n')  # as mmengine's track_* helpers end their bar
+        bar.file.flush()
     return total, len(samples)
 
 

@@ -405,7 +405,8 @@ class Summarize(PipelineStep):
             path = save_pipeline_figure(
                 samples[:figure.get('num_images', 4)], maps.out_dir,
                 [self.runner.step(name).out_dir for name in figure.get('labels', [])],
-                len(classes) + 1, self.runner.path('figure.png'))
+                len(classes) + 1, self.runner.path('figure.png'),
+                dataset_meta=dict(classes=classes))
             print_log(f'figure: {path}', logger='current')
         return dict(rows=rows)
 

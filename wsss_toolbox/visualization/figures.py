@@ -1,31 +1,23 @@
 """Figures: image / ground truth / localization map / pseudo labels, one row per image."""
 import os.path as osp
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-
-def label_palette(num_classes: int) -> np.ndarray:
-    """VOC-style colour palette (uint8 (256, 3)); index 255 (ignore) is white."""
-    palette = np.zeros((256, 3), np.uint8)
-    for index in range(256):
-        value, colour = index, np.zeros(3, np.int64)
-        for bit in range(8):
-            for channel in range(3):
-                colour[channel] |= ((value >> channel) & 1) << (7 - bit)
-            value >>= 3
-        palette[index] = colour
-    palette[255] = 255
-    return palette
-
-
-def colourise(label: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    return palette[label.astype(np.int64).clip(0, 255)]
+from .local_visualizer import MapLocalVisualizer, mask_meta
 
 
 def save_pipeline_figure(samples: Sequence[dict], map_dir: str, label_dirs: Sequence[str],
-                         num_classes: int, out_file: str) -> str:
-    """Save a grid (one row per sample): image, GT, max over class maps, each label folder."""
+                         num_classes: int, out_file: str, dataset_meta: Optional[dict] = None,
+                         palette: Optional[Sequence[Sequence[int]]] = None) -> str:
+    """Save a grid (one row per sample): image, GT, max over class maps, each label folder.
+
+    Masks are painted by mmseg's visualizer (:meth:`MapLocalVisualizer.draw_mask`) in the
+    palette of :func:`~wsss_toolbox.visualization.mask_meta`: ``palette``, else the one of
+    ``dataset_meta`` (a dataset's metainfo; foreground classes are enough), else that of the
+    mmseg dataset with the same classes (VOC), else mmseg's generated palette for
+    ``num_classes`` classes (background included). Ignored pixels are white.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -34,7 +26,12 @@ def save_pipeline_figure(samples: Sequence[dict], map_dir: str, label_dirs: Sequ
     from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
     from wsss_toolbox.pseudo_labels.label_io import label_path
 
-    palette = label_palette(num_classes)
+    meta = mask_meta(dataset_meta, num_classes, palette)
+    visualizer = MapLocalVisualizer(name='wsss_toolbox_figure')  # standalone instance
+
+    def paint(label):
+        return visualizer.draw_mask(label, dataset_meta=meta, alpha=1.0)
+
     titles = ['image', 'ground truth', 'map (max over classes)'] + [
         osp.basename(folder.rstrip('/')) for folder in label_dirs]
     fig, axes = plt.subplots(len(samples), len(titles), squeeze=False,
@@ -46,11 +43,11 @@ def save_pipeline_figure(samples: Sequence[dict], map_dir: str, label_dirs: Sequ
         heat = maps.max(axis=0) if len(maps) else np.zeros(image.shape[:2], np.float32)
         panels = [image]
         if sample.get('seg_map_path'):
-            panels.append(colourise(load_label(sample['seg_map_path']), palette))
+            panels.append(paint(load_label(sample['seg_map_path'])))
         else:
             panels.append(np.zeros_like(image))
         panels.append(heat)
-        panels += [colourise(load_label(label_path(folder, sample['img_id'])), palette)
+        panels += [paint(load_label(label_path(folder, sample['img_id'])))
                    for folder in label_dirs]
         for col, panel in enumerate(panels):
             axis = axes[row, col]
