@@ -181,9 +181,12 @@ class SaliencyLabelGenerator:
 class HarmonicLabelGenerator:
     """SeeNet proxy ground truth (Algorithm 1, seenet.md §5).
 
-    ``Q_0 = 1 - D``; for every image class c: ``Q_c = (w + 1) / (w / A_c + 1 / D)``
-    ``= (w + 1) A_c D / (w D + A_c)`` (0 where ``A_c`` or ``D`` is 0);
-    label = argmax over {0} ∪ image classes (background wins ties).
+    ``Q_0 = 1 - D`` (line 5); for every image class c (line 7, Eq. 3):
+    ``Q_c = (w + 1) / (w / A_c + 1 / D)`` ``= (w + 1) A_c D / (w D + A_c)`` (0 where ``A_c``
+    or ``D`` is 0); label = argmax over {0} ∪ image classes (line 10; background wins ties,
+    and classes without a map never vote). ``D`` is the saliency map in [0, 1] (a uint8 PNG
+    divided by 255, as the runner loads it); values outside [0, 1] are an error, since
+    ``1 - D`` would no longer be a probability.
 
     Args:
         w: weight of the attention term (1 gives the harmonic mean ``2AD / (A + D)``).
@@ -209,6 +212,13 @@ class HarmonicLabelGenerator:
         if self.normalize:
             maps = normalize_maps(maps, 'max', eps=0)
         saliency = np.asarray(saliency, dtype=np.float32)[None]
+        if saliency.size and (saliency.min() < 0 or saliency.max() > 1 + _EPS_COMPARE
+                              or not np.isfinite(saliency).all()):
+            raise ValueError(
+                f'{type(self).__name__}: the saliency map D must hold values in [0, 1] '
+                f'(Algorithm 1 uses 1 - D as the background probability), got '
+                f'[{saliency.min():g}, {saliency.max():g}]; divide a uint8 saliency map by '
+                '255 (wsss_toolbox.pseudo_labels.label_io.load_saliency does).')
         harmonic = (self.w + 1) * maps * saliency / (self.w * saliency + maps + self.eps)
         harmonic[(maps <= 0) | np.broadcast_to(saliency <= 0, maps.shape)] = 0
         return scores_to_label(np.concatenate([1.0 - saliency, harmonic]), classes)
