@@ -115,3 +115,36 @@ def test_ranks_share_the_images(tmp_path, monkeypatch):
     monkeypatch.setattr(inference, 'get_dist_info', lambda: (1, 2))
     assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=2, skipped=0)
     assert sorted(__import__('os').listdir(out_dir)) == ['img1.npz', 'img3.npz']
+
+
+class LabelRecordingModel(RedChannelModel):
+    """Records the gt_label of every view it is given (heads such as SeeNet's need it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def test_step(self, data):
+        self.seen += [sample.gt_label.tolist() if 'gt_label' in sample else None
+                      for sample in data['data_samples']]
+        return super().test_step(data)
+
+
+def test_every_view_carries_the_image_labels(tmp_path):
+    import mmcv
+    samples = []
+    for index, label in enumerate(([1, 0, 1], [0, 1, 0])):
+        path = str(tmp_path / f'img{index}.png')
+        mmcv.imwrite(ramp_image(), path)
+        samples.append(dict(img_id=f'img{index}', img_path=path,
+                            gt_label=np.array(label, np.float32)))
+    model = LabelRecordingModel()
+    infer_maps(model, samples, str(tmp_path / 'maps'), scales=(1.0, 0.5), flip=True)
+    assert model.seen == [[1., 0., 1.]] * 4 + [[0., 1., 0.]] * 4
+    model = LabelRecordingModel()  # with partners: each member carries its own labels
+    infer_maps(model, samples, str(tmp_path / 'grouped'), scales=(1.0, ), flip=False,
+               partners={'img0': ['img1'], 'img1': ['img0']})
+    assert model.seen == [[1., 0., 1.], [0., 1., 0.], [0., 1., 0.], [1., 0., 1.]]
+    model = LabelRecordingModel()  # a single image outside a dataset: no labels
+    infer_image_maps(model, ramp_image(), flip=False)
+    assert model.seen == [None]

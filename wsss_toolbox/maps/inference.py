@@ -77,15 +77,27 @@ def _augmented_inputs(image: np.ndarray, scales: Sequence[float],
             for view, flipped in views]
 
 
+def _with_label(sample: WSSSDataSample, gt_label) -> WSSSDataSample:
+    if gt_label is not None:
+        sample.gt_label = torch.as_tensor(np.asarray(gt_label), dtype=torch.float32)
+    return sample
+
+
 def _view_batch(image: np.ndarray, scales: Sequence[float], flip: bool,
-                partner_images: Sequence[np.ndarray], group: Optional[dict]) -> dict:
-    """The ``test_step`` batch of one image's views, each view grouped with its partners."""
+                partner_images: Sequence[np.ndarray], group: Optional[dict],
+                gt_labels: Optional[Sequence] = None) -> dict:
+    """The ``test_step`` batch of one image's views, each view grouped with its partners.
+
+    ``gt_labels`` (the image's multi-hot label, then its partners', as ``group``'s ids) go
+    into the views' data samples for heads whose forward reads the labels (SeeNet).
+    """
     height, width = image.shape[:2]
     views = _augmented_inputs(image, scales, flip)
+    labels = list(gt_labels) if gt_labels is not None else [None] * (1 + len(partner_images))
     if group is None:
-        samples = [WSSSDataSample(metainfo=dict(img_shape=tuple(view.shape[-2:]),
-                                                ori_shape=(height, width), flip=flipped))
-                   for view, flipped in views]
+        samples = [_with_label(WSSSDataSample(metainfo=dict(
+            img_shape=tuple(view.shape[-2:]), ori_shape=(height, width), flip=flipped)),
+            labels[0]) for view, flipped in views]
         return dict(inputs=[view for view, _ in views], data_samples=samples)
     members = [(image, group['img_ids'][0])] + list(zip(partner_images, group['img_ids'][1:]))
     member_views = [views] + [_augmented_inputs(partner, scales, flip)
@@ -95,10 +107,10 @@ def _view_batch(image: np.ndarray, scales: Sequence[float], flip: bool,
         for position, ((member, img_id), member_view) in enumerate(zip(members, member_views)):
             tensor, flipped = member_view[view_index]
             inputs.append(tensor)
-            samples.append(WSSSDataSample(metainfo=dict(
+            samples.append(_with_label(WSSSDataSample(metainfo=dict(
                 img_shape=tuple(tensor.shape[-2:]), ori_shape=member.shape[:2], flip=flipped,
                 img_id=img_id, group_position=position, group_size=len(members),
-                group_anchor=group['anchor'])))
+                group_anchor=group['anchor'])), labels[position]))
     return dict(inputs=inputs, data_samples=samples)
 
 
@@ -106,7 +118,8 @@ def _view_batch(image: np.ndarray, scales: Sequence[float], flip: bool,
 def fused_maps_and_scores(
         model: torch.nn.Module, image: np.ndarray, scales: Sequence[float], flip: bool,
         fusion: str, partner_images: Optional[Sequence[np.ndarray]] = None,
-        group: Optional[dict] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        group: Optional[dict] = None,
+        gt_labels: Optional[Sequence] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Fused (C, H, W) maps of one BGR image and the mean of its views' ``pred_scores``.
 
     The maps are scale-free: for ``fusion='mean'`` they are the *sum* over the views. The
@@ -118,6 +131,9 @@ def fused_maps_and_scores(
         model, image, scales, flip, fusion, partner_images: see :func:`infer_image_maps`.
         group: ``dict(anchor=index, img_ids=[anchor id, partner ids...])`` for the group
             metainfo; None with partners: anchor 0, no ids.
+        gt_labels: multi-hot labels (C,) of the image and then of its partners, given to
+            the views' data samples as ``gt_label`` (heads that erase with the labels, e.g.
+            SeeNet, need them); None: the data samples carry no label.
 
     Returns:
         ``(maps, scores)``; ``scores`` (C,) is None when the model gives no ``pred_scores``.
@@ -126,7 +142,7 @@ def fused_maps_and_scores(
     height, width = image.shape[:2]
     if partner_images is not None and group is None:
         group = dict(anchor=0, img_ids=[None] * (1 + len(partner_images)))
-    batch = _view_batch(image, scales, flip, partner_images or (), group)
+    batch = _view_batch(image, scales, flip, partner_images or (), group, gt_labels)
     results = model.test_step(batch)
     if group is not None:
         results = [result for result in results if result.metainfo['group_position'] == 0]
@@ -321,7 +337,8 @@ def infer_maps(model: torch.nn.Module,
         stride: also write ``strided_maps`` at this stride (e.g. 4 for IRN).
 
     Without ``partners`` and ``num_partners`` each image runs alone. Ranks split the anchors
-    (``samples[rank::world_size]``); partners come from all samples.
+    (``samples[rank::world_size]``); partners come from all samples. Every view's data
+    sample carries its image's ``gt_label`` (heads that erase with the labels read it).
 
     Returns:
         ``dict(written=..., skipped=...)`` counts of this rank.
@@ -352,7 +369,8 @@ def infer_maps(model: torch.nn.Module,
             image = _read_bgr(sample['img_path'])
             classes = np.flatnonzero(np.asarray(sample['gt_label']) > 0)
             if table is None:
-                maps, _ = fused_maps_and_scores(model, image, scales, flip, fusion)
+                maps, _ = fused_maps_and_scores(model, image, scales, flip, fusion,
+                                                gt_labels=[sample['gt_label']])
             else:
                 per_round = []
                 for group in table.groups(index):
@@ -361,7 +379,8 @@ def infer_maps(model: torch.nn.Module,
                     per_round.append(fused_maps_and_scores(
                         model, image, scales, flip, fusion,
                         [_read_bgr(samples[partner]['img_path']) for partner in group],
-                        group_meta)[0])
+                        group_meta, gt_labels=[sample['gt_label']] + [
+                            samples[partner]['gt_label'] for partner in group])[0])
                 maps = torch.stack(per_round).mean(0)
             if maps.shape[0] != len(sample['gt_label']):
                 raise ValueError(
