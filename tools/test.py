@@ -1,7 +1,7 @@
 """Evaluate a trained checkpoint on the test (or val) split of a config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out DIR] [--show-dir DIR]
-                                           [--show] [--wait-time S]
+                                           [--show] [--wait-time S] [--partial-load]
                                            [--cfg-options k=v ...] [--launcher {none,pytorch}]
 
 The flow is mmseg 1.x's ``tools/test.py``. ``--show-dir DIR`` turns the config's
@@ -10,6 +10,9 @@ The flow is mmseg 1.x's ``tools/test.py``. ``--show-dir DIR`` turns the config's
 segmentor (stage 3: ``SegVisualizationHook`` + ``SegLocalVisualizer``) paints ground truth |
 prediction; a classifier (stage 1: ``MapVisualizationHook`` + ``MapLocalVisualizer``) paints
 image | ground truth | the localization map of each of the image's classes.
+
+The checkpoint must fit the config's model exactly (an error names the file and the differing
+weights; mmengine alone would warn and test mostly random weights) unless ``--partial-load``.
 """
 import argparse
 import os.path as osp
@@ -20,6 +23,7 @@ from mmengine.runner import Runner
 
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
 from wsss_toolbox.engine import finish_distributed, prepare_distributed
+from wsss_toolbox.engine.checkpoint import check_checkpoint_fits
 from wsss_toolbox.registry import RUNNERS
 from wsss_toolbox.utils import register_all_modules
 
@@ -35,6 +39,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true',
                         help='multi-scale + flip test (the config\'s tta_model/tta_pipeline)')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='test even if only part of the checkpoint fits the model (the '
+                        'rest keeps its initial values)')
     add_common_args(parser)
     return parse_with_local_rank(parser)
 
@@ -87,6 +94,11 @@ def main() -> None:
     cfg = build_config(args)
     prepare_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if not args.partial_load:
+        # mmengine loads `load_from` non-strictly: a checkpoint of another model would be
+        # tested with mostly random weights
+        check_checkpoint_fits(runner.model, args.checkpoint,
+                              what=f'the model of {args.config}')
     runner.test()
     if args.show_dir:
         print_log(f'painted images: {osp.join(args.show_dir, "vis_data", "vis_image")}',

@@ -17,6 +17,7 @@ import wsss_toolbox  # noqa: F401  (importing the package installs the loader)
 from wsss_toolbox.engine.checkpoint import (
     CheckpointError,
     UnsafeCheckpointError,
+    check_checkpoint_fits,
     latest_checkpoint_in,
     load_model_checkpoint,
 )
@@ -192,3 +193,23 @@ def test_latest_checkpoint_in_a_copied_work_dir(tmp_path):
                                                 r'work dir'):
         latest_checkpoint_in(copy)
     assert latest_checkpoint_in(str(tmp_path / 'empty')) is None
+
+
+def test_check_checkpoint_fits_loads_nothing(tmp_path):
+    """For checkpoints mmengine's runner loads itself, non-strictly (tools/test.py)."""
+    from mmengine.model import BaseTTAModel
+    good = _save(tmp_path, 'good.pth', _Net().state_dict())
+    target = _Net()
+    before = target.fc.weight.clone()
+    assert 'state_dict' in check_checkpoint_fits(target, good)
+    assert torch.equal(target.fc.weight, before)
+    other = _save(tmp_path, 'five.pth', _Net(classes=5).state_dict())
+    class _TTA(BaseTTAModel):
+        def merge_preds(self, data_samples_list):
+            return data_samples_list
+
+    target.test_step = lambda data: data  # what BaseTTAModel asks of its module
+    tta = _TTA(module=target)  # a test-time-augmentation wrapper is looked through
+    with pytest.raises(CheckpointError, match=r'five\.pth" does not fit the model of x\.py:\n2 '
+                                              r'weight\(s\) have another shape: fc\.weight'):
+        check_checkpoint_fits(tta, other, what='the model of x.py')

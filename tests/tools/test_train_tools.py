@@ -1,7 +1,9 @@
 """tools/train.py, tools/test.py and torchrun on CPU with a tiny mmseg model."""
 import json
+import os
 import os.path as osp
 import shutil
+import subprocess
 
 import torch
 from conftest import PYTHON, REPO_ROOT, run_tool
@@ -46,6 +48,23 @@ def test_train_checkpoint_resume_and_test(tiny_voc, tmp_path):
 
     proc = run_tool([PYTHON, 'tools/test.py', CONFIG, osp.join(work_dir, 'iter_6.pth'),
                      '--work-dir', str(tmp_path / 'test')] + data_options(tiny_voc))
+    assert 'mIoU' in proc.stdout + proc.stderr
+
+    # a checkpoint that does not fit the model: an error naming it (before: mmengine warned,
+    # then tested mostly random weights and exited 0), unless --partial-load
+    ckpt['state_dict'] = {key: value for key, value in ckpt['state_dict'].items()
+                          if not key.startswith('decode_head.')}
+    other = str(tmp_path / 'backbone_only.pth')
+    torch.save(ckpt, other)
+    proc = subprocess.run([PYTHON, 'tools/test.py', CONFIG, other, '--work-dir',
+                           str(tmp_path / 'test')] + data_options(tiny_voc), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1'))
+    assert proc.returncode != 0 and 'mIoU:' not in proc.stdout  # no test ran
+    assert (f'Checkpoint file "{other}" does not fit the model of {CONFIG}:\n7 weight(s) of '
+            'the model are missing: decode_head.conv_seg.weight') in proc.stderr
+    proc = run_tool([PYTHON, 'tools/test.py', CONFIG, other, '--partial-load', '--work-dir',
+                     str(tmp_path / 'test')] + data_options(tiny_voc))
     assert 'mIoU' in proc.stdout + proc.stderr
 
     # a copied work dir resumes from its own checkpoint, although last_checkpoint holds the

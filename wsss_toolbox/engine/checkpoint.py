@@ -19,6 +19,8 @@ message that suggests ``weights_only=False``; since the loader is mmengine's, th
 outside mmengine's runner (``tools/infer_maps.py``, :func:`wsss_toolbox.apis.init_classifier`,
 the pipeline's ``InferMaps`` step): missing, unexpected or mis-shaped weights are an error
 naming the file unless a partial load is asked for (``strict=False``).
+:func:`check_checkpoint_fits` makes the same check for a checkpoint the runner loads itself
+(non-strictly), as ``tools/test.py`` does before testing.
 :func:`latest_checkpoint_in` finds the checkpoint to resume from inside a work dir.
 """
 import logging
@@ -165,6 +167,46 @@ def describe_mismatch(mismatch: Dict[str, list]) -> str:
     return '\n'.join(lines)
 
 
+def _checkpoint_weights(filename: str, map_location: str,
+                        revise_keys: Sequence[Tuple[str, str]]) -> Tuple[dict, 'OrderedDict']:
+    """``(checkpoint dict, its state dict with revised keys)``; errors name the file."""
+    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f'Checkpoint file "{filename}" holds a '
+                              f'{type(checkpoint).__name__}, not a checkpoint (a dict of '
+                              'weights, or a dict with a "state_dict").')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state_dict, dict) or not all(
+            isinstance(value, torch.Tensor) for value in state_dict.values()):
+        raise CheckpointError(f'Checkpoint file "{filename}" has no weights: its '
+                              '"state_dict" (or the file itself) must map names to tensors.')
+    return checkpoint, _revise(state_dict, revise_keys)
+
+
+def _mismatch_error(filename: str, what: str, problems: str) -> CheckpointError:
+    return CheckpointError(
+        f'Checkpoint file "{filename}" does not fit {what}:\n{problems}\nIt was probably '
+        'saved from another architecture or config (backbone, channels, number of '
+        'classes). Use the checkpoint trained with this config; to load only the weights '
+        'that fit and keep the others at their initial values, ask for a partial load '
+        '(--partial-load, strict=False).')
+
+
+def check_checkpoint_fits(model: torch.nn.Module, filename: str, what: Optional[str] = None,
+                          map_location: str = 'cpu',
+                          revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''), ),
+                          ) -> dict:
+    """Raise :class:`CheckpointError` naming the file when its weights are not exactly
+    ``model``'s (missing, unexpected, other shapes); load nothing. For the checkpoints that
+    mmengine's runner loads itself, non-strictly (``load_from`` of ``tools/test.py``).
+    Returns the checkpoint dict."""
+    checkpoint, state_dict = _checkpoint_weights(filename, map_location, revise_keys)
+    problems = describe_mismatch(checkpoint_mismatch(model, state_dict))
+    if problems:
+        raise _mismatch_error(filename, what or f'the {type(model).__name__} model', problems)
+    return checkpoint
+
+
 def load_model_checkpoint(model: torch.nn.Module, filename: str, strict: bool = True,
                           map_location: str = 'cpu', what: Optional[str] = None,
                           revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''), ),
@@ -187,25 +229,10 @@ def load_model_checkpoint(model: torch.nn.Module, filename: str, strict: bool = 
         The checkpoint dict (``state_dict``, ``meta`` ...).
     """
     what = what or f'the {type(model).__name__} model'
-    checkpoint = _load_checkpoint(filename, map_location=map_location)
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(f'Checkpoint file "{filename}" holds a '
-                              f'{type(checkpoint).__name__}, not a checkpoint (a dict of '
-                              'weights, or a dict with a "state_dict").')
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    if not isinstance(state_dict, dict) or not all(
-            isinstance(value, torch.Tensor) for value in state_dict.values()):
-        raise CheckpointError(f'Checkpoint file "{filename}" has no weights: its '
-                              '"state_dict" (or the file itself) must map names to tensors.')
-    state_dict = _revise(state_dict, revise_keys)
+    checkpoint, state_dict = _checkpoint_weights(filename, map_location, revise_keys)
     problems = describe_mismatch(checkpoint_mismatch(model, state_dict))
     if problems and strict:
-        raise CheckpointError(
-            f'Checkpoint file "{filename}" does not fit {what}:\n{problems}\nIt was probably '
-            'saved from another architecture or config (backbone, channels, number of '
-            'classes). Use the checkpoint trained with this config; to load only the weights '
-            'that fit and keep the others at their initial values, ask for a partial load '
-            '(--partial-load, strict=False).')
+        raise _mismatch_error(filename, what, problems)
     if problems:
         print_log(f'partial load of checkpoint "{filename}" into {what} (strict=False); the '
                   f'weights below keep their initial values:\n{problems}', logger='current',
