@@ -32,6 +32,8 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from wsss_toolbox.engine.config import load_config
+
 VOC_TRAIN_AUG_IMAGES = 10582
 VOC_TRAIN_AUG_MAPS = 15555
 VOC_FEATURE_SIZE = (28, 28)
@@ -67,7 +69,7 @@ class IterationTimer(Hook):
 
 
 def build_config(args, data_root: str, work_dir: str) -> Config:
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)  # a syntax error names the file and line
     pipeline = [dict(type='LoadImageWithCheck'), dict(type='PackWSSSInputs')]
     cfg.train_dataloader.dataset.update(data_root=data_root, pipeline=pipeline)
     cfg.train_dataloader.update(batch_size=args.batch_size, num_workers=args.workers,

@@ -31,7 +31,9 @@ import tempfile
 import warnings
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
+
+from wsss_toolbox.engine.config import load_config
 
 
 def snapshot_files(run_dir: str, snapshot_dir: str) -> List[str]:
@@ -150,7 +152,7 @@ def main() -> None:
         raise ValueError(f'{len(args.runs)} runs but {len(labels)} labels')
 
     from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)  # a syntax error names the file and line
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     dataset_cfg = cfg.train_dataloader.dataset
