@@ -18,6 +18,9 @@ class ConfigSyntaxError(SyntaxError):
     """A syntax error in a config file (or one of its ``_base_`` files), with its real path
     and line."""
 
+    def __str__(self) -> str:  # the message already names the file and line
+        return str(self.msg)
+
 
 def _base_paths(tree: ast.Module, filename: str) -> List[str]:
     """The files named by a parsed config's ``_base_`` (those that can be resolved)."""
