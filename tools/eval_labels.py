@@ -1,6 +1,6 @@
 """Evaluate pseudo-label PNGs against ground-truth masks.
 
-    python tools/eval_labels.py LABEL_DIR (--config CFG | --img-dir DIR --seg-dir DIR
+    .venv/bin/python tools/eval_labels.py LABEL_DIR (--config CFG | --img-dir DIR --seg-dir DIR
                                 [--ann-file F]) [--class-names ... | --num-classes N]
                                 [--nproc N] [--out-json FILE]
 
@@ -15,7 +15,9 @@ from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Evaluate pseudo labels')
+    parser = argparse.ArgumentParser(
+        description='Evaluate pseudo labels',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('label_dir', help='folder of <img_id>.png pseudo labels')
     add_sample_source_args(parser)
     parser.add_argument('--nproc', type=int, default=1)

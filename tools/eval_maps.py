@@ -1,6 +1,7 @@
 """Evaluate localization-map files against ground-truth masks.
 
-    python tools/eval_maps.py MAP_DIR (--config CFG | --img-dir DIR --seg-dir DIR [--ann-file F])
+    .venv/bin/python tools/eval_maps.py MAP_DIR
+        (--config CFG [--cfg-options k=v ...] | --img-dir DIR --seg-dir DIR [--ann-file F])
                               [--class-names ... | --num-classes N] [--thresholds 0 0.05 ...]
                               [--no-normalize] [--ratio 0.5] [--nproc N] [--out-json FILE]
 
@@ -22,7 +23,9 @@ from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Evaluate localization maps')
+    parser = argparse.ArgumentParser(
+        description='Evaluate localization maps',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('map_dir', help='folder of <img_id>.npz map files')
     add_sample_source_args(parser)
     parser.add_argument('--thresholds', type=float, nargs='+', default=list(DEFAULT_THRESHOLDS),

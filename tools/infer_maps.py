@@ -1,6 +1,6 @@
 """Stage 2a on its own: write the localization maps of a trained classifier.
 
-    python tools/infer_maps.py CONFIG CHECKPOINT --out-dir DIR [--split train|val]
+    .venv/bin/python tools/infer_maps.py CONFIG CHECKPOINT --out-dir DIR [--split train|val]
         [--scales 1.0 0.5 1.5] [--no-flip] [--fusion mean|max] [--overwrite]
         [--partners PARTNERS.json | --num-partners N [--rounds R] [--partner-seed S]]
         [--stride 4] [--partial-load]
@@ -28,7 +28,9 @@ from wsss_toolbox.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Infer localization maps (stage 2a)')
+    parser = argparse.ArgumentParser(
+        description='Infer localization maps (stage 2a)',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='stage-1 config')
     parser.add_argument('checkpoint', help='stage-1 checkpoint')
     parser.add_argument('--out-dir', required=True, help='folder for the <img_id>.npz files')

@@ -1,13 +1,15 @@
 """Stage 2b: turn localization-map files into pseudo-label PNGs.
 
-    python tools/make_pseudo_labels.py CONFIG [--map-dir DIR] [--out-dir DIR] [--nproc N]
+    .venv/bin/python tools/make_pseudo_labels.py CONFIG [--map-dir DIR] [--out-dir DIR] [--nproc N]
                                               [--overwrite] [--cfg-options k=v ...]
                                               [--launcher {none,pytorch}]
 
-The config holds ``dataset`` (the image-label dataset whose items name the images and
-saliency maps), ``map_dir`` (the ``<img_id>.npz`` files), ``label_dir`` (output folder),
-``generator`` (a LABEL_GENERATORS config) and optionally ``refiners`` (REFINERS configs) and
-``nproc``. Existing PNGs are kept unless ``--overwrite``; the run can be resumed.
+The config holds the image-label dataset whose items name the images and saliency maps (a
+stage-1 config's ``train_dataloader.dataset``, or ``dataset``) and the recipe: its
+``pseudo_labels = dict(generator=..., refiners=[...])`` entry (the stage-1 configs set one;
+override with ``--cfg-options pseudo_labels.generator.bg_threshold=0.4``), or top-level
+``generator`` / ``refiners``; ``map_dir`` / ``label_dir`` / ``nproc`` may be set there too.
+Existing PNGs are kept unless ``--overwrite``; the run can be resumed.
 """
 import argparse
 import json
@@ -27,7 +29,9 @@ from wsss_toolbox.pseudo_labels import (
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Generate pseudo labels from map files')
+    parser = argparse.ArgumentParser(
+        description='Generate pseudo labels from map files',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='config with dataset, map_dir, label_dir, generator')
     parser.add_argument('--map-dir', help='override cfg.map_dir')
     parser.add_argument('--out-dir', help='override cfg.label_dir (output folder)')
@@ -54,8 +58,9 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     map_dir = args.map_dir or cfg.get('map_dir')
     out_dir = args.out_dir or cfg.get('label_dir')
+    recipe = cfg.get('pseudo_labels') or cfg
     for value, name in ((map_dir, 'map_dir / --map-dir'), (out_dir, 'label_dir / --out-dir'),
-                        (cfg.get('generator'), 'generator')):
+                        (recipe.get('generator'), 'pseudo_labels.generator (or generator)')):
         if not value:
             raise KeyError(f'{args.config} does not set {name}.')
     if args.launcher == 'pytorch' and not torch_dist.is_initialized():
@@ -65,8 +70,8 @@ def main() -> None:
     samples, _ = samples_from_dataset_cfg(
         dataset_cfg_from_config(cfg, args.dataset_key, args.config))
     summary = generate_pseudo_labels(
-        samples, map_dir, out_dir, generator=_plain(cfg.generator),
-        refiners=[_plain(refiner) for refiner in cfg.get('refiners', None) or []],
+        samples, map_dir, out_dir, generator=_plain(recipe['generator']),
+        refiners=[_plain(refiner) for refiner in recipe.get('refiners', None) or []],
         nproc=args.nproc or cfg.get('nproc', 1), overwrite=args.overwrite)
     if is_main_process():
         print(json.dumps(summary, indent=2))

@@ -2,7 +2,7 @@
 infer maps, make pseudo labels, train and test DeepLab ...) run in order, each skipped when
 its recorded fingerprint (configuration, inputs, toolbox version) is unchanged.
 
-    python tools/pipeline.py configs/pipelines/cam_synthetic.py [--work-dir DIR]
+    .venv/bin/python tools/pipeline.py configs/pipelines/cam_synthetic.py [--work-dir DIR]
         [--cfg-options key=value ...] [--list] [--force STEP ...] [--until STEP]
 """
 import argparse

@@ -1,8 +1,8 @@
 """Evaluate a trained checkpoint on the test (or val) split of a config.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out DIR] [--show-dir DIR]
-                                           [--show] [--wait-time S] [--partial-load]
-                                           [--cfg-options k=v ...] [--launcher {none,pytorch}]
+    .venv/bin/python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out DIR]
+                                    [--show-dir DIR] [--show] [--wait-time S] [--partial-load]
+                                    [--cfg-options k=v ...] [--launcher {none,pytorch}]
 
 The flow is mmseg 1.x's ``tools/test.py``. ``--show-dir DIR`` turns the config's
 ``default_hooks.visualization`` on and sets ``visualizer.save_dir`` (mmseg's
@@ -29,7 +29,9 @@ from wsss_toolbox.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Test (evaluate) a model')
+    parser = argparse.ArgumentParser(
+        description='Test (evaluate) a model',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='dir to save the predicted masks (PNG) for offline use')

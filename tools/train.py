@@ -1,6 +1,6 @@
 """Train a model from a config (stage 1 classifiers and stage 3 segmentors alike).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    .venv/bin/python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                  [--cfg-options k=v ...] [--launcher {none,pytorch}]
     torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch
 """
@@ -20,7 +20,9 @@ from wsss_toolbox.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a wsss_toolbox / mmseg model')
+    parser = argparse.ArgumentParser(
+        description='Train a wsss_toolbox / mmseg model',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
         '--resume', nargs='?', const='auto', default=None,

@@ -22,3 +22,7 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
 # tools/test.py stop with an explanation.
 # sync_bn = 'torch'  # or: --cfg-options sync_bn=torch
 map_inference = dict(scales=(1.0, 0.75, 1.5), flip=True, fusion='mean')
+# stage 2b: the recipe of tools/make_pseudo_labels.py (pipeline configs name their own): the
+# IRN/SEAM-style background threshold, then DenseCRF
+pseudo_labels = dict(generator=dict(type='ThresholdLabelGenerator', bg_threshold=0.3),
+                     refiners=[dict(type='DenseCRFRefiner')])

@@ -15,3 +15,7 @@ default_hooks = dict(
     logger=dict(interval=50, log_metric_by_epoch=True),
     checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=2))
 map_inference = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean')
+# stage 2b: the recipe of tools/make_pseudo_labels.py (pipeline configs name their own): the
+# IRN/SEAM-style background threshold, then DenseCRF
+pseudo_labels = dict(generator=dict(type='ThresholdLabelGenerator', bg_threshold=0.3),
+                     refiners=[dict(type='DenseCRFRefiner')])

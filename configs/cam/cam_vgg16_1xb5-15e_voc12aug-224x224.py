@@ -14,3 +14,7 @@ default_hooks = dict(
     checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=2))
 # stage 2: map inference settings used by tools/infer_maps.py and tools/pipeline.py
 map_inference = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean')
+# stage 2b: the recipe of tools/make_pseudo_labels.py (pipeline configs name their own): the
+# IRN/SEAM-style background threshold, then DenseCRF
+pseudo_labels = dict(generator=dict(type='ThresholdLabelGenerator', bg_threshold=0.3),
+                     refiners=[dict(type='DenseCRFRefiner')])

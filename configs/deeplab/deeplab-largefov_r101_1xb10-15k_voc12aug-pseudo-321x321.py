@@ -2,9 +2,9 @@
 # the ResNet variant of OAA / SeeNet and MCIS's network (MCIS's Caffe solver: lr 1e-3 with
 # the head x10, poly 0.9, batch 10, 16k iterations; we use OAA's 15k). Test (MCIS: scales
 # 0.5-1.5 + flip, softmax average, then CRF):
-#   python tools/test.py CONFIG CHECKPOINT --tta
+#   .venv/bin/python tools/test.py CONFIG CHECKPOINT --tta
 #
-#   python tools/train.py \
+#   .venv/bin/python tools/train.py \
 #       configs/deeplab/deeplab-largefov_r101_1xb10-15k_voc12aug-pseudo-321x321.py \
 #       --cfg-options train_dataloader.dataset.pseudo_label_dir=work_dirs/<run>/pseudo_labels \
 #       model.pretrained=checkpoints/resnet101_v1c-e67eebb6.pth

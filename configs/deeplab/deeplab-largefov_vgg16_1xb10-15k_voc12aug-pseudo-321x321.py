@@ -2,9 +2,9 @@
 # OAA (ICCV'19), SeeNet (NeurIPS'18) and MCIS (ECCV'20): batch 10, 321x321 crops, random
 # scale 0.5-1.5 + flip, SGD lr 1e-3 (head x10), momentum 0.9, wd 5e-4, poly 0.9, 15k iters.
 # Test as the papers (multi-scale + flip, then DenseCRF):
-#   python tools/test.py CONFIG CHECKPOINT --tta
+#   .venv/bin/python tools/test.py CONFIG CHECKPOINT --tta
 #
-#   python tools/train.py \
+#   .venv/bin/python tools/train.py \
 #       configs/deeplab/deeplab-largefov_vgg16_1xb10-15k_voc12aug-pseudo-321x321.py \
 #       --cfg-options train_dataloader.dataset.pseudo_label_dir=work_dirs/<run>/pseudo_labels \
 #       model.backbone.pretrained=checkpoints/vgg16-397923af.pth \

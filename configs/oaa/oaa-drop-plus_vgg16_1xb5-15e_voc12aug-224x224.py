@@ -1,7 +1,7 @@
 # OAA+++ on VOC 2012: the integral attention model trained on the cumulative maps of OAA++.
-#   python tools/train.py configs/oaa/oaa-drop_vgg16_1xb5-15e_voc12aug-224x224.py \
+#   .venv/bin/python tools/train.py configs/oaa/oaa-drop_vgg16_1xb5-15e_voc12aug-224x224.py \
 #       --work-dir work_dirs/oaa-drop_vgg16_1xb5-15e_voc12aug-224x224
-#   python tools/train.py configs/oaa/oaa-drop-plus_vgg16_1xb5-15e_voc12aug-224x224.py
+#   .venv/bin/python tools/train.py configs/oaa/oaa-drop-plus_vgg16_1xb5-15e_voc12aug-224x224.py
 _base_ = ['./oaa-plus_vgg16_1xb5-15e_voc12aug-224x224.py']
 soft_label_dir = 'work_dirs/oaa-drop_vgg16_1xb5-15e_voc12aug-224x224/cumulative_maps'
 train_pipeline = [

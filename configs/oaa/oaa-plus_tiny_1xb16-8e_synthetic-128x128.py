@@ -3,9 +3,9 @@
 # cumulative maps of an OAA run as soft pixel labels.
 #
 # Two steps (the soft labels must exist first):
-#   python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
+#   .venv/bin/python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
 #       --work-dir work_dirs/oaa_tiny_1xb16-8e_synthetic-128x128
-#   python tools/train.py configs/oaa/oaa-plus_tiny_1xb16-8e_synthetic-128x128.py
+#   .venv/bin/python tools/train.py configs/oaa/oaa-plus_tiny_1xb16-8e_synthetic-128x128.py
 # A different OAA run: --cfg-options train_dataloader.dataset.pipeline.1.map_dir=DIR
 # Stage 2 then infers maps from this model as for CAM: ReLU(F^), normalised by the maximum.
 _base_ = ['../cam/cam_tiny_1xb16-8e_synthetic-128x128.py']
@@ -33,3 +33,6 @@ train_pipeline = [
     dict(type='PackWSSSInputsWithSoftMaps'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# stage 2b (tools/make_pseudo_labels.py): OAA's saliency-guided labels (attention -> objects,
+# saliency -> background, conflicts ignored; spec oaa.md §4), no CRF
+pseudo_labels = dict(_delete_=True, generator=dict(type='SaliencyLabelGenerator'), refiners=[])

@@ -3,9 +3,9 @@
 # uses 0.001) on the cumulative maps of an OAA run as soft labels, with the classifier's
 # hyper-parameters (paper). Stage 2 infers its maps as for CAM: ReLU(F^), divided by the max.
 #
-#   python tools/train.py configs/oaa/oaa_vgg16_1xb5-15e_voc12aug-224x224.py \
+#   .venv/bin/python tools/train.py configs/oaa/oaa_vgg16_1xb5-15e_voc12aug-224x224.py \
 #       --work-dir work_dirs/oaa_vgg16_1xb5-15e_voc12aug-224x224
-#   python tools/train.py configs/oaa/oaa-plus_vgg16_1xb5-15e_voc12aug-224x224.py
+#   .venv/bin/python tools/train.py configs/oaa/oaa-plus_vgg16_1xb5-15e_voc12aug-224x224.py
 # Another OAA run: --cfg-options train_dataloader.dataset.pipeline.1.map_dir=DIR
 _base_ = ['../cam/cam_vgg16_1xb5-15e_voc12aug-224x224.py']
 # OAA's components (recorder / drop hooks, integral attention head, losses, soft-label
@@ -38,3 +38,6 @@ train_dataloader = dict(
         data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug',
                          saliency_path='Saliency'),
         pipeline=train_pipeline))
+# stage 2b (tools/make_pseudo_labels.py): OAA's saliency-guided labels (attention -> objects,
+# saliency -> background, conflicts ignored; spec oaa.md §4), no CRF
+pseudo_labels = dict(_delete_=True, generator=dict(type='SaliencyLabelGenerator'), refiners=[])

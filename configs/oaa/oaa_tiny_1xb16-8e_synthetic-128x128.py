@@ -4,7 +4,7 @@
 # fuses the training forward's attention into per-image cumulative maps and exports them at
 # the end of training to <work_dir>/cumulative_maps (stage 2's map format).
 #
-#   python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
+#   .venv/bin/python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
 #       --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
 #
 # Spec oaa.md §1 / §8: the paper's score rule (target score above every non-target score),
@@ -37,3 +37,6 @@ custom_hooks = [
         export_dir=cumulative_map_dir,
         snapshot_ids=None),  # 'all' or a list of ids: per-epoch copies (growth figure)
 ]
+# stage 2b (tools/make_pseudo_labels.py): OAA's saliency-guided labels (attention -> objects,
+# saliency -> background, conflicts ignored; spec oaa.md §4), no CRF
+pseudo_labels = dict(_delete_=True, generator=dict(type='SaliencyLabelGenerator'), refiners=[])

@@ -5,16 +5,16 @@
 # momentum 0.9, lr 1e-3 (new layers x10), weight decay 2e-4 (the authors' code: 5e-4),
 # lr / 10 after epoch 10 of 15 (~20k of ~31.7k iterations; the paper: 20k of 30k).
 #
-#   python tools/train.py configs/oaa/oaa_vgg16_1xb5-15e_voc12aug-224x224.py \
+#   .venv/bin/python tools/train.py configs/oaa/oaa_vgg16_1xb5-15e_voc12aug-224x224.py \
 #       --work-dir work_dirs/oaa_vgg16_1xb5-15e_voc12aug-224x224 \
 #       --cfg-options model.backbone.pretrained=checkpoints/vgg16-397923af.pth
 # The cumulative maps are written to <work_dir>/cumulative_maps at the end of training (stage
 # 2's map format, original image size). Then OAA's saliency-guided pseudo labels (MDC style:
 # attention -> objects, DSS saliency -> background, conflicts ignored; spec §4):
-#   python tools/make_pseudo_labels.py configs/oaa/oaa_vgg16_1xb5-15e_voc12aug-224x224.py \
+#   .venv/bin/python tools/make_pseudo_labels.py \
+#       configs/oaa/oaa_vgg16_1xb5-15e_voc12aug-224x224.py \
 #       --map-dir work_dirs/oaa_vgg16_1xb5-15e_voc12aug-224x224/cumulative_maps \
-#       --out-dir work_dirs/oaa_vgg16_1xb5-15e_voc12aug-224x224/pseudo_labels \
-#       --cfg-options generator.type=SaliencyLabelGenerator --nproc 8
+#       --out-dir work_dirs/oaa_vgg16_1xb5-15e_voc12aug-224x224/pseudo_labels --nproc 8
 # and DeepLab-LargeFOV on them
 # (configs/deeplab/deeplab-largefov_vgg16_1xb10-15k_voc12aug-pseudo-321x321.py with
 # train_dataloader.dataset.pseudo_label_dir=
@@ -46,3 +46,6 @@ custom_hooks = [
         fill_missing_in_last_epoch=True,
         export_dir=cumulative_map_dir),
 ]
+# stage 2b (tools/make_pseudo_labels.py): OAA's saliency-guided labels (attention -> objects,
+# saliency -> background, conflicts ignored; spec oaa.md §4), no CRF
+pseudo_labels = dict(_delete_=True, generator=dict(type='SaliencyLabelGenerator'), refiners=[])

@@ -2,7 +2,7 @@
 # reference of the OAA table): same classifier and map inference as cam_synthetic.py, but
 # OAA's label generator (attention for objects, saliency for background, conflicts ignored;
 # spec oaa.md §4) and no CRF, as in oaa*_synthetic.py.
-#   python tools/pipeline.py configs/pipelines/cam_saliency_synthetic.py
+#   .venv/bin/python tools/pipeline.py configs/pipelines/cam_saliency_synthetic.py
 _base_ = ['./cam_synthetic.py']
 steps = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'stage3', 'test', 'summary']
 pseudo_labels = dict(generator=dict(_delete_=True, type='SaliencyLabelGenerator'))

@@ -1,5 +1,5 @@
 # The demo: CAM baseline through all three stages on the embedded synthetic benchmark (CPU).
-#   python tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo
+#   .venv/bin/python tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo
 # The benchmark is generated into data_root on first use (about 15 s). `--list` shows the
 # steps and which of them would run.
 data_root = 'data/synthetic'

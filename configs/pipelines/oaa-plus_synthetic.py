@@ -4,7 +4,7 @@
 # step's `input_dirs` sets the soft-label transform's `map_dir` to the folder of the
 # `stage0_maps` step, so a change to stage 0 retrains stage 1. To take the maps of an OAA run
 # made elsewhere instead, drop stage 0 and point the transform at them:
-#   python tools/pipeline.py configs/pipelines/oaa-plus_synthetic.py \
+#   .venv/bin/python tools/pipeline.py configs/pipelines/oaa-plus_synthetic.py \
 #       --cfg-options "steps=[stage1,maps,eval_maps,pseudo_labels,stage3,test,summary]" \
 #       stage1.input_dirs=None \
 #       stage1.cfg_options.train_dataloader.dataset.pipeline.1.map_dir=work_dirs/oaa/stage0_maps

@@ -1,5 +1,6 @@
 # OAA (max fusion) through all three stages on the embedded synthetic benchmark (CPU).
-#   python tools/pipeline.py configs/pipelines/oaa_synthetic.py --work-dir work_dirs/oaa_synthetic
+#   .venv/bin/python tools/pipeline.py configs/pipelines/oaa_synthetic.py \
+#       --work-dir work_dirs/oaa_synthetic
 #
 # Stage 1 trains the tiny classifier with the cumulative-map recorder; OAA's `CumulativeMaps`
 # step (wsss_toolbox/methods/oaa/steps.py) takes the maps the recorder exported as stage 2's

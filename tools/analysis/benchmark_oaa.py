@@ -1,7 +1,7 @@
 """Cost of OAA's hooks: training throughput of plain CAM training vs CAM + cumulative-map
 recorder vs CAM + recorder + attention drop layer, measured in one run, and the store size.
 
-    python tools/analysis/benchmark_oaa.py [--data-root DIR] [--num-images 96]
+    .venv/bin/python tools/analysis/benchmark_oaa.py [--data-root DIR] [--num-images 96]
         [--image-size 128] [--batch-size 16] [--epochs 3] [--repeats 3] [--out result.json]
 
 The three variants train the same model on the same images (the tiny CAM classifier of
@@ -150,7 +150,9 @@ def projected_sizes() -> Dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--config', default='configs/cam/cam_tiny_1xb16-8e_synthetic-128x128.py',
                         help='stage-1 CAM config whose model and schedule are timed')
     parser.add_argument('--data-root', help='a synthetic benchmark (default: generate one)')

@@ -1,7 +1,7 @@
 """Stage-2b throughput: images/s of map files -> pseudo-label PNGs, with nproc 1 and 2,
 with and without DenseCRF, in one run (plus the mIoU of each run's labels as a sanity check).
 
-    python tools/analysis/benchmark_stage2.py [--work-dir DIR] [--num-images 200]
+    .venv/bin/python tools/analysis/benchmark_stage2.py [--work-dir DIR] [--num-images 200]
         [--image-size 128] [--nprocs 1 2] [--benchmark-dir DIR] [--map-dir DIR]
         [--simple-data] [--generator saliency|threshold|harmonic] [--seed 0]
 
@@ -31,7 +31,9 @@ GENERATORS = dict(saliency=dict(type='SaliencyLabelGenerator'),
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Benchmark stage-2 pseudo-label generation')
+    parser = argparse.ArgumentParser(
+        description='Benchmark stage-2 pseudo-label generation',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--work-dir', default='work_dirs/benchmark_stage2')
     parser.add_argument('--num-images', type=int, default=200)
     parser.add_argument('--image-size', type=int, default=128)

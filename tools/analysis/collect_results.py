@@ -1,7 +1,7 @@
 """One table from several pipeline work dirs (their summary.json files).
 
-    python tools/analysis/collect_results.py work_dirs/compare/cam work_dirs/compare/oaa ...
-        [--out results.json]
+    .venv/bin/python tools/analysis/collect_results.py work_dirs/compare/cam \
+        work_dirs/compare/oaa ... [--out results.json]
 """
 import argparse
 import json
@@ -34,7 +34,9 @@ def row_of(work_dir: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('work_dirs', nargs='+')
     parser.add_argument('--out', help='also write the rows as JSON')
     args = parser.parse_args()

@@ -3,16 +3,17 @@
 The recorder saves a copy of the cumulative maps after every epoch when its ``snapshot_ids``
 is set ('all' for the curve). Train with it, e.g.
 
-    python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
+    .venv/bin/python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
         --work-dir work_dirs/oaa_growth \
         --cfg-options custom_hooks.0.snapshot_ids=all
-    python tools/train.py configs/oaa/oaa-drop_tiny_1xb16-8e_synthetic-128x128.py \
+    .venv/bin/python tools/train.py configs/oaa/oaa-drop_tiny_1xb16-8e_synthetic-128x128.py \
         --work-dir work_dirs/oaa-drop_growth --cfg-options custom_hooks.0.snapshot_ids=all
 
 (with tools/pipeline.py: ``--cfg-options stage1.cfg_options.custom_hooks.0.snapshot_ids=all``;
 the run is then ``<work_dir>/stage1``), then
 
-    python tools/analysis/oaa_growth_figure.py work_dirs/oaa_growth work_dirs/oaa-drop_growth \
+    .venv/bin/python tools/analysis/oaa_growth_figure.py work_dirs/oaa_growth \
+        work_dirs/oaa-drop_growth \
         --labels OAA OAA++ --config configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
         --out growth.png
 
@@ -134,7 +135,9 @@ def draw(runs: Dict[str, dict], samples: List[dict], image_ids: List[str], num_c
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description='Figure of the cumulative maps over epochs')
+    parser = argparse.ArgumentParser(
+        description='Figure of the cumulative maps over epochs',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('runs', nargs='+', help='stage-1 work dirs with snapshots')
     parser.add_argument('--config', required=True,
                         help='stage-1 config (its train dataset gives images and masks)')

@@ -2,8 +2,8 @@
 
 Example::
 
-    python tools/dataset_converters/make_synthetic_benchmark.py data/synthetic
-    python tools/dataset_converters/make_synthetic_benchmark.py data/tiny --num-train 64 \
+    .venv/bin/python tools/dataset_converters/make_synthetic_benchmark.py data/synthetic
+    .venv/bin/python tools/dataset_converters/make_synthetic_benchmark.py data/tiny --num-train 64 \
         --num-val 16 --image-size 64 --option decoy_rate=2.5 --option part_size=0.3
 
 Design and statistics: docs/synthetic_benchmark.md.
@@ -33,7 +33,9 @@ def parse_option(text: str) -> tuple:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('out_dir', help='output folder (new, empty, or an earlier benchmark)')
     parser.add_argument('--num-train', type=int, default=1500)
     parser.add_argument('--num-val', type=int, default=300)

@@ -105,6 +105,10 @@ def add_sample_source_args(parser) -> None:
     group.add_argument('--config', help='config file holding a dataset config')
     group.add_argument('--dataset-key', help='dotted key of the dataset config in --config '
                        f'(default: first of {", ".join(DEFAULT_DATASET_KEYS)})')
+    from mmengine.config import DictAction
+    group.add_argument('--cfg-options', nargs='+', action=DictAction,
+                       help='override settings of --config, key=value pairs such as '
+                       'train_dataloader.dataset.data_root=data/other')
     group.add_argument('--img-dir', help='image folder (instead of --config)')
     group.add_argument('--ann-file', help='text file with one image id per line')
     group.add_argument('--seg-dir', help='ground-truth mask folder')
@@ -124,6 +128,8 @@ def samples_from_args(args) -> tuple:
     if args.config:
         from wsss_toolbox.engine.config import load_config
         cfg = load_config(args.config)
+        if getattr(args, 'cfg_options', None):
+            cfg.merge_from_dict(args.cfg_options)
         dataset_cfg = dataset_cfg_from_config(cfg, args.dataset_key, args.config)
         samples, metainfo = samples_from_dataset_cfg(dataset_cfg)
     elif args.img_dir:
