@@ -44,12 +44,14 @@ def test_oaa_config_builds_and_trains_one_forward(path):
         assert hooks[0].export_dir == 'cumulative_maps'
     model = MODELS.build(cfg.model)
     num_classes = cfg.model.head.num_classes
+    # authors' targets are the stored maps at feature resolution (40 / stride 8)
+    soft_size = 5 if cfg.model.head.get('label_resize_mode') == 'none' else 40
     samples = []
     for _ in range(2):
         sample = WSSSDataSample(metainfo=dict(img_shape=(40, 40), img_id='x'))
         sample.gt_label = torch.zeros(num_classes)
         sample.gt_label[0] = 1
-        sample.gt_soft_maps = PixelData(data=torch.rand(num_classes, 40, 40))
+        sample.gt_soft_maps = PixelData(data=torch.rand(num_classes, soft_size, soft_size))
         samples.append(sample)
     data = dict(inputs=[torch.randint(0, 255, (3, 40, 40), dtype=torch.uint8)] * 2,
                 data_samples=samples)

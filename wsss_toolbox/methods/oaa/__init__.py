@@ -18,6 +18,7 @@ from .hooks import (
                     AttentionDropHook,
                     CumulativeMapRecorderHook,
                     attention_drop_mask,
+                    attention_maps,
                     batch_attention,
                     occlude,
                     preprocessor_fill,
@@ -25,13 +26,28 @@ from .hooks import (
 )
 from .losses import HybridLoss, MCELoss
 from .steps import CumulativeMaps
-from .store import CumulativeMapStore, MapUpdate, feature_maps_to_image, sample_geometry
-from .transforms import LoadCumulativeMaps, PackWSSSInputsWithSoftMaps
+from .store import (
+                    CumulativeMapStore,
+                    MapUpdate,
+                    feature_maps_to_image,
+                    load_stored_maps,
+                    sample_geometry,
+                    save_stored_maps,
+)
+from .transforms import (
+                         ColorJitterBGR,
+                         LoadCumulativeMaps,
+                         LoadStoredCumulativeMaps,
+                         PackWSSSInputsWithSoftMaps,
+                         ResizeShortSide,
+)
 
 __all__ = [
     'IntegralAttentionHead', 'AttentionDropHook', 'CumulativeMapRecorderHook',
     'attention_drop_mask', 'batch_attention', 'occlude', 'preprocessor_fill',
     'score_condition', 'HybridLoss', 'MCELoss', 'CumulativeMapStore', 'MapUpdate',
     'feature_maps_to_image', 'sample_geometry', 'LoadCumulativeMaps',
-    'PackWSSSInputsWithSoftMaps', 'CumulativeMaps'
+    'PackWSSSInputsWithSoftMaps', 'CumulativeMaps', 'LoadStoredCumulativeMaps',
+    'ResizeShortSide', 'ColorJitterBGR', 'attention_maps', 'load_stored_maps',
+    'save_stored_maps'
 ]

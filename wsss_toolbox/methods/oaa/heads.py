@@ -33,7 +33,10 @@ class IntegralAttentionHead(CAMHead):
         loss_soft: pixel loss config.
         loss_cls: optional image-level loss on ``logits`` (the paper has none).
         label_resize_mode: ``F.interpolate`` mode bringing the soft labels to feature
-            resolution (``'area'`` = average over each cell; ``'bilinear'``; ``'nearest'``).
+            resolution (``'area'`` = average over each cell; ``'bilinear'``; ``'nearest'``),
+            or ``'none'``: the soft labels are already at feature resolution (the authors'
+            stored uint8 maps / 255, ``LoadStoredCumulativeMaps``) and must have the size of
+            the image's feature cells.
         in_index: which backbone output to use.
         init_cfg: mmengine initialisation config.
     """
@@ -54,9 +57,9 @@ class IntegralAttentionHead(CAMHead):
                  label_resize_mode: str = 'area',
                  in_index: int = -1,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if label_resize_mode not in ('area', 'bilinear', 'nearest'):
-            raise ValueError("label_resize_mode must be 'area', 'bilinear' or 'nearest', got "
-                             f'{label_resize_mode!r}')
+        if label_resize_mode not in ('area', 'bilinear', 'nearest', 'none'):
+            raise ValueError("label_resize_mode must be 'area', 'bilinear', 'nearest' or "
+                             f"'none', got {label_resize_mode!r}")
         super().__init__(
             in_channels, num_classes, num_convs=num_convs, channels=channels,
             kernel_size=kernel_size, dilation=dilation, dropout_ratio=dropout_ratio,
@@ -90,9 +93,19 @@ class IntegralAttentionHead(CAMHead):
             img_shape = sample.metainfo.get('img_shape', soft.shape[-2:])[:2]
             batch_shape = sample.metainfo.get('batch_input_shape', img_shape)
             cells = crop_valid_region(targets[index], batch_shape, img_shape).shape[-2:]
-            kwargs = dict(align_corners=False) if self.label_resize_mode == 'bilinear' else {}
-            resized = F.interpolate(soft[None], size=tuple(cells), mode=self.label_resize_mode,
-                                    **kwargs)[0]
+            if self.label_resize_mode == 'none':
+                if tuple(soft.shape[-2:]) != tuple(cells):
+                    raise ValueError(
+                        f'Data sample {_describe(sample)} has soft labels of size '
+                        f'{tuple(soft.shape[-2:])} but the image covers {tuple(cells)} feature '
+                        "cells; label_resize_mode='none' needs the stored maps of a run with "
+                        'the same input geometry and backbone')
+                resized = soft
+            else:
+                kwargs = dict(align_corners=False) if self.label_resize_mode == 'bilinear' \
+                    else {}
+                resized = F.interpolate(soft[None], size=tuple(cells),
+                                        mode=self.label_resize_mode, **kwargs)[0]
             targets[index, :, :cells[0], :cells[1]] = resized.clamp(0, 1)
             valid[index, :, :cells[0], :cells[1]] = True
         return targets, valid

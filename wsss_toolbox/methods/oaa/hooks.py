@@ -34,7 +34,9 @@ from wsss_toolbox.registry import HOOKS
 
 from .store import CumulativeMapStore, MapUpdate, feature_maps_to_image, sample_geometry
 
-SCORE_RULES = ('paper', 'topk', 'always')
+SCORE_RULES = ('paper', 'topk', 'topk_sigmoid', 'always')
+ATTENTION_NORMS = ('clamp', 'add_eps')
+LAST_RULES = ('visit', 'stored')
 CHECKPOINT_KEY = 'wsss_cumulative_maps'
 
 
@@ -46,9 +48,12 @@ def score_condition(logits: np.ndarray, labels: np.ndarray, rule: str = 'paper')
         labels: (B, C) multi-hot ground truth.
         rule: ``'paper'``: class c of an image passes iff its score is strictly higher than
             the score of every non-target class (always, when the image has no non-target
-            class); ``'topk'`` (authors' code): c is among the K highest scores, K = number of
-            the image's ground-truth classes (ties count in c's favour); ``'always'``: every
-            ground-truth class passes.
+            class); ``'topk'``: c is among the K highest scores, K = number of the image's
+            ground-truth classes (ties count in c's favour); ``'topk_sigmoid'`` (authors'
+            code): the scores are turned into float32 sigmoid probabilities, ranked by a
+            stable ascending ``argsort`` and the last K indices pass (ties -- e.g. several
+            probabilities that round to 1.0 in float32 -- keep the argsort order, so the
+            higher class index wins); ``'always'``: every ground-truth class passes.
 
     Returns:
         bool (B, C), False for every non-target class.
@@ -62,6 +67,14 @@ def score_condition(logits: np.ndarray, labels: np.ndarray, rule: str = 'paper')
     if rule == 'paper':
         non_target = np.where(positive, -np.inf, logits).max(axis=1, keepdims=True)
         return positive & (logits > non_target)
+    if rule == 'topk_sigmoid':
+        probs = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        order = np.argsort(probs, axis=1, kind='stable')  # ascending, ties by class index
+        ranks = np.empty_like(order)
+        np.put_along_axis(ranks, order, np.arange(probs.shape[1])[None].repeat(
+            len(probs), axis=0), axis=1)
+        num_targets = positive.sum(axis=1, keepdims=True)
+        return positive & (ranks >= probs.shape[1] - num_targets)
     if rule == 'topk':
         num_targets = positive.sum(axis=1, keepdims=True)
         higher = (logits[:, None, :] > logits[:, :, None]).sum(axis=2)  # (B, C): #scores above
@@ -72,7 +85,8 @@ def score_condition(logits: np.ndarray, labels: np.ndarray, rule: str = 'paper')
 def batch_attention(maps: torch.Tensor, data_samples: Sequence,
                     batch_input_shape: Sequence[int],
                     quantize: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-                    logits: Optional[torch.Tensor] = None) -> List[dict]:
+                    logits: Optional[torch.Tensor] = None,
+                    normalization: str = 'clamp') -> List[dict]:
     """OAA Eq. 2 on the valid region of every image of a batch, for its ground-truth classes.
 
     All images of the batch are processed together and the result (with ``logits`` when
@@ -85,6 +99,7 @@ def batch_attention(maps: torch.Tensor, data_samples: Sequence,
         quantize: optional function applied once to all attention values (e.g.
             :meth:`CumulativeMapStore.quantize`).
         logits: optional (B, C) class scores to bring to the CPU in the same copy.
+        normalization: see :func:`attention_maps`.
 
     Returns:
         per image ``dict(img_id, classes int64 (K,), attention (K, h_i, w_i) float32 or
@@ -113,13 +128,13 @@ def batch_attention(maps: torch.Tensor, data_samples: Sequence,
         class_index = torch.as_tensor(np.concatenate([c for _, c, _ in selections]),
                                       dtype=torch.long)
         chosen = cropped[batch_index.to(maps.device), class_index.to(maps.device)]
-        pieces.append(normalized_attention(chosen.float()).flatten())
+        pieces.append(attention_maps(chosen.float(), normalization).flatten())
         shapes = [tuple(cropped.shape[-2:])] * len(selections)
     else:
         for index, classes, img_shape in selections:
             cropped = crop_valid_region(maps[index], (pad_h, pad_w), img_shape)
             chosen = cropped[torch.as_tensor(classes, dtype=torch.long, device=maps.device)]
-            pieces.append(normalized_attention(chosen.float()).flatten())
+            pieces.append(attention_maps(chosen.float(), normalization).flatten())
             shapes.append(tuple(cropped.shape[-2:]))
     num_scores = 0
     if logits is not None:
@@ -142,6 +157,23 @@ def batch_attention(maps: torch.Tensor, data_samples: Sequence,
         if scores is not None:
             results[-1]['logits'] = scores[index]
     return results
+
+
+def attention_maps(maps: torch.Tensor, normalization: str = 'clamp') -> torch.Tensor:
+    """``A = ReLU(F) / max(F)`` per map (OAA Eq. 2).
+
+    ``normalization='clamp'``: the divisor is ``max(max F, 1e-5)``
+    (:func:`~wsss_toolbox.models.utils.normalized_attention`); ``'add_eps'`` (authors'
+    code): the divisor is ``max ReLU(F) + 1e-8``, so a map whose maximum is tiny (e.g. 5e-6)
+    still reaches ~1 at its peak.
+    """
+    if normalization == 'clamp':
+        return normalized_attention(maps)
+    if normalization == 'add_eps':
+        positive = torch.relu(maps)
+        return positive / (positive.amax(dim=(-2, -1), keepdim=True) + 1e-8)
+    raise ValueError(f'attention normalization must be one of {ATTENTION_NORMS}, '
+                     f'got {normalization!r}')
 
 
 def _as_numpy(value) -> np.ndarray:
@@ -177,7 +209,12 @@ class CumulativeMapRecorderHook(Hook):
     Args:
         fusion: ``'max'`` (Eq. 5, default) or ``'mean'`` (Eq. 10).
         score_rule: ``'paper'`` (default: target score above every non-target score),
-            ``'topk'`` (authors' code) or ``'always'``; see :func:`score_condition`.
+            ``'topk'`` (top-K of the logits, ties in the class's favour), ``'topk_sigmoid'``
+            (authors' code: top-K of float32 sigmoid probabilities, argsort order on ties) or
+            ``'always'``; see :func:`score_condition`.
+        attention_normalization: ``'clamp'`` (default: divide by ``max(max F, 1e-5)``) or
+            ``'add_eps'`` (authors' code: divide by ``max + 1e-8``); see
+            :func:`attention_maps`.
         bits: 8 or 16 bits per stored map value.
         backend: ``'memory'`` or ``'memmap'`` (one file, fixed slot per (image, class)).
         memmap_dir: memmap folder, relative to the work dir (default ``'cumulative_store'``).
@@ -188,9 +225,21 @@ class CumulativeMapRecorderHook(Hook):
             code), so that every class gets a map.
         keep_last: keep the last attention of every image (set automatically by
             :class:`AttentionDropHook`).
+        last_maps: which attention is kept as a class's "last" map (the drop layer's
+            ``A_{t-1}``): ``'visit'`` (default: every visit's map, accepted or not) or
+            ``'stored'`` (authors' code: the map of the last visit at which the class was
+            accumulated by the score condition -- not by the last-epoch fill, not in a
+            skipped first epoch). Set by :class:`AttentionDropHook` (``previous``).
         export_dir: folder of the exported map files, relative to the work dir unless
             absolute (``None``: no export).
-        export_interpolation: upsampling of the export (``'bicubic'``, authors' code).
+        export_interpolation: upsampling of the ``'toolbox'`` export (``'bicubic'``).
+        export_mode: ``'toolbox'`` (default: bicubic to the network input, geometry undone,
+            resized to the original size, clipped at 0, min-max) or ``'authors'`` (``res.py``:
+            one bicubic resize of the stored uint8 map to the original size, saturated at
+            0 and 255, min-max); see :meth:`CumulativeMapStore.export_image`.
+        export_raw_dir: also write the stored uint8 maps at feature resolution to this
+            folder (relative to the work dir), the targets of the integral attention model
+            in the authors' code (``LoadStoredCumulativeMaps``); None: not written.
         sync_interval: also synchronise ranks every this many iterations (0: per epoch only).
         snapshot_ids: images whose cumulative maps are saved after every epoch to
             ``<work_dir>/<snapshot_dir>/epoch_XXX.pkl`` (a store state dict); ``'all'`` for
@@ -209,8 +258,12 @@ class CumulativeMapRecorderHook(Hook):
                  skip_first_epoch: bool = False,
                  fill_missing_in_last_epoch: bool = True,
                  keep_last: bool = False,
+                 last_maps: str = 'visit',
+                 attention_normalization: str = 'clamp',
                  export_dir: Optional[str] = 'cumulative_maps',
                  export_interpolation: str = 'bicubic',
+                 export_mode: str = 'toolbox',
+                 export_raw_dir: Optional[str] = None,
                  sync_interval: int = 0,
                  snapshot_ids: Optional[Union[str, Sequence[str]]] = None,
                  snapshot_dir: str = 'cumulative_map_snapshots') -> None:
@@ -220,6 +273,11 @@ class CumulativeMapRecorderHook(Hook):
         CumulativeMapStore(fusion=fusion, bits=bits, backend='memory')
         if backend not in ('memory', 'memmap'):
             raise ValueError(f"backend must be 'memory' or 'memmap', got {backend!r}")
+        if last_maps not in LAST_RULES:
+            raise ValueError(f'last_maps must be one of {LAST_RULES}, got {last_maps!r}')
+        if attention_normalization not in ATTENTION_NORMS:
+            raise ValueError(f'attention_normalization must be one of {ATTENTION_NORMS}, '
+                             f'got {attention_normalization!r}')
         if isinstance(snapshot_ids, str) and snapshot_ids != 'all':
             raise ValueError("snapshot_ids must be a list of image ids or 'all'")
         self.fusion = fusion
@@ -230,8 +288,14 @@ class CumulativeMapRecorderHook(Hook):
         self.skip_first_epoch = skip_first_epoch
         self.fill_missing_in_last_epoch = fill_missing_in_last_epoch
         self.keep_last = keep_last
+        self.last_maps = last_maps
+        self.attention_normalization = attention_normalization
         self.export_dir = export_dir
         self.export_interpolation = export_interpolation
+        if export_mode not in ('toolbox', 'authors'):
+            raise ValueError(f"export_mode must be 'toolbox' or 'authors', got {export_mode!r}")
+        self.export_mode = export_mode
+        self.export_raw_dir = export_raw_dir
         self.sync_interval = int(sync_interval)
         self.snapshot_ids = snapshot_ids
         self.snapshot_dir = snapshot_dir
@@ -244,11 +308,16 @@ class CumulativeMapRecorderHook(Hook):
         self.last_export_dir: Optional[str] = None
 
     # ------------------------------------------------------------------ the store
-    def enable_last_maps(self) -> None:
-        """Ask for the last attention of every image (the attention drop layer needs it)."""
+    def enable_last_maps(self, rule: Optional[str] = None) -> None:
+        """Ask for the last attention of every image (the attention drop layer needs it);
+        ``rule`` sets :attr:`last_maps` (``'visit'`` / ``'stored'``)."""
         if self._store is not None and not self._store.keep_last:
             raise RuntimeError('enable_last_maps() must be called before the store is created '
                                '(in before_run)')
+        if rule is not None:
+            if rule not in LAST_RULES:
+                raise ValueError(f'last map rule must be one of {LAST_RULES}, got {rule!r}')
+            self.last_maps = rule
         self.keep_last = True
 
     @property
@@ -330,7 +399,8 @@ class CumulativeMapRecorderHook(Hook):
         batch_input_shape = recorded.get('batch_input_shape', tuple(maps.shape[-2:]))
         store = self.store
         per_image = batch_attention(maps, data_samples, batch_input_shape,
-                                    quantize=store.quantize, logits=recorded['logits'])
+                                    quantize=store.quantize, logits=recorded['logits'],
+                                    normalization=self.attention_normalization)
         if not per_image:
             return []
         labels = np.stack([_as_numpy(s.gt_label) for s in data_samples])
@@ -348,6 +418,9 @@ class CumulativeMapRecorderHook(Hook):
             accepted = passed[index, item['classes']]
             if self.skip_first_epoch and epoch == 0:
                 accepted = np.zeros_like(accepted)
+            # 'stored': the drop layer's previous map is the last one the score condition
+            # accepted (the authors' per-class file), never a last-epoch fill
+            keep = np.asarray(accepted, bool).copy() if self.last_maps == 'stored' else None
             if self.fill_missing_in_last_epoch and last_epoch and item['img_id'] in store:
                 accepted = accepted | (store.counts(item['img_id']) == 0)
             elif self.fill_missing_in_last_epoch and last_epoch:
@@ -356,7 +429,7 @@ class CumulativeMapRecorderHook(Hook):
             meta = {} if item['img_id'] in store else sample_geometry(
                 metainfo, item['feature_stride'])
             update = MapUpdate(item['img_id'], item['classes'], item['attention'],
-                               np.asarray(accepted, bool), int(stamp), meta)
+                               np.asarray(accepted, bool), int(stamp), meta, keep)
             store.apply(update)
             updates.append(update)
         return updates
@@ -399,8 +472,11 @@ class CumulativeMapRecorderHook(Hook):
             return
         rank, world_size = get_dist_info()
         folder = self._resolve(runner, self.export_dir)
+        raw = None if self.export_raw_dir is None else self._resolve(runner,
+                                                                     self.export_raw_dir)
         written = self.store.export(folder, rank=rank, world_size=world_size,
-                                    interpolation=self.export_interpolation)
+                                    interpolation=self.export_interpolation,
+                                    mode=self.export_mode, raw_dir=raw)
         self.last_export_dir = folder
         print_log(f'CumulativeMapRecorderHook: rank {rank} wrote {written} map files to '
                   f'{folder} ({len(self.store)} images, {self.store.num_maps} maps, '
@@ -411,30 +487,60 @@ class CumulativeMapRecorderHook(Hook):
 
 
 # ---------------------------------------------------------------- attention drop (OAA++)
+DROP_MASKS = ('max', 'union')
+DROP_PREVIOUS = ('last_visit', 'stored')
+
+
 def attention_drop_mask(attention: np.ndarray, feature_stride: Sequence[float],
-                        img_shape: Sequence[int], threshold: float) -> torch.Tensor:
-    """Pixels of the input image to occlude: ``upsample(max_c A^c) > threshold``.
+                        img_shape: Sequence[int], threshold: float,
+                        mode: str = 'max') -> torch.Tensor:
+    """Pixels of the input image to occlude.
+
+    ``mode='max'``: ``upsample(max_c A^c) > threshold`` (one map, the maximum over the
+    classes, upsampled then thresholded); ``mode='union'`` (authors' code): every class map is
+    upsampled and thresholded on its own and the masks are united,
+    ``OR_c (upsample(A^c) > threshold)``. The two differ where the bilinear upsampling of the
+    maximum exceeds the maximum of the upsampled maps (between cells of different classes).
 
     Args:
         attention: (K, h, w) or (h, w) attention maps at feature resolution in [0, 1].
         feature_stride: input pixels per feature cell (s_h, s_w).
         img_shape: (H, W) of the input image (before batch padding).
         threshold: ``delta``.
+        mode: ``'max'`` or ``'union'``.
 
     Returns:
         bool (H, W) mask.
     """
+    if mode not in DROP_MASKS:
+        raise ValueError(f'drop mask mode must be one of {DROP_MASKS}, got {mode!r}')
     attention = torch.as_tensor(np.asarray(attention, dtype=np.float32))
     if attention.dim() == 2:
         attention = attention[None]
-    union = attention.amax(dim=0, keepdim=True)  # union of the class masks = max of the maps
-    upsampled = feature_maps_to_image(union, feature_stride, img_shape, mode='bilinear')[0]
-    return upsampled > threshold
+    if mode == 'max':
+        attention = attention.amax(dim=0, keepdim=True)
+    upsampled = feature_maps_to_image(attention, feature_stride, img_shape, mode='bilinear')
+    return (upsampled > threshold).any(dim=0)
 
 
-def occlude(image: torch.Tensor, mask: torch.Tensor, fill: Sequence[float]) -> torch.Tensor:
-    """Set the masked pixels of a (3, H, W) image to ``fill`` (per channel), in place."""
-    fill_values = torch.as_tensor(fill, dtype=torch.float32).round().clamp(0, 255)
+def occlude(image: torch.Tensor, mask: torch.Tensor, fill: Sequence[float],
+            exact: bool = False) -> torch.Tensor:
+    """Set the masked pixels of a (3, H, W) image to ``fill`` (per channel).
+
+    ``exact=False``: in place, the fill rounded to the image's integer colours (uint8
+    input). ``exact=True``: the image is converted to float32 (a new tensor unless it already
+    is float32) and takes the fill exactly, so that the data preprocessor normalises the
+    occluded pixels to exactly 0 (authors' code) when ``fill`` is its mean.
+
+    Returns:
+        the occluded image (``image`` itself unless ``exact`` converted it).
+    """
+    fill_values = torch.as_tensor(fill, dtype=torch.float32)
+    if exact:
+        if image.dtype != torch.float32:
+            image = image.float()
+    else:
+        fill_values = fill_values.round().clamp(0, 255)
     for channel in range(image.shape[0]):
         image[channel][mask] = fill_values[channel].to(image.dtype)
     return image
@@ -474,12 +580,32 @@ class AttentionDropHook(Hook):
         fill: colour of the occluded pixels in the input's channel order (BGR for
             ``LoadImageFromFile``); default: the data preprocessor's mean.
         seed: base seed of the draws (default: the runner's seed).
+        previous: which attention is occluded: ``'last_visit'`` (default; Algorithm 1's
+            ``A_{t-1}``: the previous visit's map of every class, accepted or not) or
+            ``'stored'`` (authors' code: per class, the map of the last visit at which the
+            score condition accumulated it -- the per-class file their code writes; none in a
+            skipped first epoch, never a last-epoch fill; a class without one drops nothing).
+        mask: ``'max'`` (default: threshold the upsampled maximum over the classes) or
+            ``'union'`` (authors' code: union of the per-class thresholded upsampled maps);
+            see :func:`attention_drop_mask`.
+        exact_fill: ``False`` (default): the fill colour rounded to uint8 (≈ 0 after
+            normalisation); ``True`` (authors' code): occluded images become float32 with the
+            exact fill, i.e. exactly 0 after normalisation.
     """
 
     priority = 'NORMAL'
 
     def __init__(self, drop_prob: float = 0.5, threshold: float = 0.6,
-                 fill: Optional[Sequence[float]] = None, seed: Optional[int] = None) -> None:
+                 fill: Optional[Sequence[float]] = None, seed: Optional[int] = None,
+                 previous: str = 'last_visit', mask: str = 'max',
+                 exact_fill: bool = False) -> None:
+        if previous not in DROP_PREVIOUS:
+            raise ValueError(f'previous must be one of {DROP_PREVIOUS}, got {previous!r}')
+        if mask not in DROP_MASKS:
+            raise ValueError(f'mask must be one of {DROP_MASKS}, got {mask!r}')
+        self.previous = previous
+        self.mask = mask
+        self.exact_fill = bool(exact_fill)
         if not 0 <= drop_prob <= 1:
             raise ValueError(f'drop_prob (beta) must be in [0, 1], got {drop_prob}')
         if not 0 <= threshold <= 1:
@@ -500,7 +626,7 @@ class AttentionDropHook(Hook):
                                'custom_hooks: it occludes the attention the recorder saw at '
                                "the image's previous visit")
         self.recorder = recorders[0]
-        self.recorder.enable_last_maps()
+        self.recorder.enable_last_maps('stored' if self.previous == 'stored' else 'visit')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         self._fill = self.fill if self.fill is not None else preprocessor_fill(model)
         self._seed = int(self.seed if self.seed is not None else (runner.seed or 0))
@@ -515,12 +641,17 @@ class AttentionDropHook(Hook):
         """Occlude the inputs of one batch in place; return how many images were occluded.
 
         Args:
-            inputs: list of (3, H, W) image tensors (or a (B, 3, H, W) tensor).
+            inputs: list of (3, H, W) image tensors (or a (B, 3, H, W) tensor; with
+                ``exact_fill`` a non-float32 tensor must be converted first, see
+                :meth:`before_train_iter`).
             data_samples: their data samples (``img_id``).
             epoch: current epoch (seeds the draws).
         """
         store = self.recorder.store
         dropped = 0
+        if self.exact_fill and isinstance(inputs, torch.Tensor) and \
+                inputs.dtype != torch.float32:
+            raise TypeError('exact_fill needs a list of images or a float32 batch tensor')
         for index, sample in enumerate(data_samples):
             img_id = str(sample.metainfo.get('img_id'))
             if not self.should_drop(img_id, epoch):
@@ -530,14 +661,19 @@ class AttentionDropHook(Hook):
                 continue
             image = inputs[index]
             mask = attention_drop_mask(previous, store.meta(img_id)['feature_stride'],
-                                       image.shape[-2:], self.threshold)
-            occlude(image, mask, self._fill)
+                                       image.shape[-2:], self.threshold, mode=self.mask)
+            occluded = occlude(image, mask, self._fill, exact=self.exact_fill)
+            if occluded is not image:
+                inputs[index] = occluded
             dropped += 1
         return dropped
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         if data_batch is None or self.drop_prob == 0:
             return
-        dropped = self.drop_batch(data_batch['inputs'], data_batch['data_samples'],
-                                  runner.epoch)
+        inputs = data_batch['inputs']
+        if self.exact_fill and isinstance(inputs, torch.Tensor) and \
+                inputs.dtype != torch.float32:
+            inputs = data_batch['inputs'] = inputs.float()
+        dropped = self.drop_batch(inputs, data_batch['data_samples'], runner.epoch)
         runner.message_hub.update_scalar('train/attention_drop_images', dropped)

@@ -38,9 +38,14 @@ class HybridLoss(nn.Module):
 
     Args:
         tau: threshold splitting N+ and N-.
-        reduction: ``'per_class'`` (Eqs. 7-9 as written, default) or ``'pooled'``
-            (authors' code: N+ and N- pooled over all classes and images of the batch, one
-            mean each).
+        reduction: ``'per_class'`` (Eqs. 7-9 as written, default), ``'pooled'`` (N+ and
+            N- pooled over all classes and images of the batch, one mean each) or
+            ``'pooled_per_image'`` (authors' code: N+ and N- pooled over the classes of each
+            image, one loss per image).
+        batch_reduction: how the per-image losses (``'per_class'``, ``'pooled_per_image'``)
+            are combined: ``'mean'`` (default) or ``'sum'`` (authors' code: batch 1 with 5
+            accumulated iterations whose losses are not divided, i.e. the sum over the 5
+            images, about 5x the gradient of the mean).
         use_enhanced / use_constraint: switch the two terms (``use_constraint=False`` is the
             paper's "EP" ablation, Table 4).
         loss_weight: factor of the loss.
@@ -49,10 +54,15 @@ class HybridLoss(nn.Module):
 
     def __init__(self, tau: float = 0.0, reduction: str = 'per_class',
                  use_enhanced: bool = True, use_constraint: bool = True,
-                 loss_weight: float = 1.0, loss_name: str = 'loss_hybrid') -> None:
+                 loss_weight: float = 1.0, loss_name: str = 'loss_hybrid',
+                 batch_reduction: str = 'mean') -> None:
         super().__init__()
-        if reduction not in ('per_class', 'pooled'):
-            raise ValueError(f"reduction must be 'per_class' or 'pooled', got {reduction!r}")
+        if reduction not in ('per_class', 'pooled', 'pooled_per_image'):
+            raise ValueError("reduction must be 'per_class', 'pooled' or 'pooled_per_image', "
+                             f'got {reduction!r}')
+        if batch_reduction not in ('mean', 'sum'):
+            raise ValueError(f"batch_reduction must be 'mean' or 'sum', got {batch_reduction!r}")
+        self.batch_reduction = batch_reduction
         self.tau = float(tau)
         self.reduction = reduction
         self.use_enhanced = use_enhanced
@@ -81,6 +91,15 @@ class HybridLoss(nn.Module):
             if self.use_constraint:
                 loss = loss + constraint_terms.sum() / constraint.sum().clamp(min=1)
             return self.loss_weight * loss
+        if self.reduction == 'pooled_per_image':
+            per_image = maps.new_zeros(maps.shape[:1])
+            if self.use_enhanced:
+                per_image = per_image + enhanced_terms.sum(dim=(1, 2, 3)) / enhanced.sum(
+                    dim=(1, 2, 3)).clamp(min=1)
+            if self.use_constraint:
+                per_image = per_image + constraint_terms.sum(dim=(1, 2, 3)) / constraint.sum(
+                    dim=(1, 2, 3)).clamp(min=1)
+            return self.loss_weight * self._combine(per_image)
         per_class = maps.new_zeros(maps.shape[:2])
         if self.use_enhanced:  # Eq. 7
             per_class = per_class + enhanced_terms.sum(dim=(2, 3)) / enhanced.sum(
@@ -88,7 +107,10 @@ class HybridLoss(nn.Module):
         if self.use_constraint:  # Eq. 8
             per_class = per_class + constraint_terms.sum(dim=(2, 3)) / constraint.sum(
                 dim=(2, 3)).clamp(min=1)
-        return self.loss_weight * per_class.sum(dim=1).mean()  # Eq. 9, mean over images
+        return self.loss_weight * self._combine(per_class.sum(dim=1))  # Eq. 9
+
+    def _combine(self, per_image: Tensor) -> Tensor:
+        return per_image.sum() if self.batch_reduction == 'sum' else per_image.mean()
 
 
 @MODELS.register_module()

@@ -64,6 +64,8 @@ class MapUpdate(NamedTuple):
         accepted: bool (K,): whether ``A_t^c`` passed the score condition and is fused.
         stamp: global training iteration of the visit (orders the ``last`` maps).
         meta: geometry of the image (see :data:`GEOMETRY_KEYS` and ``feature_stride``).
+        keep: bool (K,): which classes' ``attention`` becomes their ``last`` map (None: all;
+            the drop layer's ``'stored'`` rule keeps only the accepted ones).
     """
     img_id: str
     classes: np.ndarray
@@ -71,6 +73,7 @@ class MapUpdate(NamedTuple):
     accepted: np.ndarray
     stamp: int
     meta: dict
+    keep: Optional[np.ndarray] = None
 
 
 class _Entry:
@@ -279,7 +282,8 @@ class CumulativeMapStore:
                 last = self._mm_last[offset:offset + num]
                 last[...] = 0
         entry = _Entry(classes=classes, values=values, counts=np.zeros(num, np.uint16),
-                       last=last, last_stamp=-1, visits=0, meta=dict(meta))
+                       last=last, last_stamp=np.full(num, -1, np.int64), visits=0,
+                       meta=dict(meta))
         self._entries[img_id] = entry
         return entry
 
@@ -303,7 +307,8 @@ class CumulativeMapStore:
     # ------------------------------------------------------------------ updates
     def make_update(self, img_id: str, classes: Sequence[int], attention,
                     accepted: Optional[Sequence[bool]] = None, stamp: int = 0,
-                    meta: Optional[dict] = None) -> MapUpdate:
+                    meta: Optional[dict] = None,
+                    keep: Optional[Sequence[bool]] = None) -> MapUpdate:
         """Build a :class:`MapUpdate`; float ``attention`` in [0, 1] is quantised."""
         classes = np.asarray(classes, dtype=np.int64).reshape(-1)
         attention = np.asarray(attention)
@@ -325,8 +330,10 @@ class CumulativeMapStore:
         if accepted.shape[0] != len(classes):
             raise ValueError(f'image "{img_id}": {accepted.shape[0]} accept flags for '
                              f'{len(classes)} classes')
+        if keep is not None:
+            keep = np.asarray(keep, bool).reshape(-1)[order]
         return MapUpdate(str(img_id), classes[order], attention[order], accepted[order],
-                         int(stamp), dict(meta or {}))
+                         int(stamp), dict(meta or {}), keep)
 
     def apply(self, update: MapUpdate) -> None:
         """Fuse one visit into the store (OAA Eqs. 4-5 or 10 for the accepted classes)."""
@@ -347,22 +354,30 @@ class CumulativeMapStore:
             entry.counts[accepted] += 1
         entry.visits += 1
         if self.keep_last:
-            self._merge_last(entry, attention, update.stamp)
+            keep = getattr(update, 'keep', None)
+            self._merge_last(entry, attention, update.stamp, keep)
 
     def _max_average_count(self) -> int:
         return int(np.iinfo(self.value_dtype).max // self.quant_max)
 
     @staticmethod
-    def _merge_last(entry: _Entry, last: np.ndarray, stamp: int) -> None:
-        if stamp > entry.last_stamp:
-            entry.last[...] = last
-            entry.last_stamp = stamp
-        elif stamp == entry.last_stamp:  # same iteration on two ranks: order independent
-            np.maximum(entry.last, last, out=entry.last)
+    def _merge_last(entry: _Entry, last: np.ndarray, stamp, keep=None) -> None:
+        """Per class: the map with the higher stamp wins (ties: element-wise maximum);
+        ``keep`` (bool (K,)) limits the classes that take part."""
+        stamps = np.broadcast_to(np.asarray(stamp, np.int64), entry.last_stamp.shape)
+        chosen = np.ones(len(entry.last_stamp), bool) if keep is None else np.asarray(keep, bool)
+        newer = chosen & (stamps > entry.last_stamp)
+        same = chosen & (stamps == entry.last_stamp) & (stamps >= 0)
+        if newer.any():
+            entry.last[newer] = last[newer]
+            entry.last_stamp[newer] = stamps[newer]
+        if same.any():  # same iteration on two ranks: order independent
+            entry.last[same] = np.maximum(entry.last[same], last[same])
 
     def update(self, img_id: str, classes: Sequence[int], attention,
                accepted: Optional[Sequence[bool]] = None, stamp: int = 0,
-               meta: Optional[dict] = None) -> MapUpdate:
+               meta: Optional[dict] = None,
+               keep: Optional[Sequence[bool]] = None) -> MapUpdate:
         """Fuse the attention ``A_t`` of the classes ``classes`` of one image visit.
 
         Args:
@@ -376,7 +391,7 @@ class CumulativeMapStore:
         Returns:
             the applied :class:`MapUpdate` (e.g. to send it to other ranks).
         """
-        update = self.make_update(img_id, classes, attention, accepted, stamp, meta)
+        update = self.make_update(img_id, classes, attention, accepted, stamp, meta, keep)
         self.apply(update)
         return update
 
@@ -397,8 +412,9 @@ class CumulativeMapStore:
                 mine.values += theirs.values
             mine.counts += theirs.counts
             mine.visits += theirs.visits
-            if self.keep_last and theirs.last is not None and theirs.last_stamp >= 0:
-                self._merge_last(mine, theirs.last, theirs.last_stamp)
+            if self.keep_last and theirs.last is not None and (theirs.last_stamp >= 0).any():
+                self._merge_last(mine, theirs.last, theirs.last_stamp,
+                                 theirs.last_stamp >= 0)
 
     def _check_compatible(self, fusion: str, bits: int, what: str) -> None:
         if fusion != self.fusion or bits != self.bits:
@@ -429,11 +445,14 @@ class CumulativeMapStore:
         return entry.values.astype(np.float32) / counts / self.quant_max
 
     def last_maps(self, img_id: str) -> Optional[np.ndarray]:
-        """float32 (K, h, w) attention of the image's last visit, or None when unknown."""
+        """float32 (K, h, w) last attention of every class of the image (all-zero for a class
+        without one), or None when no class has one."""
         entry = self._entries.get(img_id)
-        if entry is None or entry.last is None or entry.last_stamp < 0:
+        if entry is None or entry.last is None or not (entry.last_stamp >= 0).any():
             return None
-        return self.dequantize(entry.last)
+        maps = self.dequantize(entry.last)
+        maps[entry.last_stamp < 0] = 0
+        return maps
 
     # ------------------------------------------------------------------ state
     def state_dict(self, img_ids: Optional[Iterable[str]] = None) -> dict:
@@ -446,7 +465,7 @@ class CumulativeMapStore:
                 classes=entry.classes.copy(), values=np.array(entry.values),
                 counts=entry.counts.copy(),
                 last=None if entry.last is None else np.array(entry.last),
-                last_stamp=int(entry.last_stamp), visits=int(entry.visits),
+                last_stamp=tuple(int(v) for v in entry.last_stamp), visits=int(entry.visits),
                 meta=dict(entry.meta))
         return dict(version=STATE_VERSION, fusion=self.fusion, bits=self.bits,
                     keep_last=self.keep_last, entries=entries)
@@ -473,7 +492,9 @@ class CumulativeMapStore:
             entry.visits = int(item['visits'])
             if self.keep_last and item.get('last') is not None:
                 entry.last[...] = np.asarray(item['last'], self.map_dtype)
-                entry.last_stamp = int(item['last_stamp'])
+                # older states hold one stamp per image
+                entry.last_stamp[...] = np.broadcast_to(
+                    np.asarray(item['last_stamp'], np.int64), entry.last_stamp.shape)
 
     @classmethod
     def from_state_dict(cls, state: Mapping, **kwargs) -> 'CumulativeMapStore':
@@ -499,9 +520,46 @@ class CumulativeMapStore:
         return True
 
     # ------------------------------------------------------------------ export
+    def stored_uint8(self, img_id: str) -> np.ndarray:
+        """uint8 (K, h, w) cumulative maps at feature resolution, ``round(M * 255)`` (what the
+        authors' code writes as PNG files; the 8-bit max-fusion store holds exactly this)."""
+        if self.fusion == 'max' and self.bits == 8:
+            return np.array(self._entries[img_id].values, dtype=np.uint8)
+        return np.rint(self.cumulative_maps(img_id) * 255).astype(np.uint8)
+
+    def export_image_authors(self, img_id: str,
+                             normalize: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+        """The authors' export (``res.py``): the stored uint8 map at feature resolution is
+        resized **once** to the original image size, bicubic on uint8 (OpenCV, which
+        saturates the overshoot at 0 and 255), then min-max normalised per class.
+
+        Only for a fixed geometry without flip / crop (the authors' training pipeline).
+        """
+        import cv2
+        entry = self._entries[img_id]
+        meta = entry.meta
+        if meta.get('flip') or meta.get('crop_bbox') is not None:
+            raise ValueError(f'image "{img_id}": the authors\' export resizes the feature map '
+                             'straight to the original size; it cannot undo a flip or crop '
+                             "(use export_mode='toolbox')")
+        height, width = (int(v) for v in meta['ori_shape'][:2])
+        stored = self.stored_uint8(img_id)
+        maps = np.zeros((len(stored), height, width), np.float32)
+        for index, cell_map in enumerate(stored):
+            resized = cv2.resize(cell_map, (width, height), interpolation=cv2.INTER_CUBIC)
+            maps[index] = resized.astype(np.float32) / 255
+        maps = torch.from_numpy(maps)
+        if normalize and maps.shape[0]:
+            maps = normalize_maps(maps, 'minmax', eps=1e-12)
+        return entry.classes.copy(), maps.clamp(0, 1).numpy().astype(np.float32)
+
     def export_image(self, img_id: str, interpolation: str = 'bicubic',
-                     normalize: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+                     normalize: bool = True,
+                     mode: str = 'toolbox') -> Tuple[np.ndarray, np.ndarray]:
         """The cumulative maps of one image at its original size.
+
+        ``mode='authors'``: :meth:`export_image_authors` (``interpolation`` is ignored).
+        ``mode='toolbox'`` (default):
 
         Steps (spec oaa.md §1, final M, from the authors' code): upsample the feature-
         resolution maps to the network input (``interpolation``, bicubic by default), undo the
@@ -512,6 +570,10 @@ class CumulativeMapStore:
         Returns:
             ``(classes int64 (K,), maps float32 (K, H, W))``.
         """
+        if mode == 'authors':
+            return self.export_image_authors(img_id, normalize)
+        if mode != 'toolbox':
+            raise ValueError(f"export mode must be 'toolbox' or 'authors', got {mode!r}")
         from wsss_toolbox.datasets.transforms import restore_geometry
         entry = self._entries[img_id]
         meta = entry.meta
@@ -526,7 +588,8 @@ class CumulativeMapStore:
 
     def export(self, map_dir: str, img_ids: Optional[Sequence[str]] = None, rank: int = 0,
                world_size: int = 1, interpolation: str = 'bicubic',
-               normalize: bool = True) -> int:
+               normalize: bool = True, mode: str = 'toolbox',
+               raw_dir: Optional[str] = None) -> int:
         """Write every image's maps as a stage-2 map file ``<map_dir>/<img_id>.npz``
         (:func:`wsss_toolbox.maps.save_maps`; original image size, values in [0, 1]).
 
@@ -536,7 +599,10 @@ class CumulativeMapStore:
             map_dir: output folder.
             img_ids: images to export (default: all, in insertion order).
             rank, world_size: export ``img_ids[rank::world_size]`` (ranks share the work).
-            interpolation, normalize: see :meth:`export_image`.
+            interpolation, normalize, mode: see :meth:`export_image`.
+            raw_dir: also write the stored uint8 maps at feature resolution there
+                (:func:`save_stored_maps`, the integral attention model's targets in the
+                authors' code).
 
         Returns:
             number of files written by this call.
@@ -545,13 +611,36 @@ class CumulativeMapStore:
         missing = []
         written = 0
         for img_id in ids[rank::world_size]:
-            classes, maps = self.export_image(img_id, interpolation, normalize)
+            classes, maps = self.export_image(img_id, interpolation, normalize, mode)
             if not self._entries[img_id].counts.all():
                 missing.append(img_id)
             save_maps(map_path(map_dir, img_id), img_id, classes, maps)
+            if raw_dir is not None:
+                save_stored_maps(map_path(raw_dir, img_id), img_id, classes,
+                                 self.stored_uint8(img_id))
             written += 1
         if missing:
             warnings.warn(f'{len(missing)} image(s) have classes without any accepted '
                           f'attention map (exported as zeros), e.g. {missing[:3]}',
                           stacklevel=2)
         return written
+
+
+def save_stored_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray) -> None:
+    """Write the stored uint8 (K, h, w) cumulative maps of one image at feature resolution
+    (``img_id``, ``classes``, ``maps`` in a compressed ``.npz``; atomic write)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp.npz'
+    np.savez_compressed(tmp, img_id=np.array(str(img_id)),
+                        classes=np.asarray(classes, np.int64),
+                        maps=np.asarray(maps, np.uint8))
+    os.replace(tmp, path)
+
+
+def load_stored_maps(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Read a :func:`save_stored_maps` file: ``(classes int64 (K,), maps uint8 (K, h, w))``."""
+    with np.load(path, allow_pickle=False) as data:
+        if 'maps' not in data or data['maps'].dtype != np.uint8:
+            raise ValueError(f'"{path}" is not a stored cumulative-map file (uint8 maps at '
+                             'feature resolution, written with export_raw_dir)')
+        return data['classes'].astype(np.int64), data['maps'].copy()

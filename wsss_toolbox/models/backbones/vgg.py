@@ -55,9 +55,11 @@ class VGG16(BaseModule):
         dilated: output stride 8 (True) or 16 (False).
         out_indices: stages whose outputs are returned. Default: the last one.
         frozen_stages: stages ``0..frozen_stages`` get ``requires_grad=False``; -1 freezes none.
-        pool_kernel_size: kernel of pool1-3 (and pool4 when not dilated). 3 (padding 1) as
-            in DeepLab/OAA's released VGG, giving feature size ceil(H / stride); 2 (no
-            padding) as in torchvision. Both are compatible with the ImageNet weights.
+        pool_kernel_size: kernel of pool1-3 (and pool4 when not dilated). 3 (stride 2,
+            padding 1; default) as DeepLab-LargeFOV's Caffe VGG, giving feature size
+            ceil(H / stride); 2 (stride 2, no padding) as torchvision and OAA's released
+            PyTorch code (OAA-PyTorch), giving floor(H / stride). Both are compatible with
+            the ImageNet weights; the OAA VOC configs use 2.
         in_channels: number of input channels.
         pretrained: path to torchvision's ImageNet ``vgg16-*.pth`` (keys
             ``features.N.weight``); loaded by :meth:`init_weights`.
