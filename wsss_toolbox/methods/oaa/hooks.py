@@ -10,10 +10,12 @@ batch, applies the score condition and fuses the accepted maps into a
 :class:`AttentionDropHook` is OAA++'s attention drop layer (Jiang et al., TPAMI, Sec. 3.3,
 Algorithm 1): with probability ``beta`` an image is fed with the pixels occluded where its
 attention from the previous visit, ``A_{t-1}``, exceeds ``delta`` (union over the image's
-ground-truth classes); the occluded pixels take the mean colour of the data preprocessor,
-i.e. they are 0 after normalisation (authors' code). The attention ``A_t`` of the (possibly
-occluded) input is then fused as usual by :class:`CumulativeMapRecorderHook` and becomes the
-next previous map.
+ground-truth classes); the occluded pixels take the mean colour of the data preprocessor
+(uint8-rounded, about 0 after normalisation; ``exact_fill=True``: exactly 0, as the authors'
+code). The attention ``A_t`` of the (possibly occluded) input is then fused as usual by
+:class:`CumulativeMapRecorderHook` and becomes the next previous map (by default; the
+authors' code reads each class's last *stored* map instead, ``previous='stored'``, and unites
+per-class masks, ``mask='union'``).
 """
 
 import os.path as osp
@@ -566,13 +568,16 @@ class AttentionDropHook(Hook):
     In ``before_train_iter`` (before the data preprocessor) every image of the batch draws
     ``r ~ U(0, 1)`` from a generator seeded with ``(seed, epoch, img_id)`` (reproducible, and
     the same on every rank); if ``r < drop_prob`` and the recorder knows the image's attention
-    from its previous visit, the pixels where ``max_c A_{t-1}^c > threshold`` are set to
-    ``fill``. Images seen for the first time are never occluded.
+    from its previous visit, the pixels where ``upsample(max_c A_{t-1}^c) > threshold``
+    (``mask='max'``) or ``OR_c upsample(A_{t-1}^c) > threshold`` (``mask='union'``) are set
+    to ``fill``. Images seen for the first time are never occluded.
 
     The previous attention comes from the :class:`CumulativeMapRecorderHook` of the same
     runner (which this hook asks to keep the last map of every image); it is the raw
-    attention of the previous visit, not the cumulative map, and is kept whether or not that
-    map passed the score condition (Algorithm 1: ``A_t`` becomes the next ``A_{t-1}``).
+    attention, not the cumulative map. ``previous='last_visit'`` (default) keeps the previous
+    visit's map whether or not it passed the score condition (Algorithm 1: ``A_t`` becomes
+    the next ``A_{t-1}``); ``previous='stored'`` keeps per class the last map the score
+    condition accepted (the authors' per-class file).
 
     Args:
         drop_prob: ``beta``, probability to occlude an image (paper's best 0.5).

@@ -561,7 +561,8 @@ class CumulativeMapStore:
         ``mode='authors'``: :meth:`export_image_authors` (``interpolation`` is ignored).
         ``mode='toolbox'`` (default):
 
-        Steps (spec oaa.md §1, final M, from the authors' code): upsample the feature-
+        Steps (the toolbox's reading of spec oaa.md §1, "bicubic upsample, min-max"; the
+        authors' ``res.py`` differs, see :meth:`export_image_authors`): upsample the feature-
         resolution maps to the network input (``interpolation``, bicubic by default), undo the
         recorded geometry (:func:`restore_geometry`: flip, crop, resize to ``ori_shape``),
         clip the interpolation's negative overshoot to 0 and min-max normalise every class
