@@ -1,0 +1,54 @@
+"""The SeeNet pipeline end to end on a tiny benchmark (stage 1, map inference with the image
+labels, Algorithm 1's labels, threshold + CRF labels, DeepLab, test, summary), and the clear
+error of the harmonic generator for an image without a saliency map."""
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from conftest import PYTHON, run_tool
+
+from wsss_toolbox.maps import save_maps
+from wsss_toolbox.pseudo_labels.runner import make_sample_pseudo_label
+
+
+def tiny_options(data_root):
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    return [f'data_root={data_root}', 'synthetic_benchmark.num_train=12',
+            'synthetic_benchmark.num_val=4', 'synthetic_benchmark.image_size=48',
+            'synthetic_benchmark.num_workers=1', 'eval_maps.nproc=1', 'pseudo_labels.nproc=1',
+            'pseudo_labels_thr.nproc=1', 'pseudo_labels_crf.nproc=1',
+            'stage1.cfg_options.train_cfg.max_epochs=1',
+            'stage1.cfg_options.train_cfg.val_interval=1',
+            'stage3.cfg_options.train_cfg.max_iters=2'] + [
+        f'{stage}.cfg_options.{loader}.{key}' for stage in ('stage1', 'stage3')
+        for loader in loaders[:2 if stage == 'stage1' else 3]
+        for key in ('num_workers=0', 'persistent_workers=False')]
+
+
+def test_seenet_pipeline_end_to_end(tmp_path):
+    work_dir = str(tmp_path / 'seenet')
+    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/seenet_synthetic.py',
+                     '--work-dir', work_dir, '--cfg-options',
+                     *tiny_options(str(tmp_path / 'data'))])
+    log = proc.stdout + proc.stderr
+    assert 'loss_c: ' in log  # SeeNet's head trained
+    assert 'step "maps": inferring maps of 12 train images' in log
+    for step in ('maps', 'pseudo_labels', 'pseudo_labels_thr', 'pseudo_labels_crf'):
+        assert len(os.listdir(osp.join(work_dir, step))) >= 12, step
+    with open(osp.join(work_dir, 'summary.json')) as f:
+        rows = {row['step']: row for row in json.load(f)['rows'] if row['kind'] == 'labels'}
+    assert sorted(rows) == ['pseudo_labels', 'pseudo_labels_crf', 'pseudo_labels_thr']
+    assert osp.isfile(osp.join(work_dir, 'figure.png'))
+    assert 'DeepLab val' in log
+
+
+def test_harmonic_labels_need_saliency_and_the_error_names_the_image(tmp_path):
+    maps = np.ones((1, 4, 4), np.float32)
+    save_maps(str(tmp_path / 'img_7.npz'), 'img_7', np.array([2]), maps)
+    sample = dict(img_id='img_7', img_path=str(tmp_path / 'img_7.png'), saliency_path=None,
+                  gt_label=np.eye(3, dtype=np.float32)[2])
+    with pytest.raises(ValueError, match='"img_7" has no `saliency_path`'):
+        make_sample_pseudo_label(sample, str(tmp_path),
+                                 dict(type='HarmonicLabelGenerator'))

@@ -1,0 +1,103 @@
+"""SeeNet in real runs: tools/train.py, a 2-process torchrun that ends with the weights of the
+1-process run, and stage-2 map inference (the views carry the image labels; the map is the
+max of the normalised S_A and S_B maps, fused over the flip by the max)."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import PYTHON, run_tool
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from wsss_toolbox.engine import load_local_checkpoint
+from wsss_toolbox.maps import load_maps
+from wsss_toolbox.maps.inference import infer_maps
+from wsss_toolbox.registry import DATASETS, MODELS
+from wsss_toolbox.structures import WSSSDataSample
+from wsss_toolbox.utils import register_all_modules
+
+CONFIG = osp.join('configs', 'seenet', 'seenet_tiny_1xb16-8e_synthetic-128x128.py')
+NUM_TRAIN = 8
+
+
+@pytest.fixture(scope='module')
+def benchmark(tmp_path_factory) -> str:
+    from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
+    root = str(tmp_path_factory.mktemp('seenet_synthetic'))
+    generate_synthetic_benchmark(root, num_train=NUM_TRAIN, num_val=2, image_size=32, seed=1)
+    return root
+
+
+def options(root, batch_size):
+    # no BatchNorm, no random flip: 1 process with batch 4 and 2 processes with batch 2 see
+    # the same images per step (DefaultSampler splits each batch of the permutation) and
+    # average the same gradients
+    return ['--cfg-options', 'train_cfg.max_epochs=1', f'train_dataloader.batch_size={batch_size}',
+            'train_dataloader.dataset.pipeline.1.prob=0.0',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+            'train_cfg.val_interval=100', 'default_hooks.logger.interval=1',
+            'model.backbone.norm_cfg=None', 'model.backbone.base_channels=8',
+            'model.head.in_channels=32', 'model.head.channels=16'] + [
+                f'{split}_dataloader.dataset.data_root={root}'
+                for split in ('train', 'val', 'test')]
+
+
+def test_train_and_two_process_torchrun_give_the_same_weights(benchmark, tmp_path):
+    single, double = str(tmp_path / 'single'), str(tmp_path / 'double')
+    proc = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', single]
+                    + options(benchmark, 4))
+    log = proc.stdout + proc.stderr
+    assert 'loss_a: ' in log and 'loss_b: ' in log and 'loss_c: ' in log
+    proc = run_tool([PYTHON, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+                     '--master_port=29571', 'tools/train.py', CONFIG, '--launcher', 'pytorch',
+                     '--work-dir', double] + options(benchmark, 2))
+    assert 'Distributed training: True' in proc.stdout + proc.stderr
+    a = load_local_checkpoint(osp.join(single, 'epoch_1.pth'))['state_dict']
+    b = load_local_checkpoint(osp.join(double, 'epoch_1.pth'))['state_dict']
+    assert sorted(a) == sorted(b)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert any(key.startswith('head.branch_c.') for key in a)
+
+
+def test_map_inference_passes_labels_and_fuses_a_and_b_by_max(benchmark, tmp_path):
+    register_all_modules(init_default_scope=False)
+    init_default_scope('wsss_toolbox')
+    torch.manual_seed(0)
+    cfg = Config.fromfile(CONFIG)
+    model = MODELS.build(cfg.model).eval()
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=benchmark,
+                                  pipeline=[]))
+    samples = [dataset.get_data_info(i) for i in range(2)]
+    infer_maps(model, samples, str(tmp_path), **cfg.map_inference)
+    for sample in samples:
+        record = load_maps(osp.join(str(tmp_path), f"{sample['img_id']}.npz"))
+        classes = np.flatnonzero(np.asarray(sample['gt_label']) > 0)
+        assert record['classes'].tolist() == classes.tolist()
+        # by hand: the image and its mirror, each max(M^_A, M^_B), mirror flipped back, max
+        import mmcv
+        image = mmcv.imread(sample['img_path'], channel_order='bgr')
+        fused = []
+        for flip in (False, True):
+            view = image[:, ::-1] if flip else image
+            data_sample = WSSSDataSample(metainfo=dict(img_shape=view.shape[:2]))
+            data_sample.gt_label = torch.as_tensor(sample['gt_label'], dtype=torch.float32)
+            data = model.data_preprocessor(dict(
+                inputs=[torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1)))],
+                data_samples=[data_sample]), False)
+            with torch.no_grad():
+                out = model(**data, mode='tensor')
+            def norm(x):
+                x = F.relu(x)
+                return x / x.amax((-2, -1), keepdim=True).clamp(min=1e-5)
+            maps = torch.maximum(norm(out['cams']), norm(out['cams_b']))
+            maps = F.interpolate(maps, size=view.shape[:2], mode='bilinear',
+                                 align_corners=False)[0]
+            fused.append(maps.flip(-1) if flip else maps)
+        expected = torch.maximum(*fused)[torch.from_numpy(classes)]
+        expected = expected / expected.amax((-2, -1), keepdim=True).clamp(min=1e-5)
+        np.testing.assert_allclose(record['maps'].astype(np.float32), expected.numpy(),
+                                   atol=2e-3)

@@ -1,0 +1,299 @@
+"""SeeNet's self-erasing attention head (Hou et al., NeurIPS 2018, Sec. 3; spec ``seenet.md``).
+
+Three branches after a shared backbone, each a :class:`~wsss_toolbox.models.heads.CAMBranch`
+(convs + class-aware 1x1 conv + GAP) with its own weights:
+
+* ``S_A`` reads the backbone features ``F`` and gives the initial attention;
+* ``S_B`` reads ``C-ReLU(F) = max(F, 0) * T_A`` (Eq. 2): the attention zone of ``S_A`` erased
+  (0), the background zone sign-flipped (-1), the potential zone kept (1);
+* ``S_C`` reads ``max(F, 0) * B_C`` with ``B_C = 1`` below ``(delta_h + delta_l) / 2`` of the
+  maximum (the background zone in the wide sense) and learns that it holds no object.
+
+``T_A`` and ``B_C`` come from ``M_A``: the ReLU of ``S_A``'s maps of the image's ground-truth
+classes, min-max normalised per class, maximum over those classes, detached (a constant).
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from wsss_toolbox.maps.normalize import normalize_maps
+from wsss_toolbox.models.heads import CAMBranch
+from wsss_toolbox.models.heads.base_attention_head import (
+    BaseAttentionHead,
+    Features,
+    _describe,
+)
+from wsss_toolbox.models.utils import crop_valid_region
+from wsss_toolbox.registry import MODELS
+
+THRESHOLD_RULES = ('paper', 'released')
+
+
+class CReLUFunction(torch.autograd.Function):
+    """Conditionally reversed linear unit (Eqs. 1-2): ``y = max(x, 0) * mask``.
+
+    The backward pass multiplies by the same mask, ``dx = dy * mask * 1[x > 0]`` (the chain
+    rule of Eq. 2 with a constant mask); the mask gets no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, mask: Tensor) -> Tensor:
+        positive = x > 0
+        ctx.save_for_backward(positive, mask)
+        return x.clamp(min=0) * mask
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> Tuple[Tensor, None]:
+        positive, mask = ctx.saved_tensors
+        return grad_output * mask * positive.to(grad_output.dtype), None
+
+
+def c_relu(x: Tensor, mask: Tensor) -> Tensor:
+    """C-ReLU of Eqs. 1-2 applied to features ``x`` (B, K, h, w) with a per-image spatial
+    mask (B, 1, h, w) (values in {-1, 0, 1}, broadcast over the K channels).
+
+    Raises:
+        ValueError: the mask does not match the features' batch and spatial size.
+    """
+    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != x.shape[0] \
+            or mask.shape[-2:] != x.shape[-2:]:
+        raise ValueError(f'c_relu: the mask must be (B, 1, h, w) = ({x.shape[0]}, 1, '
+                         f'{x.shape[-2]}, {x.shape[-1]}) for features {tuple(x.shape)}, got '
+                         f'{tuple(mask.shape)}')
+    return CReLUFunction.apply(x, mask.to(x.dtype).detach())
+
+
+def seenet_attention(cams: Tensor, labels: Tensor, valid: Optional[Tensor] = None) -> Tensor:
+    """``M_A`` (Sec. 3.2): per image, the ReLU of ``S_A``'s class maps of the ground-truth
+    classes, each min-max normalised to [0, 1] (spec §1, §8.5), maximum over those classes;
+    detached.
+
+    Args:
+        cams: raw class maps of ``S_A`` (B, C, h, w).
+        labels: multi-hot ground truth (B, C); only classes with label > 0 take part.
+        valid: optional bool (B, 1, h, w), the cells covering the image (not the batch
+            padding); the normalisation looks at valid cells only and ``M_A`` is 0 elsewhere.
+
+    Returns:
+        (B, 1, h, w) in [0, 1], no gradient.
+    """
+    cams = F.relu(cams.detach())
+    if valid is None:
+        normalized = normalize_maps(cams, mode='minmax', eps=0)
+    else:
+        valid = valid.to(torch.bool)
+        big = torch.finfo(cams.dtype).max
+        low = torch.where(valid, cams, torch.full_like(cams, big)).amin((-2, -1), keepdim=True)
+        high = torch.where(valid, cams, torch.full_like(cams, -big)).amax((-2, -1),
+                                                                          keepdim=True)
+        span = high - low
+        normalized = torch.where(span > 0, (cams - low) / span.clamp(min=1e-12),
+                                 torch.zeros_like(cams)).clamp(0, 1) * valid
+    present = (labels.detach() > 0).to(cams.dtype)[:, :, None, None]
+    return (normalized * present).amax(dim=1, keepdim=True)
+
+
+def _zones(attention: Tensor, high: float, low: float, rule: str) -> Tuple[Tensor, Tensor]:
+    """(attention zone, background zone) as bool masks, see :func:`ternary_mask`."""
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f'threshold_rule must be one of {THRESHOLD_RULES}, got {rule!r}')
+    if rule == 'released':  # absolute, strict (crelu_layer.py of the released model)
+        return attention > high, attention < low
+    peak = attention.amax(dim=(-2, -1), keepdim=True)
+    return attention >= high * peak, attention < low * peak
+
+
+def ternary_mask(attention: Tensor, high: float = 0.7, low: float = 0.05,
+                 rule: str = 'paper', flip_background: bool = True) -> Tensor:
+    """``T_A`` of Sec. 3.2 from ``M_A`` (B, 1, h, w).
+
+    ``rule='paper'``: ``T_A = 0`` where ``M_A >= delta_h``, ``-1`` where ``M_A < delta_l``,
+    ``1`` elsewhere, with ``delta_h = high * max(M_A)`` and ``delta_l = low * max(M_A)``
+    (per image; paper 0.7 / 0.05). ``rule='released'``: the authors' released layer, absolute
+    and strict thresholds (``M_A > high`` erased, ``M_A < low`` flipped; released 0.8 / 0.0,
+    which never flips a sign because ``M_A >= 0``).
+
+    ``flip_background=False`` is Table 1's setting 2: the background zone is 0 (zeroed)
+    instead of -1. An image whose ``M_A`` has no positive value (``S_A`` finds none of its
+    classes) has neither an attention nor a background zone: ``T_A = 1`` everywhere.
+    """
+    erased, background = _zones(attention, high, low, rule)
+    mask = torch.ones_like(attention)
+    mask[erased] = 0
+    mask[background] = -1.0 if flip_background else 0.0
+    seen = attention.amax(dim=(-2, -1), keepdim=True) > 0
+    return torch.where(seen, mask, torch.ones_like(mask))
+
+
+def background_zone_mask(attention: Tensor, threshold: float = 0.375,
+                         rule: str = 'paper') -> Tensor:
+    """``S_C``'s binary mask ``B_C`` from ``M_A`` (B, 1, h, w): 1 where ``M_A`` is below
+    ``threshold`` (times ``max(M_A)`` for ``rule='paper'``; absolute for ``'released'``), 0
+    elsewhere. The paper's factor is ``(delta_h + delta_l) / 2`` (Sec. 5.1; spec §8.3). An
+    image without positive attention has no known background: ``B_C = 0``.
+    """
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f'threshold_rule must be one of {THRESHOLD_RULES}, got {rule!r}')
+    peak = attention.amax(dim=(-2, -1), keepdim=True)
+    limit = threshold * peak if rule == 'paper' else torch.full_like(peak, threshold)
+    return ((attention < limit) & (peak > 0)).to(attention.dtype)
+
+
+def fuse_branch_maps(cams_a: Tensor, cams_b: Tensor, valid: Optional[Tensor] = None) -> Tensor:
+    """Inference map of Sec. 3.3: ``M_F = max(M^_A, M^_B)``, each branch's class maps
+    ReLU'd and divided by their maximum (over the valid cells) before the element-wise max.
+    """
+    maps = []
+    for cams in (cams_a, cams_b):
+        cams = F.relu(cams)
+        if valid is not None:
+            cams = cams * valid.to(cams.dtype)
+        maps.append(normalize_maps(cams, mode='max', eps=1e-5))
+    return torch.maximum(*maps)
+
+
+@MODELS.register_module()
+class SeeNetHead(BaseAttentionHead):
+    """Self-erasing network head (Sec. 3.3, Fig. 3).
+
+    ``forward`` needs the data samples (their ``gt_label``): ``T_A`` is built from the
+    ground-truth classes in training and at inference alike (spec §4). Outputs: ``logits`` /
+    ``cams`` of ``S_A`` (the classifier's scores are ``S_A``'s, which do not see the labels),
+    ``logits_b``/``cams_b``, ``logits_c``/``cams_c``, ``attention`` (``M_A``),
+    ``ternary_mask`` (``T_A``), ``background_mask`` (``B_C``) and ``valid`` (cells covering
+    the image). Loss ``L = L_A + L_B + L_C`` (Sec. 3.3), each ``loss_cls`` (multi-label soft
+    margin) on the GAP logits; targets ``y`` for ``S_A`` and ``S_B``, all zeros for ``S_C``.
+    Inference maps: :func:`fuse_branch_maps` of ``S_A`` and ``S_B`` (``S_C`` is not used).
+
+    Args:
+        in_channels: channels of the selected backbone output.
+        num_classes: number C of foreground classes.
+        num_convs: conv layers per branch (paper 3; the released model 2).
+        channels, kernel_size, dilation, dropout_ratio, norm_cfg, act_cfg, init_std: see
+            :class:`CAMBranch` (released model: ``dropout_ratio=0.5``).
+        high_threshold, low_threshold: ``delta_h`` / ``delta_l`` (paper 0.7 / 0.05 of the max;
+            released 0.8 / 0.0 absolute with ``threshold_rule='released'``).
+        threshold_rule: ``'paper'`` (relative to ``max(M_A)``, ``>=`` / ``<``) or
+            ``'released'`` (absolute, strict).
+        sc_threshold: ``S_C``'s threshold factor; None = ``(delta_h + delta_l) / 2``.
+        flip_background: ``True`` = C-ReLU with -1 on the background zone (SeeNet);
+            ``False`` = background zeroed (Table 1, setting 2).
+        in_index: which backbone output to use.
+        loss_cls: the loss of every branch.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 num_convs: int = 3,
+                 channels: int = 512,
+                 kernel_size: int = 3,
+                 dilation: int = 1,
+                 dropout_ratio: float = 0.0,
+                 norm_cfg: Optional[dict] = None,
+                 act_cfg: Optional[dict] = dict(type='ReLU'),
+                 init_std: float = 0.01,
+                 high_threshold: float = 0.7,
+                 low_threshold: float = 0.05,
+                 threshold_rule: str = 'paper',
+                 sc_threshold: Optional[float] = None,
+                 flip_background: bool = True,
+                 in_index: int = -1,
+                 loss_cls: dict = dict(type='MultiLabelSoftMarginLoss'),
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if loss_cls is None:
+            raise ValueError('SeeNetHead trains every branch with loss_cls; it cannot be None')
+        super().__init__(num_classes=num_classes, in_index=in_index, loss_cls=loss_cls,
+                         init_cfg=init_cfg)
+        if threshold_rule not in THRESHOLD_RULES:
+            raise ValueError(f'threshold_rule must be one of {THRESHOLD_RULES}, got '
+                             f'{threshold_rule!r}')
+        if not low_threshold <= high_threshold:
+            raise ValueError(f'low_threshold ({low_threshold}) must not exceed high_threshold '
+                             f'({high_threshold})')
+        self.in_channels = in_channels
+        self.high_threshold = float(high_threshold)
+        self.low_threshold = float(low_threshold)
+        self.threshold_rule = threshold_rule
+        self.sc_threshold = float((high_threshold + low_threshold) / 2
+                                  if sc_threshold is None else sc_threshold)
+        self.flip_background = bool(flip_background)
+        branch = dict(num_convs=num_convs, channels=channels, kernel_size=kernel_size,
+                      dilation=dilation, dropout_ratio=dropout_ratio, norm_cfg=norm_cfg,
+                      act_cfg=act_cfg, init_std=init_std)
+        self.branch_a = CAMBranch(in_channels, num_classes, **branch)
+        self.branch_b = CAMBranch(in_channels, num_classes, **branch)
+        self.branch_c = CAMBranch(in_channels, num_classes, **branch)
+
+    def labels_for_masks(self, data_samples: Optional[Sequence], device: torch.device) -> Tensor:
+        """The (B, C) ground truth that builds ``T_A``, with clear errors for bad input."""
+        if not data_samples:
+            raise ValueError(
+                'SeeNetHead builds its erasing masks from the ground-truth classes (spec §4) '
+                'and got no data samples; call the classifier with data samples carrying '
+                'gt_label (stage-2 map inference passes the image labels).')
+        for sample in data_samples:
+            if 'gt_label' not in sample:
+                raise ValueError(
+                    f'SeeNetHead: image {_describe(sample)} has no gt_label, so its ternary '
+                    'mask T_A cannot be built; give the data samples their image labels '
+                    '(PackWSSSInputs in training, the gt_label of the samples at inference).')
+        labels = self.stack_gt_labels(data_samples, device=device)
+        for sample, label in zip(data_samples, labels):
+            if not bool((label > 0).any()):
+                raise ValueError(
+                    f'SeeNetHead: image {_describe(sample)} has no ground-truth class '
+                    '(gt_label is all zeros), so no attention map M_A and no ternary mask '
+                    'can be built; remove the image or fix its labels.')
+        return labels
+
+    @staticmethod
+    def valid_cells(data_samples: Sequence, shape: Sequence[int],
+                    device: torch.device) -> Tensor:
+        """(B, 1, h, w) bool: the feature cells of each image inside the padded batch."""
+        valid = torch.zeros(len(data_samples), 1, int(shape[0]), int(shape[1]),
+                            dtype=torch.bool, device=device)
+        for index, sample in enumerate(data_samples):
+            pad = sample.metainfo.get('batch_input_shape')
+            img = sample.metainfo.get('img_shape')
+            if pad is None or img is None:
+                valid[index] = True
+            else:
+                region = crop_valid_region(valid[index], pad, img[:2])
+                region.fill_(True)
+        return valid
+
+    def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
+        x = self.select_input(feats)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'SeeNetHead expects {self.in_channels}-channel features but the '
+                             f'backbone output {self.in_index} has {x.shape[1]}; set '
+                             'head.in_channels to the backbone output channels.')
+        labels = self.labels_for_masks(data_samples, x.device)
+        cams_a, logits_a = self.branch_a(x)
+        valid = self.valid_cells(data_samples, cams_a.shape[-2:], x.device)
+        attention = seenet_attention(cams_a, labels, valid)
+        rule = self.threshold_rule
+        mask_b = ternary_mask(attention, self.high_threshold, self.low_threshold, rule,
+                              self.flip_background)
+        mask_c = background_zone_mask(attention, self.sc_threshold, rule)
+        cams_b, logits_b = self.branch_b(c_relu(x, mask_b))
+        cams_c, logits_c = self.branch_c(c_relu(x, mask_c))
+        return dict(logits=logits_a, cams=cams_a, logits_b=logits_b, cams_b=cams_b,
+                    logits_c=logits_c, cams_c=cams_c, attention=attention,
+                    ternary_mask=mask_b, background_mask=mask_c, valid=valid)
+
+    def loss(self, outputs: Dict[str, Tensor], data_samples: Sequence) -> Dict[str, Tensor]:
+        """``L_A + L_B + L_C`` (Sec. 3.3) as three entries ``loss_a``, ``loss_b``, ``loss_c``
+        (mmengine sums them); ``S_C``'s targets are all zeros."""
+        labels = self.stack_gt_labels(data_samples, device=outputs['logits'].device)
+        return dict(loss_a=self.loss_cls(outputs['logits'], labels),
+                    loss_b=self.loss_cls(outputs['logits_b'], labels),
+                    loss_c=self.loss_cls(outputs['logits_c'], torch.zeros_like(labels)))
+
+    def localization_maps(self, outputs: Dict[str, Tensor]) -> Tensor:
+        """``max(M^_A, M^_B)`` per class (Sec. 3.3, inference); ``S_C`` is discarded."""
+        return fuse_branch_maps(outputs['cams'], outputs['cams_b'], outputs.get('valid'))
