@@ -27,8 +27,9 @@ custom_imports = dict(imports=['wsss_toolbox.methods.seenet'], allow_failed_impo
 # path to torchvision's ImageNet VGG-16 checkpoint (vgg16-397923af.pth); never downloaded
 pretrained = None
 model = dict(
-    # pool1-pool4 kept, pool5 removed, no dilation: output stride 16 (14x14 at 224)
-    backbone=dict(dilated=False, pretrained=pretrained),
+    # the standard VGG-16 (2x2 pools of stride 2, no dilation), pool1-pool4 kept, pool5 and
+    # the FC layers removed: output stride 16, 14x14 relu5_3 cells at 224 (spec §1)
+    backbone=dict(dilated=False, pool_kernel_size=2, pretrained=pretrained),
     head=dict(
         _delete_=True,
         type='SeeNetHead',

@@ -60,6 +60,8 @@ def test_voc_training_augmentation_gives_224_crops():
     assert (cfg.train_dataloader.batch_size, cfg.train_cfg.max_iters,
             cfg.param_scheduler[0]['milestones'], cfg.optim_wrapper.optimizer.lr,
             cfg.optim_wrapper.optimizer.weight_decay) == (16, 25000, [15000], 1e-3, 2e-4)
+    backbone = MODELS.build(cfg.model.backbone)  # spec §1: relu5_3 at stride 16
+    assert backbone(torch.zeros(1, 3, 224, 224))[-1].shape == (1, 512, 14, 14)
     transforms = [TRANSFORMS.build(step) for step in cfg.train_pipeline[1:-1]]
     rng = np.random.default_rng(0)
     for shape in ((375, 500), (500, 333)):
