@@ -144,14 +144,24 @@ def inference_maps(model: torch.nn.Module,
     """
     check_fusion(fusion)
     model.eval()
-    fused, scores = fused_maps_and_scores(model, _bgr_image(image), scales, flip, fusion)
+    gt_labels = indices = None
+    num_classes = getattr(getattr(model, 'head', None), 'num_classes', None)
+    if classes is not None and num_classes is not None:
+        # the tags reach the views as gt_label, as in map inference (heads that erase with
+        # the labels, e.g. SeeNet's, need them)
+        indices = _class_indices(model, classes, num_classes)
+        label = torch.zeros(num_classes)
+        label[torch.from_numpy(indices)] = 1
+        gt_labels = [label]
+    fused, scores = fused_maps_and_scores(model, _bgr_image(image), scales, flip, fusion,
+                                          gt_labels=gt_labels)
     num_classes = fused.shape[0]
     scores = None if scores is None else scores.cpu().numpy().astype(np.float32)
     if classes is None:
         if scores is None:
             raise ValueError('the model gives no pred_scores; pass the image classes')
         indices = np.flatnonzero(scores > 0.5).astype(np.int64)
-    else:
+    elif indices is None:
         indices = _class_indices(model, classes, num_classes)
     maps, _ = class_maps(fused, indices)
     return dict(classes=indices, maps=maps.astype(np.float32), scores=scores)
