@@ -3,8 +3,8 @@
 # the pipelines configs/pipelines/<method>_synthetic.py one after the other, then one table.
 #   bash tools/analysis/run_synthetic_comparison.sh [WORK_ROOT [METHOD ...]]
 # WORK_ROOT defaults to work_dirs/compare, the methods to all of them in dependency order
-# (cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus seenet-cam seenet
-# seenet-nosignflip). OAA+ / OAA++⁺ reuse the
+# (cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus oaa-authors oaa-drop-authors
+# seenet-cam seenet seenet-nosignflip). OAA+ / OAA++⁺ reuse the
 # cumulative maps of the OAA / OAA++ runs in WORK_ROOT (their `maps` step) instead of
 # training stage 0 again (the route described in configs/pipelines/oaa-plus_synthetic.py).
 set -euo pipefail
@@ -12,8 +12,8 @@ cd "$(dirname "$0")/../.."
 ROOT=${1:-work_dirs/compare}
 shift || true
 METHODS=("$@")
-ALL=(cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus seenet-cam seenet
-     seenet-nosignflip)
+ALL=(cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus oaa-authors oaa-drop-authors
+     seenet-cam seenet seenet-nosignflip)
 [ ${#METHODS[@]} -gt 0 ] || METHODS=("${ALL[@]}")
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
