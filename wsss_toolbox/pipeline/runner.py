@@ -36,6 +36,7 @@ from .fingerprint import canonical, describe_changes, fingerprint
 from .lock import WorkDirLock
 
 RECORD_DIR = '.pipeline'
+RESUMING = 'interrupted before, resuming'
 
 
 def write_json(path: str, data: dict) -> None:
@@ -144,36 +145,37 @@ class PipelineRunner:
                                 synthetic_benchmark=self.cfg.get('synthetic_benchmark')))
         return dict(fingerprint=fingerprint(dict(type=type(step).__name__, config=config,
                                                  version=__version__)),
-                    config=config,
+                    config=config, version=__version__,
                     inputs={name: self._run_ids.get(name) for name in step.inputs()})
 
     def _status(self, step: PipelineStep, identity: dict, rerun: Iterable[str],
-                forced: bool) -> Tuple[bool, str]:
-        """``(up_to_date, reason)`` of a step given what reruns upstream."""
+                forced: bool) -> Tuple[Optional[dict], str]:
+        """``(record, reason)`` of a step given what reruns upstream: ``record`` is the
+        step's finished record when it is up to date, else None."""
         if forced:
-            return False, 'forced (--force)'
+            return None, 'forced (--force)'
         changed = [name for name in step.inputs() if name in rerun]
         if changed:
-            return False, f'input step(s) {changed} rerun'
+            return None, f'input step(s) {changed} rerun'
         record = read_json(self._record_path(step.name))
         if record is None:
             started = read_json(self._started_path(step.name))
             if started is not None and started['fingerprint'] == identity['fingerprint'] \
                     and started['inputs'] == identity['inputs']:
-                return False, 'interrupted before, resuming'
-            return False, 'not run yet'
+                return None, RESUMING
+            return None, 'not run yet'
         if record['fingerprint'] != identity['fingerprint']:
             changes = describe_changes(record.get('config'), identity['config'])
-            if record.get('version') != identity.get('version', record.get('version')):
-                changes.append('toolbox version changed')
-            return False, 'configuration changed: ' + ('; '.join(changes) or
-                                                        'toolbox version or step type')
+            if record.get('version') != identity['version']:
+                changes.append(f"toolbox version {record.get('version')} -> "
+                               f"{identity['version']}")
+            return None, 'configuration changed: ' + ('; '.join(changes) or 'step type')
         if record['inputs'] != identity['inputs']:
-            return False, 'an input step was rerun since'
+            return None, 'an input step was rerun since'
         missing = step.missing_outputs(record['result'])
         if missing:
-            return False, missing
-        return True, 'up to date'
+            return None, missing
+        return record, 'up to date'
 
     # ------------------------------------------------------------------ running
     def plan(self, force: Sequence[str] = ()) -> List[Tuple[str, str, bool, str]]:
@@ -183,13 +185,11 @@ class PipelineRunner:
         try:
             for name in self.names:
                 step = self._steps[name]
-                identity = self._identity(step)
-                fresh, reason = self._status(step, identity, rerun, name in force)
-                record = read_json(self._record_path(name))
-                self._run_ids[name] = record['run_id'] if (fresh and record) else None
-                if not fresh:
+                record, reason = self._status(step, self._identity(step), rerun, name in force)
+                self._run_ids[name] = record['run_id'] if record else None
+                if record is None:
                     rerun.add(name)
-                rows.append((name, type(step).__name__, fresh, reason))
+                rows.append((name, type(step).__name__, record is not None, reason))
         finally:
             self._run_ids = saved
         return rows
@@ -220,25 +220,23 @@ class PipelineRunner:
 
     def _run_step(self, step: PipelineStep, rerun: set, forced: bool) -> dict:
         identity = self._identity(step)
-        fresh, reason = self._status(step, identity, rerun, forced)
+        record, reason = self._status(step, identity, rerun, forced)
         name = step.name
-        if fresh:
-            record = read_json(self._record_path(name))
+        if record is not None:
             print_log(f'step "{name}": up to date, skipped', logger='current')
             self._run_ids[name] = record['run_id']
             return record['result']
         rerun.add(name)
         print_log(f'step "{name}" ({type(step).__name__}): running -- {reason}',
                   logger='current')
-        if reason != 'interrupted before, resuming':
+        if reason != RESUMING:
             self._clear(step)
         write_json(self._started_path(name), dict(fingerprint=identity['fingerprint'],
                                                   inputs=identity['inputs']))
         start = time.time()
         result = step.run()
-        from wsss_toolbox import __version__
-        record = dict(identity, type=type(step).__name__, version=__version__,
-                      run_id=uuid.uuid4().hex, seconds=round(time.time() - start, 1),
+        record = dict(identity, type=type(step).__name__, run_id=uuid.uuid4().hex,
+                      seconds=round(time.time() - start, 1),
                       finished=time.strftime('%Y-%m-%d %H:%M:%S'), result=result)
         write_json(self._record_path(name), record)
         os.remove(self._started_path(name))
