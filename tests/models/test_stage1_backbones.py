@@ -123,3 +123,35 @@ def test_backbones_built_from_registry():
     resnet = MODELS.build(dict(type='ResNetV1c', depth=18, out_indices=(3, )))
     resnet.eval()  # mmseg's ResNet.train() does not return self
     assert resnet(torch.randn(1, 3, 32, 32))[0].shape[1] == 512
+
+
+@pytest.mark.parametrize('arch', ['resnext50_32x4d', 'resnet50'])
+def test_torchvision_resnet_stride_one_last_stage_without_dilation(arch):
+    """IRN/RPNet's layer4: stride 1 and no dilation (output stride 16); random init."""
+    model = TorchvisionResNet(arch=arch, output_stride=16, dilate=False,
+                              out_indices=(1, 3)).eval()
+    mid, last = model(torch.randn(1, 3, 64, 64))
+    assert mid.shape == (1, 512, 8, 8) and last.shape == (1, 2048, 4, 4)
+    convs = [m for m in model.layer4.modules()
+             if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert all(c.dilation == (1, 1) and c.padding == (1, 1) and c.stride == (1, 1)
+               for c in convs)
+    assert model.layer4[0].downsample[0].stride == (1, 1)
+    if arch.startswith('resnext'):
+        assert model.layer1[0].conv2.groups == 32
+
+
+def test_torchvision_resnext_loads_its_checkpoint_only(tmp_path):
+    """A resnext checkpoint loads into arch='resnext50_32x4d'; a resnet50 one is refused."""
+    torch.manual_seed(0)
+    net = torchvision.models.resnext50_32x4d(weights=None)
+    path = tmp_path / 'resnext50-random.pth'
+    torch.save(net.state_dict(), path)
+    model = TorchvisionResNet(arch='resnext50_32x4d', output_stride=16, dilate=False,
+                              pretrained=str(path))
+    model.init_weights()
+    torch.testing.assert_close(model.layer3[1].conv2.weight, net.layer3[1].conv2.weight)
+    with pytest.raises(ValueError, match='does not fit torchvision resnet50'):
+        TorchvisionResNet(arch='resnet50', pretrained=str(path)).init_weights()
+    with pytest.raises(ValueError, match='arch must be one of'):
+        TorchvisionResNet(arch='resnext77')
