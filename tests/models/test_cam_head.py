@@ -102,3 +102,52 @@ def test_cam_head_checks_channels_and_registry():
         head((torch.randn(1, 4, 3, 3), ))
     with pytest.raises(TypeError):
         BaseAttentionHead(num_classes=2)  # abstract: forward must be implemented
+
+
+# ------------------------------------------------ LID 2020 track-3 winner's fixes (Bae et al.)
+def test_thresholded_average_pooling_hand_computed():
+    """x0 = [[1, 2], [3, 4]], x1 = [[0, 1], [1, 0]] (see _hand_set_head)."""
+    head, feats = _hand_set_head()
+    head.branch.pooling, head.branch.tap_threshold = 'tap', 0.5
+    # theta 0.5: x0 keeps 3, 4 (> 2) -> 3.5; x1 keeps 1, 1 (> 0.5) -> 1
+    # logits = W [3.5, 1] + b = [3.5, -3.5 + 1 + 2.5, -3.5]
+    outputs = head(feats)
+    torch.testing.assert_close(outputs['logits'], torch.tensor([[3.5, 0.0, -3.5]]))
+    # theta 0: the positive pixels only -> x0: 2.5, x1: 1 (GAP would give 0.5)
+    head.branch.tap_threshold = 0.0
+    torch.testing.assert_close(head(feats)['logits'], torch.tensor([[2.5, 1.0, -2.5]]))
+    # the maps themselves are those of plain CAM
+    torch.testing.assert_close(outputs['cams'], _hand_set_head()[0](feats)['cams'])
+
+
+def test_thresholded_average_pooling_edge_cases_and_gradient():
+    from wsss_toolbox.models.heads.cam_head import thresholded_average_pooling
+    features = torch.zeros(1, 2, 3, 3)
+    features[0, 1, 1, 1] = 2.0
+    features.requires_grad_(True)
+    pooled = thresholded_average_pooling(features, 0.1)
+    torch.testing.assert_close(pooled, torch.tensor([[0.0, 2.0]]))  # all-zero channel -> 0
+    pooled.sum().backward()
+    assert features.grad[0, 1, 1, 1] == 1.0 and features.grad[0, 0].abs().sum() == 0
+    with pytest.raises(ValueError, match='pooling'):
+        CAMHead(in_channels=2, num_classes=3, num_convs=0, pooling='max')
+    with pytest.raises(ValueError, match='tap_threshold'):
+        CAMHead(in_channels=2, num_classes=3, num_convs=0, pooling='tap', tap_threshold=1.0)
+
+
+def test_negative_weight_clamping_hand_computed():
+    """W = [[1, 0], [-1, 1], [-1, 0]] -> max(W, 0) = [[1, 0], [0, 1], [0, 0]]."""
+    head, feats = _hand_set_head()
+    head.clamp_negative_weights = True
+    outputs = head(feats)
+    # training signal unchanged: logits and raw maps as plain CAM
+    torch.testing.assert_close(outputs['logits'], torch.tensor([[2.5, 0.5, -2.5]]))
+    expected = torch.tensor([[[[1., 2.], [3., 4.]],
+                              [[2.5, 3.5], [3.5, 2.5]],  # x1 + 2.5 (the -x0 term is gone)
+                              [[0., 0.], [0., 0.]]]])
+    torch.testing.assert_close(outputs['clamped_cams'], expected)
+    torch.testing.assert_close(head.localization_maps(outputs), expected)
+    # default: plain ReLU(F), no extra output
+    plain, _ = _hand_set_head()
+    assert 'clamped_cams' not in plain(feats)
+    assert plain.branch.pooling == 'gap' and not plain.clamp_negative_weights

@@ -9,6 +9,12 @@ Choices for what the report leaves open (lid.md §2 "GAP"):
 * IoU(t) is **pooled over the dataset**: sum of intersections / sum of unions over all
   images (as the confusion-matrix metrics), not a mean of per-image IoUs;
 * ground-truth pixels equal to ``ignore_index`` are left out.
+
+Option (the track-3 winner's third fix, Bae et al. 2020 Sec. 4.3): ``reference='percentile'``
+scales by the ``percentile``-th percentile instead of the maximum,
+``clip((x - min) / (per_p(x) - min), 0, 1) * 255``, so one hot pixel no longer squeezes the
+rest of the map towards 0 (``percentile=100`` is the min-max scaling; a percentile equal to
+the minimum, e.g. a map that is 0 on more than p % of its pixels, falls back to the max).
 """
 import itertools
 from typing import Dict, Iterable, Tuple
@@ -16,29 +22,44 @@ from typing import Dict, Iterable, Tuple
 import numpy as np
 
 NUM_THRESHOLDS = 256
+REFERENCES = ('max', 'percentile')
 
 
-def scale_to_255(localization_map: np.ndarray) -> np.ndarray:
-    """Per-image min-max scaling of a map to float [0, 255] (constant map -> 0)."""
+def scale_to_255(localization_map: np.ndarray, reference: str = 'max',
+                 percentile: float = 90.0) -> np.ndarray:
+    """Per-image scaling of a map to float [0, 255] (constant map -> 0).
+
+    ``reference='max'``: min-max; ``'percentile'``: the ``percentile``-th percentile takes
+    the place of the max and larger values are clipped (see the module docstring).
+    """
+    if reference not in REFERENCES:
+        raise ValueError(f'reference must be one of {REFERENCES}, got {reference!r}')
+    if not 0.0 < percentile <= 100.0:
+        raise ValueError(f'percentile must be in (0, 100], got {percentile}')
     values = np.asarray(localization_map, dtype=np.float64)
     low, high = values.min(), values.max()
+    if reference == 'percentile':
+        top = np.percentile(values, percentile)
+        high = top if top > low else high
     if high <= low:
         return np.zeros_like(values)
-    return (values - low) / (high - low) * 255.0
+    return np.clip((values - low) / (high - low), 0.0, 1.0) * 255.0
 
 
 def lid_counts(localization_map: np.ndarray, gt_mask: np.ndarray,
-               ignore_index: int = 255) -> Tuple[np.ndarray, np.ndarray, int]:
+               ignore_index: int = 255, reference: str = 'max',
+               percentile: float = 90.0) -> Tuple[np.ndarray, np.ndarray, int]:
     """Per-threshold counts of one image: (intersection (256,), predicted (256,), gt pixels).
 
     ``gt_mask`` is boolean or {0, 1} (foreground = nonzero), with ``ignore_index`` skipped.
+    ``reference`` / ``percentile``: see :func:`scale_to_255`.
     """
     localization_map = np.asarray(localization_map)
     gt_mask = np.asarray(gt_mask)
     if localization_map.shape != gt_mask.shape or localization_map.ndim != 2:
         raise ValueError(f'map shape {localization_map.shape} and gt shape {gt_mask.shape} '
                          'must be the same 2-D shape.')
-    scaled = scale_to_255(localization_map)
+    scaled = scale_to_255(localization_map, reference, percentile)
     valid = gt_mask != ignore_index if gt_mask.dtype != bool else np.ones(gt_mask.shape, bool)
     foreground = (gt_mask != 0) & valid
     # for an integer t, x > t  <=>  ceil(x) > t, so bin each pixel at ceil(x) in 0..255
@@ -52,12 +73,14 @@ def lid_counts(localization_map: np.ndarray, gt_mask: np.ndarray,
 
 
 def lid_iou_curve(maps: Iterable[np.ndarray], gt_masks: Iterable[np.ndarray],
-                  ignore_index: int = 255) -> Dict[str, object]:
+                  ignore_index: int = 255, reference: str = 'max',
+                  percentile: float = 90.0) -> Dict[str, object]:
     """IoU-threshold curve of class-agnostic localization maps against foreground masks.
 
     Args:
         maps: one HxW map per image (any range; scaled per image to 0..255).
         gt_masks: matching HxW foreground masks (bool or {0, 1}, ``ignore_index`` skipped).
+        reference, percentile: the scaling reference (see :func:`scale_to_255`).
 
     Returns:
         ``curve`` float64 (256,) with IoU(t) for t = 0..255, ``peak_iou`` = max_t IoU(t),
@@ -71,7 +94,8 @@ def lid_iou_curve(maps: Iterable[np.ndarray], gt_masks: Iterable[np.ndarray],
     for localization_map, gt_mask in itertools.zip_longest(maps, gt_masks, fillvalue=missing):
         if localization_map is missing or gt_mask is missing:
             raise ValueError('lid_iou_curve: got a different number of maps and gt masks.')
-        tp, pred, gt_count = lid_counts(localization_map, gt_mask, ignore_index)
+        tp, pred, gt_count = lid_counts(localization_map, gt_mask, ignore_index, reference,
+                                        percentile)
         intersection += tp
         predicted += pred
         gt_total += gt_count

@@ -80,24 +80,35 @@ class ThresholdLabelGenerator:
         bg_mode: ``'constant'`` or ``'power'``.
         alpha: exponent of the ``'power'`` mode.
         normalize: divide each class map by its maximum first.
+        percentile: None (default), or p in (0, 100]: divide each class map by its p-th
+            percentile over the image instead of its maximum and clip at 1, so the threshold
+            is ``bg_threshold * per_p(A_c)`` (the LID 2020 track-3 winner's "percentile as
+            a thresholding standard", Bae et al. 2020 Sec. 4.3). A map whose percentile is 0
+            (zero on more than p % of the pixels) is divided by its maximum.
     """
     needs_image = False
     needs_saliency = False
 
     def __init__(self, bg_threshold: float = 0.3, bg_mode: str = 'constant',
-                 alpha: float = 4.0, normalize: bool = True) -> None:
+                 alpha: float = 4.0, normalize: bool = True,
+                 percentile: Optional[float] = None) -> None:
         if bg_mode not in ('constant', 'power'):
             raise ValueError(f'bg_mode must be "constant" or "power", got "{bg_mode}".')
+        if percentile is not None and not 0.0 < float(percentile) <= 100.0:
+            raise ValueError(f'percentile must be None or in (0, 100], got {percentile}.')
         self.bg_threshold = float(bg_threshold)
         self.bg_mode = bg_mode
         self.alpha = float(alpha)
         self.normalize = normalize
+        self.percentile = None if percentile is None else float(percentile)
 
     def __call__(self, maps: np.ndarray, classes: np.ndarray,
                  image: Optional[np.ndarray] = None,
                  saliency: Optional[np.ndarray] = None) -> np.ndarray:
         maps, classes = check_generator_inputs(maps, classes, image, saliency)
-        if self.normalize:  # eps=0: every class map with a positive peak reaches 1
+        if self.percentile is not None:
+            maps = percentile_normalize(maps, self.percentile)
+        elif self.normalize:  # eps=0: every class map with a positive peak reaches 1
             maps = normalize_maps(maps, 'max', eps=0)
         if self.bg_mode == 'constant':
             background = np.full(maps.shape[1:], self.bg_threshold, np.float32)
@@ -108,7 +119,22 @@ class ThresholdLabelGenerator:
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(bg_threshold={self.bg_threshold}, '
-                f'bg_mode={self.bg_mode!r}, alpha={self.alpha}, normalize={self.normalize})')
+                f'bg_mode={self.bg_mode!r}, alpha={self.alpha}, normalize={self.normalize}, '
+                f'percentile={self.percentile})')
+
+
+def percentile_normalize(maps: np.ndarray, percentile: float) -> np.ndarray:
+    """Divide each (H, W) map of non-negative (K, H, W) ``maps`` by its ``percentile``-th
+    percentile and clip at 1; a map whose percentile is 0 is divided by its maximum (an
+    all-zero map stays 0)."""
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.shape[0] == 0:
+        return maps
+    flat = maps.reshape(maps.shape[0], -1)
+    reference = np.percentile(flat, percentile, axis=1)
+    reference = np.where(reference > 0, reference, flat.max(axis=1))
+    reference = np.where(reference > 0, reference, 1.0).astype(np.float32)
+    return np.minimum(maps / reference[:, None, None], 1.0)
 
 
 @LABEL_GENERATORS.register_module()

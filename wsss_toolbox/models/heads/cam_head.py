@@ -1,12 +1,44 @@
-"""CAM / OAA classification head: extra convs, class-aware 1x1 conv, global average pooling."""
+"""CAM / OAA classification head: extra convs, class-aware 1x1 conv, global average pooling.
+
+Options from the LID 2020 track-3 winner (Bae et al., "Rethinking class activation mapping
+for weakly supervised object localization", ECCV 2020; spec lid.md §4), all off by default:
+
+* ``pooling='tap'``: thresholded average pooling of the features instead of GAP,
+  ``TAP(f_k) = sum_ij [f_k > tau_k] f_k / sum_ij [f_k > tau_k]``, ``tau_k = theta * max f_k``;
+* ``clamp_negative_weights=True``: inference maps ``sum_k max(w_ck, 0) f_k + b_c`` (the
+  negative weights that cancel activations inside objects are set to 0; training unchanged).
+
+The third fix (a percentile instead of the max as the thresholding reference) acts on the
+maps, not on the head: ``ThresholdLabelGenerator(percentile=...)`` and the ``scale`` option of
+:func:`wsss_toolbox.evaluation.lid.lid_counts`.
+"""
 from typing import Dict, List, Optional, Tuple, Union
 
+import torch
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from wsss_toolbox.registry import MODELS
 
 from .base_attention_head import BaseAttentionHead, Features
+
+POOLINGS = ('gap', 'tap')
+
+
+def thresholded_average_pooling(features: Tensor, threshold: float) -> Tensor:
+    """TAP (Bae et al. 2020, Sec. 4.1) of (B, K, h, w) features -> (B, K).
+
+    Each channel is averaged over its pixels strictly above ``threshold`` times its own
+    maximum; a channel without such a pixel (e.g. all zero) pools to 0. ``threshold=0`` on
+    non-negative features averages the positive pixels only.
+    """
+    peak = features.amax(dim=(2, 3), keepdim=True)
+    selected = (features > threshold * peak).to(features.dtype)
+    count = selected.sum(dim=(2, 3))
+    total = (features * selected).sum(dim=(2, 3))
+    return total / count.clamp(min=1)
+
 
 
 class CAMBranch(nn.Module):
@@ -29,6 +61,9 @@ class CAMBranch(nn.Module):
         act_cfg: activation of the extra convs.
         init_std: std of the normal initialisation.
         classifier_bias: whether the class-aware 1x1 conv has a bias.
+        pooling: ``'gap'`` (logits = GAP(F), the mean of the class maps) or ``'tap'``
+            (logits = classifier(TAP(features)), see :func:`thresholded_average_pooling`).
+        tap_threshold: theta of TAP (fraction of each channel's maximum).
     """
 
     def __init__(self,
@@ -42,10 +77,18 @@ class CAMBranch(nn.Module):
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  init_std: float = 0.01,
-                 classifier_bias: bool = True) -> None:
+                 classifier_bias: bool = True,
+                 pooling: str = 'gap',
+                 tap_threshold: float = 0.0) -> None:
         super().__init__()
         if num_convs < 0:
             raise ValueError(f'num_convs must be >= 0, got {num_convs}')
+        if pooling not in POOLINGS:
+            raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
+        if not 0.0 <= tap_threshold < 1.0:
+            raise ValueError(f'tap_threshold must be in [0, 1), got {tap_threshold}')
+        self.pooling = pooling
+        self.tap_threshold = float(tap_threshold)
         self.init_std = init_std
         convs = []
         channels_in = in_channels
@@ -70,11 +113,27 @@ class CAMBranch(nn.Module):
                     nn.init.ones_(module.weight)
                     nn.init.zeros_(module.bias)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The features the class-aware conv reads (after the extra convs and dropout)."""
+        return self.dropout(self.convs(x))
+
+    def logits_of(self, features: Tensor, maps: Tensor) -> Tensor:
+        """Image-level logits: GAP of the maps, or the classifier applied to TAP(features)."""
+        if self.pooling == 'gap':
+            return maps.mean(dim=(2, 3))
+        pooled = thresholded_average_pooling(features, self.tap_threshold)
+        return self.classifier(pooled[:, :, None, None]).flatten(1)
+
+    def clamped_maps(self, features: Tensor) -> Tensor:
+        """Class maps with the negative classifier weights set to 0 (Bae et al. Sec. 4.2)."""
+        return F.conv2d(features, self.classifier.weight.clamp(min=0), self.classifier.bias)
+
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        """Return ``(maps F (B, C, h, w), logits GAP(F) (B, C))`` (OAA Eq. 1 before sigma)."""
-        maps = self.classifier(self.dropout(self.convs(x)))
-        logits = maps.mean(dim=(2, 3))
-        return maps, logits
+        """Return ``(maps F (B, C, h, w), logits (B, C))``; with GAP the logits are GAP(F)
+        (OAA Eq. 1 before sigma)."""
+        features = self.features(x)
+        maps = self.classifier(features)
+        return maps, self.logits_of(features, maps)
 
 
 @MODELS.register_module()
@@ -91,6 +150,10 @@ class CAMHead(BaseAttentionHead):
         num_classes: number C of foreground classes.
         num_convs, channels, kernel_size, dilation, dropout_ratio, norm_cfg, act_cfg,
         init_std: see :class:`CAMBranch` (OAA: 3 convs of 512, N(0, 0.01)).
+        pooling, tap_threshold: GAP or thresholded average pooling (see :class:`CAMBranch`;
+            the theta of our LID configs and why: see ``configs/lid/README.md``).
+        clamp_negative_weights: inference maps from the classifier weights clamped at 0
+            (``outputs['clamped_cams']``); the logits and the loss are unchanged.
         in_index: which backbone output to use.
         loss_cls: classification loss config.
         init_cfg: mmengine initialisation config.
@@ -107,6 +170,9 @@ class CAMHead(BaseAttentionHead):
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  init_std: float = 0.01,
+                 pooling: str = 'gap',
+                 tap_threshold: float = 0.0,
+                 clamp_negative_weights: bool = False,
                  in_index: int = -1,
                  loss_cls: Optional[dict] = dict(type='MultiLabelSoftMarginLoss'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -116,7 +182,9 @@ class CAMHead(BaseAttentionHead):
         self.branch = CAMBranch(
             in_channels, num_classes, num_convs=num_convs, channels=channels,
             kernel_size=kernel_size, dilation=dilation, dropout_ratio=dropout_ratio,
-            norm_cfg=norm_cfg, act_cfg=act_cfg, init_std=init_std)
+            norm_cfg=norm_cfg, act_cfg=act_cfg, init_std=init_std, pooling=pooling,
+            tap_threshold=tap_threshold)
+        self.clamp_negative_weights = clamp_negative_weights
 
     def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
         x = self.select_input(feats)
@@ -125,5 +193,15 @@ class CAMHead(BaseAttentionHead):
                              'features but the '
                              f'backbone output {self.in_index} has {x.shape[1]}; set '
                              'head.in_channels to the backbone output channels.')
-        maps, logits = self.branch(x)
-        return dict(logits=logits, cams=maps)
+        features = self.branch.features(x)
+        maps = self.branch.classifier(features)
+        outputs = dict(logits=self.branch.logits_of(features, maps), cams=maps)
+        if self.clamp_negative_weights:
+            outputs['clamped_cams'] = self.branch.clamped_maps(features)
+        return outputs
+
+    def localization_maps(self, outputs: Dict[str, Tensor]) -> Tensor:
+        """``ReLU(F)``, or ``ReLU`` of the clamped-weight maps with ``clamp_negative_weights``."""
+        if self.clamp_negative_weights:
+            return torch.relu(outputs['clamped_cams'])
+        return super().localization_maps(outputs)
