@@ -80,10 +80,39 @@ def test_pipeline_configs(path):
         stage0 = load_stage_config(cfg.stage0.config)
         assert [hook.type for hook in stage0.custom_hooks][0] == 'CumulativeMapRecorderHook'
         map_keys = list(cfg.stage1.input_dirs)
-        assert [cfg[cfg.stage1.input_dirs[key]].type for key in map_keys] == ['CumulativeMaps']
+        map_step = cfg[cfg.stage1.input_dirs[map_keys[0]]]
+        assert len(map_keys) == 1 and map_step.type == 'CumulativeMaps'
         stage1 = load_stage_config(cfg.stage1.config, {map_keys[0]: '/somewhere'})
+        # the paper reading learns from the exported maps, the authors' code from the
+        # stored uint8 maps at feature resolution (issue 10, item 6)
+        source = map_step.get('source', 'export_dir')
+        loader = dict(export_dir='LoadCumulativeMaps',
+                      export_raw_dir='LoadStoredCumulativeMaps')[source]
         assert stage1.train_dataloader.dataset.pipeline[1] == dict(
-            type='LoadCumulativeMaps', map_dir='/somewhere')
+            type=loader, map_dir='/somewhere')
+        assert (stage1.model.head.label_resize_mode == 'none') == (loader != 'LoadCumulativeMaps')
+        recorder = stage0.custom_hooks[0]
+        assert recorder.get(source, 'cumulative_maps')  # the folder the step copies exists
+
+
+def test_cumulative_maps_step_copies_the_folder_its_source_names(tmp_path):
+    """OAA+ with the authors' settings takes the recorder's export_raw_dir (stored maps);
+    the default and the paper reading take export_dir; other values are refused."""
+    from wsss_toolbox.pipeline import PipelineRunner
+    path = osp.join(REPO_ROOT, 'configs', 'pipelines', 'oaa-plus-authors_synthetic.py')
+    runner = PipelineRunner(load_pipeline_config(path), str(tmp_path))
+    stage0_dir = runner.step('stage0').stage_config().work_dir
+    assert runner.step('stage0_maps').export_dir() == osp.join(stage0_dir, 'cumulative_maps_raw')
+    path = osp.join(REPO_ROOT, 'configs', 'pipelines', 'oaa-plus_synthetic.py')
+    runner = PipelineRunner(load_pipeline_config(path), str(tmp_path))
+    stage0_dir = runner.step('stage0').stage_config().work_dir
+    assert runner.step('stage0_maps').export_dir() == osp.join(stage0_dir, 'cumulative_maps')
+    with pytest.raises(ValueError, match="source must be one of"):
+        PipelineRunner(load_pipeline_config(path, {'stage0_maps.source': 'raw'}), str(tmp_path))
+    # a recorder without the raw export: the error names the step, the config and the key
+    cfg = load_pipeline_config(path, {'stage0_maps.source': 'export_raw_dir'})
+    with pytest.raises(ValueError, match='no `export_raw_dir`'):
+        PipelineRunner(cfg, str(tmp_path)).step('stage0_maps').export_dir()
 
 
 def test_oaa_configs_work_as_a_plugin_through_custom_imports():

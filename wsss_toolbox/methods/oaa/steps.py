@@ -14,28 +14,44 @@ from wsss_toolbox.registry import PIPELINE_STEPS
 class CumulativeMaps(PipelineStep):
     """The map files a ``CumulativeMapRecorderHook`` exported while the ``classifier`` step
     trained, copied into this step's folder (so later steps read them like ``InferMaps``
-    output). The images are the classifier config's training set."""
-    input_args = ('classifier', )
+    output). The images are the classifier config's training set.
 
-    def __init__(self, name: str, runner, classifier: str = 'stage1') -> None:
-        super().__init__(name, runner, classifier=classifier)
+    Args:
+        classifier: the training step whose recorder exported the maps.
+        source: ``'export_dir'`` (default) the exported map files (image size, min-max
+            normalised: stage 2's maps, the paper's OAA⁺ targets) or ``'export_raw_dir'`` the
+            stored uint8 maps at feature resolution (the authors' OAA⁺ targets, read by
+            ``LoadStoredCumulativeMaps``; not map files for stage 2).
+    """
+    input_args = ('classifier', )
+    sources = ('export_dir', 'export_raw_dir')
+
+    def __init__(self, name: str, runner, classifier: str = 'stage1',
+                 source: str = 'export_dir') -> None:
+        if source not in self.sources:
+            raise ValueError(f'step "{name}": source must be one of {self.sources}, '
+                             f'got {source!r}')
+        super().__init__(name, runner, classifier=classifier, source=source)
 
     def classifier(self) -> TrainStep:
         return self.input_step('classifier', [TrainStep])
 
     def export_dir(self) -> str:
-        """Where the classifier's recorder hook exports (its ``export_dir``, relative to the
-        classifier's work dir)."""
+        """Where the classifier's recorder hook exports (its ``export_dir`` or
+        ``export_raw_dir`` as ``source`` says, relative to the classifier's work dir)."""
+        source = self.options['source']
+        default = 'cumulative_maps' if source == 'export_dir' else None
         cfg = self.classifier().stage_config()
         recorders = [hook for hook in cfg.get('custom_hooks', [])
                      if hook.get('type') == 'CumulativeMapRecorderHook']
-        if len(recorders) != 1 or not recorders[0].get('export_dir', 'cumulative_maps'):
+        if len(recorders) != 1 or not recorders[0].get(source, default):
             raise ValueError(
                 f'step "{self.name}": the config of step "{self.classifier().name}" '
                 f'({self.classifier().options["config"]}) must have one '
-                'CumulativeMapRecorderHook with an `export_dir` in `custom_hooks`; found '
-                f'{len(recorders)}.')
-        folder = recorders[0].get('export_dir', 'cumulative_maps')
+                f'CumulativeMapRecorderHook with an `{source}` in `custom_hooks`; found '
+                f'{len(recorders)} recorder(s)'
+                + (f' and no `{source}`' if len(recorders) == 1 else '') + '.')
+        folder = recorders[0].get(source, default)
         return folder if osp.isabs(folder) else osp.join(cfg.work_dir, folder)
 
     def samples(self) -> Tuple[List[dict], List[str]]:
