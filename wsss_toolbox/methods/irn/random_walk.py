@@ -1,0 +1,123 @@
+"""Random walk on the affinities of a boundary map (IRN, Ahn et al. CVPR 2019, Sec. 4,
+Eqs. 4-5), on the stride-4 grid of the strided maps.
+
+* dense affinity matrix ``A`` (n x n, n = h w): ``A[p, q] = a(p, q)`` (:mod:`.affinity`, Eq. 1)
+  for pairs closer than ``radius`` (5 in the authors' code), symmetric, ``A[p, p] = 1``,
+  0 elsewhere;
+* transition matrix ``T = D^-1 A^beta`` (``beta`` = 10), row-stochastic (Eq. 4);
+* ``2^t`` steps (t = 8) by squaring ``T`` t times, applied to the maps multiplied by
+  ``1 - B`` (Eq. 5): ``vec(M*) = T^(2^t) vec(M o (1 - B))``. The authors' code normalises the
+  columns and multiplies from the right, ``x T_col^(2^t)``, which is the same (``T_col`` is
+  ``T`` transposed since ``A`` is symmetric);
+* labels: the walked maps upsampled to the image size, divided by their maximum over all
+  classes and pixels, a constant background score (0.25), argmax.
+"""
+import warnings
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .affinity import boundary_to_affinity, pair_offsets
+
+
+def dense_affinity(boundary: Tensor, radius: int = 5) -> Tensor:
+    """The symmetric (n, n) affinity matrix of one (h, w) boundary map (module docstring)."""
+    if boundary.dim() != 2:
+        raise ValueError(f'dense_affinity needs one (h, w) boundary map, got shape '
+                         f'{tuple(boundary.shape)}')
+    height, width = boundary.shape
+    pairs = boundary_to_affinity(boundary[None], radius)[0]  # (O, h, w)
+    num = height * width
+    index = torch.arange(num, device=boundary.device).view(height, width)
+    affinity = torch.zeros(num, num, dtype=boundary.dtype, device=boundary.device)
+    for slot, (dy, dx) in enumerate(pair_offsets(radius)):
+        y0, y1 = 0, height - dy
+        x0, x1 = max(0, -dx), min(width, width - dx)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        source = index[y0:y1, x0:x1].reshape(-1)
+        target = index[y0 + dy:y1 + dy, x0 + dx:x1 + dx].reshape(-1)
+        values = pairs[slot, y0:y1, x0:x1].reshape(-1)
+        affinity[source, target] = values
+        affinity[target, source] = values
+    affinity.fill_diagonal_(1.0)
+    return affinity
+
+
+def transition_matrix(affinity: Tensor, beta: float = 10.0) -> Tensor:
+    """Row-stochastic ``T = D^-1 A^beta`` (IRN Eq. 4) of a non-negative (n, n) affinity."""
+    powered = affinity.clamp(min=0).pow(beta)
+    return powered / powered.sum(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+def walk(maps: Tensor, transition: Tensor, exp_times: int = 8,
+         power: str = 'squaring') -> Tensor:
+    """``T^(2^exp_times)`` applied to (K, n) ``maps`` (each pixel's score becomes the
+    walk-weighted mean of its neighbours' scores).
+
+    ``power='squaring'`` forms ``T^(2^t)`` by t squarings of the dense matrix (the authors'
+    code); ``'steps'`` applies ``T`` 2^t times to the maps as a sparse matrix (each row has
+    the ~pi r^2 pairs of one pixel): the same result, far cheaper on a CPU.
+    """
+    if power == 'squaring':
+        matrix = transition
+        for _ in range(exp_times):
+            matrix = matrix @ matrix
+        return maps @ matrix.T
+    if power == 'steps':
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter('ignore', UserWarning)
+            sparse = transition.to_sparse_csr()
+            scores = maps.T.contiguous()
+            for _ in range(2 ** exp_times):
+                scores = sparse @ scores
+        return scores.T
+    raise ValueError(f"power must be 'squaring' or 'steps', got {power!r}")
+
+
+def random_walk_maps(strided_maps: Tensor, boundary: Tensor, beta: float = 10.0,
+                     exp_times: int = 8, radius: int = 5, power: str = 'squaring') -> Tensor:
+    """Walk (K, h, w) strided maps over the affinities of the (h, w) boundary map: IRN
+    Eq. 5 on ``maps * (1 - B)``; returns (K, h, w)."""
+    if strided_maps.shape[-2:] != boundary.shape[-2:]:
+        raise ValueError(f'strided maps {tuple(strided_maps.shape[-2:])} and boundary map '
+                         f'{tuple(boundary.shape[-2:])} must share the grid')
+    num_classes, height, width = strided_maps.shape
+    if num_classes == 0:
+        return strided_maps.clone()
+    transition = transition_matrix(dense_affinity(boundary, radius), beta)
+    scores = (strided_maps * (1 - boundary)).reshape(num_classes, -1)
+    return walk(scores, transition, exp_times, power).reshape(num_classes, height, width)
+
+
+def walk_to_label(walked: Tensor, classes: Sequence[int], image_size: Tuple[int, int],
+                  stride: int = 4, bg_threshold: float = 0.25) -> np.ndarray:
+    """Label of the image from walked (K, h, w) maps: bilinear upsampling by ``stride``,
+    cropped to ``image_size``, divided by the global maximum, background score
+    ``bg_threshold``, argmax (background wins ties). uint8 (H, W)."""
+    height, width = image_size
+    if walked.shape[0] == 0:
+        return np.zeros((height, width), np.uint8)
+    grid_h, grid_w = walked.shape[-2:]
+    upsampled = F.interpolate(walked[None], size=(grid_h * stride, grid_w * stride),
+                              mode='bilinear', align_corners=False)[0, :, :height, :width]
+    upsampled = upsampled / upsampled.max().clamp(min=1e-5)
+    background = torch.full((1, height, width), bg_threshold, dtype=upsampled.dtype,
+                            device=upsampled.device)
+    channel = torch.cat([background, upsampled]).argmax(dim=0).cpu().numpy()
+    lookup = np.concatenate([[0], np.asarray(classes, np.int64) + 1]).astype(np.uint8)
+    return lookup[channel]
+
+
+def random_walk_label(strided_maps: Tensor, boundary: Tensor, classes: Sequence[int],
+                      image_size: Tuple[int, int], stride: int = 4, beta: float = 10.0,
+                      exp_times: int = 8, radius: int = 5, bg_threshold: float = 0.25,
+                      power: str = 'squaring', walked: Optional[Tensor] = None) -> np.ndarray:
+    """Pseudo label (uint8 (H, W)) of one image: :func:`random_walk_maps` then
+    :func:`walk_to_label`."""
+    if walked is None:
+        walked = random_walk_maps(strided_maps, boundary, beta, exp_times, radius, power)
+    return walk_to_label(walked, classes, image_size, stride, bg_threshold)

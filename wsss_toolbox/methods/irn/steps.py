@@ -1,0 +1,230 @@
+"""IRN's pipeline steps, inserted between a map step (maps at stride 4) and stage 3:
+
+* ``IRNSeeds`` -- the seed labels (confident foreground / background + DenseCRF, ignore zone)
+  of every image of a map step (a ``MakePseudoLabels`` step with IRN's seed generator);
+* ``TrainAffinityNet`` -- trains the boundary network on the seeds with mmengine's Runner;
+* ``RandomWalkLabels`` -- boundary maps, random walk of the strided maps, label PNGs at image
+  size; evaluated like every other label folder, read by ``TrainSegmentor`` like them.
+"""
+import copy
+import os
+import os.path as osp
+import time
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+from wsss_toolbox.pipeline import MakePseudoLabels, PipelineStep, TrainClassifier, TrainStep
+from wsss_toolbox.pipeline.steps import map_step, missing_image_files
+from wsss_toolbox.registry import PIPELINE_STEPS
+
+#: at most this many image ids are named in the no-confident-foreground warning
+_NAMED_IN_WARNING = 20
+
+
+@PIPELINE_STEPS.register_module()
+class IRNSeeds(MakePseudoLabels):
+    """IRN seed labels of the images of the ``maps`` step (``IRNSeedLabelGenerator``;
+    ``generator`` overrides its options). Images whose seed has no confident foreground
+    pixel are named in one warning (their pairs teach only background affinities)."""
+
+    def __init__(self, name: str, runner, maps: str = 'maps', generator: Optional[dict] = None,
+                 evaluate: bool = True, nproc: int = 1) -> None:
+        generator = dict(dict(type='IRNSeedLabelGenerator'), **(generator or {}))
+        super().__init__(name, runner, generator=generator, maps=maps, evaluate=evaluate,
+                         nproc=nproc)
+
+    def run(self) -> Dict[str, Any]:
+        from wsss_toolbox.pseudo_labels.label_io import label_path, load_label
+
+        from .seeds import has_confident_foreground
+        result = super().run()
+        samples, _ = self.samples()
+        empty = [sample['img_id'] for sample in samples
+                 if not has_confident_foreground(load_label(label_path(self.out_dir,
+                                                                       sample['img_id'])))]
+        if empty:
+            named = ', '.join(f'"{img_id}"' for img_id in empty[:_NAMED_IN_WARNING])
+            more = f' and {len(empty) - _NAMED_IN_WARNING} more' \
+                if len(empty) > _NAMED_IN_WARNING else ''
+            message = (f'step "{self.name}": {len(empty)} seed label(s) have no confident '
+                       f'foreground pixel (no map value above fg_threshold survives the CRF): '
+                       f'image {named}{more}; their pairs teach the affinity network only '
+                       'background affinities.')
+            warnings.warn(message)
+            print_log(message, logger='current', level=30)
+        result.update(num_without_foreground=len(empty),
+                      without_foreground=empty[:_NAMED_IN_WARNING])
+        return result
+
+    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
+        rows = super().summary_rows(result)
+        for row in rows:
+            row.update(kind='seeds', name=f'{self.name} (IRN seeds)')
+        return rows
+
+
+def seed_transforms(pipeline: Sequence[dict]) -> List[dict]:
+    return [transform for transform in pipeline if transform.get('type') == 'LoadSeedLabels']
+
+
+@PIPELINE_STEPS.register_module()
+class TrainAffinityNet(TrainStep):
+    """Train IRN's boundary network (an ``AffinityNet`` config) on the seed labels of the
+    ``seeds`` step: every ``LoadSeedLabels`` transform of the config's training pipeline
+    reads that step's folder. ``init_backbone_from``: a ``TrainClassifier`` step whose
+    backbone initialises the (frozen) backbone -- a stand-in for ImageNet weights where there
+    are none (the synthetic benchmark). Result: ``checkpoint``, training time and images/s."""
+    input_args = ('seeds', 'init_backbone_from')
+
+    def __init__(self, name: str, runner, config: str, seeds: str = 'irn_seeds',
+                 cfg_options: Optional[dict] = None, init_backbone_from: Optional[str] = None,
+                 input_dirs: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(name, runner, config, cfg_options, input_dirs)
+        self.options.update(seeds=seeds, init_backbone_from=init_backbone_from)
+
+    def stage_config(self) -> Config:
+        if self._cfg is None:
+            cfg = super().stage_config()
+            transforms = seed_transforms(cfg.train_dataloader.dataset.get('pipeline', []))
+            if not transforms:
+                raise ValueError(
+                    f'step "{self.name}": the training pipeline of {self.options["config"]} '
+                    'has no LoadSeedLabels transform, so the seeds would not be read.')
+            for transform in transforms:
+                transform['seed_dir'] = self.runner.step(self.options['seeds']).out_dir
+        return self._cfg
+
+    def fingerprint_config(self) -> Any:
+        # the seed folder is an input (its run id), not a path
+        cfg = copy.deepcopy(self.stage_config().to_dict())
+        for transform in seed_transforms(cfg['train_dataloader']['dataset']['pipeline']):
+            transform.pop('seed_dir', None)
+        return dict(cfg, input_dirs=self.options['input_dirs'], seeds=self.options['seeds'],
+                    init_backbone_from=self.options['init_backbone_from'])
+
+    def run(self) -> Dict[str, Any]:
+        cfg = self.stage_config().copy()
+        if self.options['init_backbone_from'] is not None:
+            classifier = self.input_step('init_backbone_from', [TrainClassifier])
+            cfg.model.backbone['init_cfg'] = dict(
+                type='Pretrained', checkpoint=classifier.checkpoint(), prefix='backbone.')
+        start = time.perf_counter()
+        runner = self.train(cfg)
+        seconds = time.perf_counter() - start
+        images = len(runner.train_dataloader.dataset) * cfg.train_cfg.get('max_epochs', 1)
+        return dict(self._finished(), seeds=self.options['seeds'], seconds=seconds,
+                    images_per_second=images / seconds if seconds > 0 else 0.0)
+
+
+@PIPELINE_STEPS.register_module()
+class RandomWalkLabels(PipelineStep):
+    """Pseudo labels of the images of the ``maps`` step (map files with strided maps) by
+    IRN's random walk over the boundary maps of the ``affinity`` step's network.
+
+    Args:
+        affinity: the ``TrainAffinityNet`` step.
+        maps: the map step (its files need ``strided_maps`` at the network's stride).
+        beta, exp_times, radius, bg_threshold, power: :mod:`.random_walk` (IRN: 10, 8, 5,
+            0.25, squaring).
+        flip: average the boundary logits of the image and of its mirror (authors' code).
+        evaluate: score the labels against the ground truth when every image has a mask.
+        device: ``'cuda'`` / ``'cpu'``; None takes CUDA when available.
+    """
+    input_args = ('affinity', 'maps')
+
+    def __init__(self, name: str, runner, affinity: str = 'irn_train', maps: str = 'maps',
+                 beta: float = 10.0, exp_times: int = 8, radius: int = 5,
+                 bg_threshold: float = 0.25, power: str = 'squaring', flip: bool = True,
+                 evaluate: bool = True, device: Optional[str] = None, nproc: int = 1) -> None:
+        if power not in ('squaring', 'steps'):
+            raise ValueError(f"step {name}: power must be 'squaring' or 'steps', got {power!r}")
+        super().__init__(name, runner, affinity=affinity, maps=maps, beta=beta,
+                         exp_times=exp_times, radius=radius, bg_threshold=bg_threshold,
+                         power=power, flip=flip, evaluate=evaluate, device=device, nproc=nproc)
+
+    def fingerprint_config(self) -> Any:
+        return {key: value for key, value in self.options.items()
+                if key not in ('device', 'nproc')}
+
+    def samples(self) -> Tuple[List[dict], List[str]]:
+        return map_step(self, 'maps').samples()
+
+    def build_model(self):
+        """The trained ``AffinityNet`` of the ``affinity`` step, in eval mode."""
+        import torch
+
+        from wsss_toolbox.engine.checkpoint import load_model_checkpoint
+        from wsss_toolbox.registry import MODELS
+        source = self.input_step('affinity', [TrainAffinityNet])
+        model_cfg = copy.deepcopy(source.stage_config().model)
+        model_cfg['backbone'].pop('init_cfg', None)
+        model_cfg['backbone'].pop('pretrained', None)
+        model = MODELS.build(model_cfg)
+        load_model_checkpoint(model, source.checkpoint(),
+                              what=f'the model of {source.options["config"]}')
+        device = self.options['device'] or ('cuda' if torch.cuda.is_available() else 'cpu')
+        return model.to(device).eval()
+
+    def run(self) -> Dict[str, Any]:
+        import torch
+
+        from wsss_toolbox.evaluation import evaluate_labels
+        from wsss_toolbox.pseudo_labels.label_io import (
+            IGNORE_INDEX,
+            label_path,
+            load_rgb_image,
+            save_label,
+            write_labelled_images,
+        )
+
+        from .inference import load_strided_maps, refine_sample
+        samples, classes = self.samples()
+        map_dir = map_step(self, 'maps').out_dir
+        model = self.build_model()
+        if samples:  # fail before any work when the map folder has no strided maps
+            load_strided_maps(map_dir, samples[0], model.stride)
+        os.makedirs(self.out_dir, exist_ok=True)
+        write_labelled_images(self.out_dir, [sample['img_id'] for sample in samples])
+        todo = [sample for sample in samples
+                if not osp.isfile(label_path(self.out_dir, sample['img_id']))]
+        print_log(f'step "{self.name}": random walk of {len(todo)} of {len(samples)} images '
+                  f'({len(samples) - len(todo)} already done)', logger='current')
+        options = {key: self.options[key] for key in
+                   ('beta', 'exp_times', 'radius', 'bg_threshold', 'power', 'flip')}
+        start = time.perf_counter()
+        ignored = pixels = 0
+        with torch.no_grad():
+            for index, sample in enumerate(todo):
+                image = load_rgb_image(sample['img_path'])
+                label = refine_sample(model, sample, map_dir, image, **options)['label']
+                save_label(label_path(self.out_dir, sample['img_id']), label)
+                ignored += int((label == IGNORE_INDEX).sum())
+                pixels += label.size
+                if (index + 1) % 200 == 0:
+                    print_log(f'step "{self.name}": {index + 1} / {len(todo)} images',
+                              logger='current')
+        seconds = time.perf_counter() - start
+        result = dict(num_written=len(todo), seconds=seconds,
+                      images_per_second=len(todo) / seconds if seconds > 0 else 0.0,
+                      device=str(next(model.parameters()).device),
+                      ignored_fraction=ignored / pixels if pixels else 0.0)
+        if self.options['evaluate'] and all(s.get('seg_map_path') for s in samples):
+            names = ['background'] + classes
+            result['eval'] = evaluate_labels(samples, self.out_dir, len(names),
+                                             class_names=names, nproc=self.options['nproc'])
+        return result
+
+    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
+        from wsss_toolbox.pseudo_labels.label_io import label_path
+        return super().missing_outputs(result) or missing_image_files(self, label_path,
+                                                                       'pseudo label')
+
+    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
+        if 'eval' not in result:
+            return []
+        return [dict(kind='labels', step=self.name, name=f'{self.name} (IRN random walk)',
+                     mIoU=100 * float(result['eval']['metrics']['mIoU']),
+                     ignored=100 * float(result['eval']['ignored_fraction']), value=None)]
