@@ -1,0 +1,66 @@
+"""Pipeline step of MCIS's map inference (registered in ``PIPELINE_STEPS``)."""
+import time
+from typing import Any, Dict, Optional, Sequence
+
+from mmengine.logging import print_log
+
+from wsss_toolbox.pipeline.base_step import PipelineStep
+from wsss_toolbox.pipeline.steps import InferMaps
+from wsss_toolbox.registry import PIPELINE_STEPS
+
+
+@PIPELINE_STEPS.register_module()
+class MCISInferMaps(InferMaps):
+    """Stage 2a of MCIS: :func:`~wsss_toolbox.methods.mcis.inference.infer_mcis_maps` on
+    one split with a trained MCIS classifier.
+
+    Args:
+        classifier: the ``TrainClassifier`` step whose last checkpoint is used.
+        split: ``'train'`` or ``'val'``.
+        mode, num_related, related_seed, related, input_size: see ``infer_mcis_maps``;
+            options left ``None`` take the classifier config's ``mcis_inference`` entry.
+
+    Result: ``written``/``skipped`` counts, ``seconds`` and ``images_per_s`` (inference of
+    the written images, reading included).
+    """
+    inference_args = ('mode', 'num_related', 'related_seed', 'related', 'input_size')
+
+    def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
+                 mode: Optional[str] = None, num_related: Optional[int] = None,
+                 related_seed: Optional[int] = None, related: Optional[Any] = None,
+                 input_size: Optional[Sequence[int]] = None) -> None:
+        if split not in ('train', 'val'):
+            raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
+        PipelineStep.__init__(self, name, runner, classifier=classifier, split=split,
+                              mode=mode, num_related=num_related, related_seed=related_seed,
+                              related=related, input_size=input_size)
+
+    def inference_options(self) -> Dict[str, Any]:
+        options = dict(self.classifier().stage_config().get('mcis_inference', {}))
+        options.update({key: self.options[key] for key in self.inference_args
+                        if self.options[key] is not None})
+        return options
+
+    def run(self) -> Dict[str, Any]:
+        import torch
+
+        from wsss_toolbox.engine.checkpoint import load_model_checkpoint
+        from wsss_toolbox.registry import MODELS
+
+        from .inference import infer_mcis_maps
+        classifier = self.classifier()
+        model = MODELS.build(classifier.stage_config().model)
+        load_model_checkpoint(model, classifier.checkpoint(),
+                              what=f'the model of {classifier.options["config"]}')
+        samples, _ = self.samples()
+        options = self.inference_options()
+        print_log(f'step "{self.name}": inferring MCIS maps ({options.get("mode", "fusion")}) '
+                  f"of {len(samples)} {self.options['split']} images", logger='current')
+        start = time.perf_counter()
+        with torch.no_grad():
+            counts = infer_mcis_maps(model, samples, self.out_dir, **options)
+        counts['images_per_s'] = round(counts['written'] / counts['seconds'], 3) \
+            if counts['seconds'] > 0 else None
+        counts['wall_seconds'] = round(time.perf_counter() - start, 2)
+        print_log(f'step "{self.name}": {counts}', logger='current')
+        return dict(counts, split=self.options['split'])
