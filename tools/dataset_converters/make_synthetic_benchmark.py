@@ -5,6 +5,9 @@ Example::
     .venv/bin/python tools/dataset_converters/make_synthetic_benchmark.py data/synthetic
     .venv/bin/python tools/dataset_converters/make_synthetic_benchmark.py data/tiny --num-train 64 \
         --num-val 16 --image-size 64 --option decoy_rate=2.5 --option part_size=0.3
+    # 50 classes, one object class per image (LID 2020 track-3 protocol, configs/lid/)
+    .venv/bin/python tools/dataset_converters/make_synthetic_benchmark.py data/synthetic_many \
+        --variant many-classes --image-size 96
 
 Design and statistics: docs/synthetic_benchmark.md.
 """
@@ -16,6 +19,7 @@ import time
 
 from wsss_toolbox.datasets.synthetic_benchmark import (
     SUMMARY_FILE,
+    VARIANTS,
     format_summary,
     generate_synthetic_benchmark,
 )
@@ -40,7 +44,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-train', type=int, default=1500)
     parser.add_argument('--num-val', type=int, default=300)
     parser.add_argument('--image-size', type=int, default=128)
-    parser.add_argument('--num-classes', type=int, default=8)
+    parser.add_argument('--num-classes', type=int, default=None,
+                        help='foreground classes (default: 8, or the variant\'s)')
+    parser.add_argument('--variant', choices=sorted(VARIANTS), default=None,
+                        help='a named variant of the benchmark (its options apply unless '
+                        'given); many-classes: 50 classes, one object class per image')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=2, help='worker processes')
     parser.add_argument(
@@ -59,6 +67,7 @@ def main(argv=None) -> int:
         image_size=args.image_size,
         num_classes=args.num_classes,
         seed=args.seed,
+        variant=args.variant,
         num_workers=args.workers,
         show_progress=True,
         **dict(args.option))

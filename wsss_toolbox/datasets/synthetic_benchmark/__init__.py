@@ -7,12 +7,13 @@ and ``tools/dataset_converters/make_synthetic_benchmark.py`` is the command line
 from .generator import (
                         REGION_KINDS,
                         SUMMARY_FILE,
+                        VARIANTS,
                         SyntheticBenchmarkConfig,
                         format_summary,
                         generate_synthetic_benchmark,
 )
 
 __all__ = [
-    'REGION_KINDS', 'SUMMARY_FILE', 'SyntheticBenchmarkConfig', 'format_summary',
+    'REGION_KINDS', 'SUMMARY_FILE', 'VARIANTS', 'SyntheticBenchmarkConfig', 'format_summary',
     'generate_synthetic_benchmark'
 ]

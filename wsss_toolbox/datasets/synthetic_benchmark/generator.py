@@ -56,6 +56,12 @@ COLOUR_NAMES = ((0.0, 'red'), (0.08, 'orange'), (0.16, 'yellow'), (0.25, 'lime')
                 (0.33, 'green'), (0.45, 'teal'), (0.5, 'cyan'), (0.58, 'azure'), (0.66, 'blue'),
                 (0.75, 'violet'), (0.83, 'magenta'), (0.92, 'pink'), (1.0, 'red'))
 CONTEXTS = ('water', 'grass', 'sand', 'brick')
+#: named variants: generator options applied before the caller's own. ``many-classes``: 50
+#: classes, one object class per image (extra instances of that class still occur), for
+#: the LID 2020 track-3 (WSOL) protocol and many-way heads (``configs/lid/README.md``)
+VARIANTS = {
+    'many-classes': dict(num_classes=50, class_count_probs=(1.0, )),
+}
 
 
 @dataclass
@@ -645,10 +651,11 @@ def generate_synthetic_benchmark(out_dir: str,
                                  num_train: int = 1500,
                                  num_val: int = 300,
                                  image_size: int = 128,
-                                 num_classes: int = 8,
+                                 num_classes: Optional[int] = None,
                                  seed: int = 0,
                                  num_workers: int = 1,
                                  show_progress: bool = False,
+                                 variant: Optional[str] = None,
                                  **options) -> dict:
     """Write the synthetic WSSS benchmark into ``out_dir`` (VOC layout) and return a summary.
 
@@ -656,10 +663,12 @@ def generate_synthetic_benchmark(out_dir: str,
         out_dir: output folder; created, or regenerated when it holds an earlier benchmark.
         num_train / num_val: images per split.
         image_size: side of the square images in pixels.
-        num_classes: foreground classes.
+        num_classes: foreground classes (default 8, or the variant's).
         seed: everything is a function of it (byte-identical output).
         num_workers: worker processes (the output does not depend on it).
         show_progress: show a progress bar.
+        variant: None (the default benchmark) or a name of :data:`VARIANTS`, whose options
+            apply unless given explicitly (``benchmark.json`` records the resolved config).
         **options: any other field of :class:`SyntheticBenchmarkConfig`.
 
     Returns:
@@ -669,6 +678,16 @@ def generate_synthetic_benchmark(out_dir: str,
     unknown = set(options) - {f.name for f in fields(SyntheticBenchmarkConfig)}
     if unknown:
         raise TypeError(f'unknown generator option(s): {sorted(unknown)}')
+    if variant is not None:
+        if variant not in VARIANTS:
+            raise ValueError(f'unknown benchmark variant {variant!r}; choose one of '
+                             f'{sorted(VARIANTS)} or None')
+        preset = dict(VARIANTS[variant])
+        if num_classes is None:
+            num_classes = preset.pop('num_classes', None)
+        preset.pop('num_classes', None)
+        options = dict(preset, **options)
+    num_classes = 8 if num_classes is None else num_classes
     config = SyntheticBenchmarkConfig(num_train=num_train, num_val=num_val,
                                       image_size=image_size, num_classes=num_classes,
                                       seed=seed, **options)
