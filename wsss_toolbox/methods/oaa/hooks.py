@@ -34,7 +34,13 @@ from mmengine.runner import EpochBasedTrainLoop
 from wsss_toolbox.models.utils import crop_valid_region, normalized_attention
 from wsss_toolbox.registry import HOOKS
 
-from .store import CumulativeMapStore, MapUpdate, feature_maps_to_image, sample_geometry
+from .store import (
+    CumulativeMapStore,
+    MapBatchUpdate,
+    MapUpdate,
+    feature_maps_to_image,
+    sample_geometry,
+)
 
 SCORE_RULES = ('paper', 'topk', 'topk_sigmoid', 'always')
 ATTENTION_NORMS = ('clamp', 'add_eps')
@@ -247,6 +253,10 @@ class CumulativeMapRecorderHook(Hook):
             ``<work_dir>/<snapshot_dir>/epoch_XXX.pkl`` (a store state dict); ``'all'`` for
             every image (the growth figure, ``tools/analysis/oaa_growth_figure.py``).
         snapshot_dir: folder of the snapshots, relative to the work dir.
+        batched: fuse a batch whose images share one input size as one
+            :class:`~wsss_toolbox.methods.oaa.store.MapBatchUpdate` (array operations, no
+            Python work per map; default); ``False``: one update per image (the reference the
+            tests compare with). Both give the same store.
     """
 
     priority = 'NORMAL'  # after_train_epoch runs before CheckpointHook (VERY_LOW)
@@ -268,7 +278,8 @@ class CumulativeMapRecorderHook(Hook):
                  export_raw_dir: Optional[str] = None,
                  sync_interval: int = 0,
                  snapshot_ids: Optional[Union[str, Sequence[str]]] = None,
-                 snapshot_dir: str = 'cumulative_map_snapshots') -> None:
+                 snapshot_dir: str = 'cumulative_map_snapshots',
+                 batched: bool = True) -> None:
         if score_rule not in SCORE_RULES:
             raise ValueError(f'score_rule must be one of {SCORE_RULES}, got {score_rule!r}')
         # validate fusion / bits / backend now rather than at the first iteration
@@ -301,9 +312,10 @@ class CumulativeMapRecorderHook(Hook):
         self.sync_interval = int(sync_interval)
         self.snapshot_ids = snapshot_ids
         self.snapshot_dir = snapshot_dir
+        self.batched = bool(batched)
         self._store: Optional[CumulativeMapStore] = None
         self._work_dir: Optional[str] = None
-        self._pending: List[MapUpdate] = []
+        self._pending: List[Union[MapUpdate, MapBatchUpdate]] = []
         self._loaded_state: Optional[dict] = None
         self._image_classes: Optional[dict] = None
         self._checkpoint_iter_interval = 0
@@ -394,12 +406,19 @@ class CumulativeMapRecorderHook(Hook):
                 self.synchronize()
 
     def record(self, recorded: dict, stamp: int, epoch: int = 0,
-               max_epochs: Optional[int] = None) -> List[MapUpdate]:
-        """Fuse one batch of the training forward into the store; return the updates."""
+               max_epochs: Optional[int] = None) -> List[Union[MapUpdate, MapBatchUpdate]]:
+        """Fuse one batch of the training forward into the store; return the updates (one
+        :class:`MapBatchUpdate` when the batch took the batched path)."""
         data_samples = recorded['data_samples']
         maps = recorded['cams']
         batch_input_shape = recorded.get('batch_input_shape', tuple(maps.shape[-2:]))
         store = self.store
+        last_epoch = max_epochs is not None and epoch == max_epochs - 1
+        if self.batched:
+            batch = self._record_batch(maps, recorded['logits'], data_samples,
+                                       batch_input_shape, stamp, epoch, last_epoch)
+            if batch is not None:
+                return batch
         per_image = batch_attention(maps, data_samples, batch_input_shape,
                                     quantize=store.quantize, logits=recorded['logits'],
                                     normalization=self.attention_normalization)
@@ -408,7 +427,6 @@ class CumulativeMapRecorderHook(Hook):
         labels = np.stack([_as_numpy(s.gt_label) for s in data_samples])
         logits = np.stack([item['logits'] for item in per_image])
         passed = score_condition(logits, labels, self.score_rule)
-        last_epoch = max_epochs is not None and epoch == max_epochs - 1
         updates = []
         for index, item in enumerate(per_image):
             metainfo = item['metainfo']
@@ -435,6 +453,57 @@ class CumulativeMapRecorderHook(Hook):
             store.apply(update)
             updates.append(update)
         return updates
+
+    def _record_batch(self, maps: torch.Tensor, logits: torch.Tensor, data_samples: Sequence,
+                      batch_input_shape: Sequence[int], stamp: int, epoch: int,
+                      last_epoch: bool) -> Optional[List[MapBatchUpdate]]:
+        """The batched path of :meth:`record`: every map of the batch in one array, one
+        :meth:`CumulativeMapStore.apply_batch`. None when the images' input sizes differ
+        (their valid feature regions differ: :meth:`record` goes image by image)."""
+        pad_h, pad_w = int(batch_input_shape[0]), int(batch_input_shape[1])
+        metainfos = [sample.metainfo for sample in data_samples]
+        img_shapes = {tuple(metainfo.get('img_shape', (pad_h, pad_w))[:2])
+                      for metainfo in metainfos}
+        if len(img_shapes) != 1:
+            return None
+        labels = np.stack([_as_numpy(sample.gt_label) for sample in data_samples])
+        image_index, classes = np.nonzero(labels > 0)
+        if not len(classes):
+            return []  # no ground-truth class in the batch: nothing to record
+        img_ids = tuple(str(metainfo.get('img_id')) for metainfo in metainfos)
+        for img_id, metainfo in zip(img_ids, metainfos):
+            if metainfo.get('flip', False) or metainfo.get('crop_bbox') is not None:
+                raise ValueError(
+                    f'image "{img_id}" was flipped or cropped by the training pipeline:'
+                    ' OAA fuses maps of the same image across epochs and needs a fixed '
+                    'geometry. Remove RandomFlip / RandomCrop from train_pipeline.')
+        store = self.store
+        cropped = crop_valid_region(maps, (pad_h, pad_w), next(iter(img_shapes)))
+        chosen = cropped[torch.as_tensor(image_index, device=maps.device),
+                         torch.as_tensor(classes, device=maps.device)]
+        attention = attention_maps(chosen.float(), self.attention_normalization)
+        num_scores = logits.numel()
+        flat = torch.cat([logits.detach().float().flatten(), attention.flatten()]
+                         ).cpu().numpy()  # one copy to the CPU
+        scores = flat[:num_scores].reshape(len(data_samples), -1)
+        attention = store.quantize(flat[num_scores:]).reshape(attention.shape)
+        accepted = score_condition(scores, labels, self.score_rule)[image_index, classes]
+        if self.skip_first_epoch and epoch == 0:
+            accepted[:] = False
+        # 'stored': the drop layer's previous map is the last one the score condition
+        # accepted (the authors' per-class file), never a last-epoch fill
+        keep = accepted.copy() if self.last_maps == 'stored' else None
+        feat_h, feat_w = maps.shape[-2:]
+        stride = (pad_h / feat_h, pad_w / feat_w)
+        # the geometry is kept from the first visit: only new images carry it
+        metas = tuple({} if img_id in store else sample_geometry(metainfo, stride)
+                      for img_id, metainfo in zip(img_ids, metainfos))
+        offsets = np.zeros(len(img_ids) + 1, np.int64)
+        np.cumsum(np.bincount(image_index, minlength=len(img_ids)), out=offsets[1:])
+        batch = MapBatchUpdate(img_ids, offsets, classes.astype(np.int64), attention,
+                               accepted, int(stamp), metas, keep)
+        return [store.apply_batch(
+            batch, accept_missing=self.fill_missing_in_last_epoch and last_epoch)]
 
     def synchronize(self) -> None:
         """Exchange the updates recorded since the last call with the other ranks (collective:

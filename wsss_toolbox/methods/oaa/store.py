@@ -24,12 +24,18 @@ keeps the map with the highest stamp (ties: the element-wise maximum). A store b
 ranks that exchange their updates therefore equals the store of one process that saw the
 same images at the same iterations.
 
-Backends: ``'memory'`` keeps one small numpy array per entry; ``'memmap'`` keeps the maps of
-all images in one ``numpy.memmap`` file with a fixed slot per (image, class), assigned from
-the image list given to :meth:`CumulativeMapStore.reserve` (every image must have the same
-feature size, which OAA's fixed-geometry training guarantees). Both give identical results
-and the same :meth:`~CumulativeMapStore.state_dict`, which holds a copy of all data (a
-checkpoint never refers to the memmap file).
+Backends: ``'memory'`` keeps the maps of all images of one feature size in one growable
+array (a *slab*, one fixed slot per (image, class)); ``'memmap'`` keeps them in one
+``numpy.memmap`` file with a fixed slot per (image, class), assigned from the image list given
+to :meth:`CumulativeMapStore.reserve` (every image must have the same feature size, which OAA's
+fixed-geometry training guarantees). Both give identical results and the same
+:meth:`~CumulativeMapStore.state_dict`, which holds a copy of all data (a checkpoint never
+refers to the memmap file).
+
+Batched updates: :meth:`CumulativeMapStore.apply_batch` fuses the visits of a whole training
+batch (:class:`MapBatchUpdate`, every map of the batch in one ``(M, h, w)`` array) with a few
+array operations on the slab, indexed by the maps' slots: no Python work per map. It gives
+exactly the store that applying the images' :class:`MapUpdate` one by one gives.
 """
 import os
 import os.path as osp
@@ -76,18 +82,125 @@ class MapUpdate(NamedTuple):
     keep: Optional[np.ndarray] = None
 
 
-class _Entry:
-    """The store's record of one image (arrays may be views into a memmap)."""
-    __slots__ = ('classes', 'values', 'counts', 'last', 'last_stamp', 'visits', 'meta')
+class MapBatchUpdate(NamedTuple):
+    """The visits of all images of one training batch, as one set of arrays (the recorder's
+    batched update; :meth:`CumulativeMapStore.apply_batch`).
 
-    def __init__(self, classes, values, counts, last, last_stamp, visits, meta):
-        self.classes = classes
+    The maps of image ``i`` are the rows ``offsets[i]:offsets[i + 1]`` of ``classes``,
+    ``attention``, ``accepted`` and ``keep``; within an image the classes are ascending.
+
+    Attributes:
+        img_ids: the N image ids (distinct ids take the array path; repeats are applied one
+            visit after the other).
+        offsets: int64 (N + 1,) row offsets of the images.
+        classes: int64 (M,) ground-truth classes of the maps.
+        attention: (M, h, w) quantised attention (uint8 / uint16), one feature size.
+        accepted: bool (M,): maps that passed the score condition.
+        stamp: global training iteration of the visits.
+        metas: per image its geometry (:func:`sample_geometry`; may be empty for an image the
+            store already holds).
+        keep: bool (M,) classes whose attention becomes their ``last`` map (None: all).
+    """
+    img_ids: Tuple[str, ...]
+    offsets: np.ndarray
+    classes: np.ndarray
+    attention: np.ndarray
+    accepted: np.ndarray
+    stamp: int
+    metas: Tuple[dict, ...]
+    keep: Optional[np.ndarray] = None
+
+    def image_updates(self) -> List[MapUpdate]:
+        """The same visits as one :class:`MapUpdate` per image."""
+        updates = []
+        for index, img_id in enumerate(self.img_ids):
+            rows = slice(int(self.offsets[index]), int(self.offsets[index + 1]))
+            updates.append(MapUpdate(img_id, self.classes[rows], self.attention[rows],
+                                     self.accepted[rows], int(self.stamp),
+                                     dict(self.metas[index]),
+                                     None if self.keep is None else self.keep[rows]))
+        return updates
+
+
+class _Slab:
+    """The maps of many (image, class) slots of one feature size: fused values, optional last
+    maps, accepted counts, last stamps and the class of every slot (-1: free)."""
+    __slots__ = ('shape', 'values', 'last', 'counts', 'last_stamp', 'slot_class', 'size')
+
+    def __init__(self, shape, values, last) -> None:
+        self.shape = tuple(shape)
         self.values = values
-        self.counts = counts
         self.last = last
-        self.last_stamp = last_stamp
+        capacity = len(values)
+        self.counts = np.zeros(capacity, np.uint16)
+        self.last_stamp = np.full(capacity, -1, np.int64)
+        self.slot_class = np.full(capacity, -1, np.int64)
+        self.size = 0
+
+    @classmethod
+    def in_memory(cls, shape, value_dtype, map_dtype, keep_last: bool,
+                  capacity: int = 64) -> '_Slab':
+        values = np.zeros((capacity, ) + tuple(shape), value_dtype)
+        last = np.zeros((capacity, ) + tuple(shape), map_dtype) if keep_last else None
+        return cls(shape, values, last)
+
+    def allocate(self, num: int) -> int:
+        """First of ``num`` new consecutive slots (the arrays grow by doubling)."""
+        start = self.size
+        needed = start + num
+        if needed > len(self.values):
+            capacity = max(needed, 2 * len(self.values))
+            self.values = self._grown(self.values, capacity, 0)
+            if self.last is not None:
+                self.last = self._grown(self.last, capacity, 0)
+            self.counts = self._grown(self.counts, capacity, 0)
+            self.last_stamp = self._grown(self.last_stamp, capacity, -1)
+            self.slot_class = self._grown(self.slot_class, capacity, -1)
+        self.size = needed
+        return start
+
+    @staticmethod
+    def _grown(array: np.ndarray, capacity: int, fill) -> np.ndarray:
+        grown = np.full((capacity, ) + array.shape[1:], fill, array.dtype)
+        grown[:len(array)] = array
+        return grown
+
+
+class _Entry:
+    """The store's record of one image: its slots ``start:start + K`` of a slab (the array
+    attributes are views into the slab, taken at access time, so the slab may grow)."""
+    __slots__ = ('classes', 'slab', 'start', 'visits', 'meta')
+
+    def __init__(self, classes, slab, start, visits, meta):
+        self.classes = classes
+        self.slab = slab
+        self.start = start
         self.visits = visits
         self.meta = meta
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.start, self.start + len(self.classes))
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.slab.values[self.rows]
+
+    @property
+    def last(self) -> Optional[np.ndarray]:
+        return None if self.slab.last is None else self.slab.last[self.rows]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.slab.counts[self.rows]
+
+    @counts.setter
+    def counts(self, value) -> None:
+        self.slab.counts[self.rows] = value
+
+    @property
+    def last_stamp(self) -> np.ndarray:
+        return self.slab.last_stamp[self.rows]
 
 
 def _plain(value):
@@ -166,12 +279,12 @@ class CumulativeMapStore:
         self.map_dtype = np.dtype(MAP_DTYPES[bits])
         self.value_dtype = np.dtype(self.map_dtype if fusion == 'max' else SUM_DTYPES[bits])
         self._entries: Dict[str, _Entry] = {}
-        # memmap backend: slot layout and the files (allocated at the first entry)
+        # memory backend: one growable slab per feature size
+        self._slabs: Dict[Tuple[int, int], _Slab] = {}
+        # memmap backend: slot layout and the slab of files (allocated at the first entry)
         self._slots: Dict[str, Tuple[int, np.ndarray]] = {}
         self._num_slots = 0
-        self._feature_shape: Optional[Tuple[int, int]] = None
-        self._mm_values: Optional[np.memmap] = None
-        self._mm_last: Optional[np.memmap] = None
+        self._memmap_slab: Optional[_Slab] = None
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -225,7 +338,7 @@ class CumulativeMapStore:
         """
         if self.backend != 'memmap':
             return
-        if self._mm_values is not None:
+        if self._memmap_slab is not None:
             raise RuntimeError('reserve() must be called before the first update of a '
                                'memmap store')
         self._slots.clear()
@@ -241,13 +354,16 @@ class CumulativeMapStore:
             raise RuntimeError('the memmap store has no reserved slots: call reserve() with '
                                'the training images first')
         os.makedirs(self.memmap_dir, exist_ok=True)
-        self._feature_shape = tuple(shape)
-        size = (max(self._num_slots, 1), ) + self._feature_shape
-        self._mm_values = np.memmap(osp.join(self.memmap_dir, 'cumulative.mmap'),
-                                    dtype=self.value_dtype, mode='w+', shape=size)
+        size = (max(self._num_slots, 1), ) + tuple(shape)
+        values = np.memmap(osp.join(self.memmap_dir, 'cumulative.mmap'),
+                           dtype=self.value_dtype, mode='w+', shape=size)
+        last = None
         if self.keep_last:
-            self._mm_last = np.memmap(osp.join(self.memmap_dir, 'last.mmap'),
-                                      dtype=self.map_dtype, mode='w+', shape=size)
+            last = np.memmap(osp.join(self.memmap_dir, 'last.mmap'), dtype=self.map_dtype,
+                             mode='w+', shape=size)
+        self._memmap_slab = _Slab(shape, values, last)
+        for offset, classes in self._slots.values():
+            self._memmap_slab.slot_class[offset:offset + len(classes)] = classes
 
     # ------------------------------------------------------------------ entries
     def _new_entry(self, img_id: str, classes: np.ndarray, shape: Tuple[int, int],
@@ -257,33 +373,37 @@ class CumulativeMapStore:
             raise KeyError(f'the first update of image "{img_id}" must carry its geometry '
                            f'(meta lacks {sorted(missing)}; see sample_geometry)')
         num = len(classes)
+        shape = tuple(int(v) for v in shape)
         if self.backend == 'memory':
-            values = np.zeros((num, ) + shape, self.value_dtype)
-            last = np.zeros((num, ) + shape, self.map_dtype) if self.keep_last else None
+            slab = self._slabs.get(shape)
+            if slab is None:
+                slab = self._slabs[shape] = _Slab.in_memory(
+                    shape, self.value_dtype, self.map_dtype, self.keep_last)
+            start = slab.allocate(num)
+            slab.slot_class[start:start + num] = classes
         else:
             if img_id not in self._slots:
                 raise KeyError(f'image "{img_id}" has no slot in the memmap store; reserve() '
                                'must list every training image')
-            offset, reserved = self._slots[img_id]
+            start, reserved = self._slots[img_id]
             if not np.array_equal(reserved, classes):
                 raise ValueError(f'image "{img_id}": classes {classes.tolist()} differ from the '
                                  f'reserved {reserved.tolist()}')
-            if self._mm_values is None:
+            if self._memmap_slab is None:
                 self._allocate_memmap(shape)
-            if tuple(shape) != self._feature_shape:
+            slab = self._memmap_slab
+            if shape != slab.shape:
                 raise ValueError(
-                    f'image "{img_id}" has feature maps of size {tuple(shape)} but the memmap '
-                    f'store holds {self._feature_shape}: the memmap backend needs one input '
+                    f'image "{img_id}" has feature maps of size {shape} but the memmap '
+                    f'store holds {slab.shape}: the memmap backend needs one input '
                     "size for every image (a fixed Resize); use backend='memory' otherwise")
-            values = self._mm_values[offset:offset + num]
-            values[...] = 0
-            last = None
-            if self.keep_last:
-                last = self._mm_last[offset:offset + num]
-                last[...] = 0
-        entry = _Entry(classes=classes, values=values, counts=np.zeros(num, np.uint16),
-                       last=last, last_stamp=np.full(num, -1, np.int64), visits=0,
-                       meta=dict(meta))
+        entry = _Entry(classes=classes, slab=slab, start=start, visits=0, meta=dict(meta))
+        rows = entry.rows
+        slab.values[rows] = 0
+        if slab.last is not None:
+            slab.last[rows] = 0
+        slab.counts[rows] = 0
+        slab.last_stamp[rows] = -1
         self._entries[img_id] = entry
         return entry
 
@@ -296,13 +416,17 @@ class CumulativeMapStore:
             raise ValueError(f'image "{img_id}" was stored with classes '
                              f'{entry.classes.tolist()} but now comes with {classes.tolist()}; '
                              'image ids must be unique and labels fixed')
-        if tuple(entry.values.shape[1:]) != tuple(shape):
-            raise ValueError(
-                f'image "{img_id}" was stored with feature maps of size '
-                f'{tuple(entry.values.shape[1:])} and now has {tuple(shape)}: OAA fuses maps '
-                'of the same image across epochs, so every visit needs the same geometry. '
-                'Remove random resizing / cropping / flipping from the training pipeline.')
+        if entry.slab.shape != tuple(shape):
+            raise self._geometry_error(img_id, entry.slab.shape, shape)
         return entry
+
+    @staticmethod
+    def _geometry_error(img_id: str, stored: tuple, given: tuple) -> ValueError:
+        return ValueError(
+            f'image "{img_id}" was stored with feature maps of size {tuple(stored)} and now '
+            f'has {tuple(given)}: OAA fuses maps of the same image across epochs, so every '
+            'visit needs the same geometry. Remove random resizing / cropping / flipping from '
+            'the training pipeline.')
 
     # ------------------------------------------------------------------ updates
     def make_update(self, img_id: str, classes: Sequence[int], attention,
@@ -395,9 +519,157 @@ class CumulativeMapStore:
         self.apply(update)
         return update
 
-    def apply_updates(self, updates: Iterable[MapUpdate]) -> None:
+    def apply_updates(self, updates: Iterable) -> None:
+        """Apply :class:`MapUpdate` and :class:`MapBatchUpdate` items in order."""
         for update in updates:
+            if isinstance(update, MapBatchUpdate):
+                self.apply_batch(update)
+            else:
+                self.apply(update)
+
+    # ------------------------------------------------------------------ batched updates
+    def make_batch_update(self, img_ids: Sequence[str], offsets, classes, attention,
+                          accepted=None, stamp: int = 0,
+                          metas: Optional[Sequence[dict]] = None,
+                          keep=None) -> MapBatchUpdate:
+        """Build a :class:`MapBatchUpdate` (float ``attention`` in [0, 1] is quantised) and
+        check its layout: one offset per image plus the end, ascending classes per image."""
+        img_ids = tuple(str(i) for i in img_ids)
+        offsets = np.asarray(offsets, np.int64).reshape(-1)
+        classes = np.asarray(classes, np.int64).reshape(-1)
+        attention = np.asarray(attention)
+        num = len(classes)
+        if len(offsets) != len(img_ids) + 1 or offsets[0] != 0 or offsets[-1] != num or \
+                (np.diff(offsets) < 0).any():
+            raise ValueError(f'offsets must rise from 0 to the {num} maps, one per image and '
+                             f'the end ({len(img_ids) + 1} values), got {offsets.tolist()}')
+        if attention.ndim != 3 or attention.shape[0] != num:
+            raise ValueError(f'attention must be (M, h, w) with M = {num} maps, got shape '
+                             f'{attention.shape}')
+        if attention.dtype != self.map_dtype:
+            if np.issubdtype(attention.dtype, np.integer):
+                raise TypeError(f'quantised attention must be {self.map_dtype}, got '
+                                f'{attention.dtype}')
+            attention = self.quantize(attention)
+        image_index = np.repeat(np.arange(len(img_ids)), np.diff(offsets))
+        rising = np.diff(classes) > 0
+        same_image = image_index[1:] == image_index[:-1]
+        if (same_image & ~rising).any():
+            bad = img_ids[int(image_index[1:][same_image & ~rising][0])]
+            raise ValueError(f'image "{bad}": the classes of an image must be ascending and '
+                             'distinct in a batch update')
+        accepted = (np.ones(num, bool) if accepted is None
+                    else np.asarray(accepted, bool).reshape(-1))
+        if keep is not None:
+            keep = np.asarray(keep, bool).reshape(-1)
+        for name, flags in (('accepted', accepted), ('keep', keep)):
+            if flags is not None and flags.shape != (num, ):
+                raise ValueError(f'{name} must have one flag per map ({num}), got '
+                                 f'{flags.shape}')
+        metas = tuple(dict(m or {}) for m in (metas or [{}] * len(img_ids)))
+        if len(metas) != len(img_ids):
+            raise ValueError(f'{len(metas)} metas for {len(img_ids)} images')
+        return MapBatchUpdate(img_ids, offsets, classes, attention, accepted, int(stamp),
+                              metas, keep)
+
+    def apply_batch(self, batch: MapBatchUpdate,
+                    accept_missing: bool = False) -> MapBatchUpdate:
+        """Fuse the visits of a whole batch with array operations on the slab (OAA Eqs. 4-5
+        or 10); equal to applying :meth:`MapBatchUpdate.image_updates` one by one.
+
+        Args:
+            batch: the visits (e.g. from :meth:`make_batch_update`).
+            accept_missing: also accept the map of every class that has no accepted map yet
+                (the recorder's last-epoch fill, authors' code).
+
+        Returns:
+            the applied batch (with the final ``accepted`` flags), e.g. to send to other
+            ranks, where it is applied with ``accept_missing=False``.
+        """
+        img_ids = batch.img_ids
+        attention = batch.attention
+        shape = tuple(attention.shape[1:])
+        entries = [self._entries.get(img_id) for img_id in img_ids]
+        if len(set(img_ids)) != len(img_ids):
+            return self._apply_batch_one_by_one(batch, accept_missing)
+        offsets = batch.offsets
+        if None in entries:  # first visits: create the entries (and check their geometry)
+            for index, entry in enumerate(entries):
+                if entry is None:
+                    rows = slice(int(offsets[index]), int(offsets[index + 1]))
+                    entries[index] = self._new_entry(img_ids[index], batch.classes[rows],
+                                                     shape, batch.metas[index])
+        slab = entries[0].slab
+        for index, entry in enumerate(entries):
+            if entry.slab is not slab or slab.shape != shape:
+                raise self._geometry_error(img_ids[index], entry.slab.shape, shape)
+        sizes = np.diff(offsets)
+        starts = np.fromiter((entry.start for entry in entries), np.int64, len(entries))
+        stored_sizes = np.fromiter((len(entry.classes) for entry in entries), np.int64,
+                                   len(entries))
+        slots = np.arange(len(batch.classes), dtype=np.int64) + np.repeat(
+            starts - offsets[:-1], sizes)
+        wrong = (stored_sizes != sizes)
+        if not wrong.any():
+            mismatch = slab.slot_class[slots] != batch.classes
+            if mismatch.any():
+                wrong[np.searchsorted(offsets, np.flatnonzero(mismatch)[0], 'right') - 1] = True
+        if wrong.any():
+            index = int(np.flatnonzero(wrong)[0])
+            rows = slice(int(offsets[index]), int(offsets[index + 1]))
+            raise ValueError(f'image "{img_ids[index]}" was stored with classes '
+                             f'{entries[index].classes.tolist()} but now comes with '
+                             f'{batch.classes[rows].tolist()}; image ids must be unique and '
+                             'labels fixed')
+        accepted = batch.accepted
+        if accept_missing:
+            accepted = accepted | (slab.counts[slots] == 0)
+            batch = batch._replace(accepted=accepted)
+        fused = slots[accepted]
+        if len(fused):
+            if self.fusion == 'max':
+                slab.values[fused] = np.maximum(slab.values[fused], attention[accepted])
+            else:
+                image_index = np.repeat(np.arange(len(img_ids)), sizes)
+                busy = np.zeros(len(img_ids), bool)
+                busy[image_index[accepted]] = True
+                limit = self._max_average_count()
+                if (slab.counts[slots[busy[image_index]]] >= limit).any():
+                    full = image_index[busy[image_index] & (slab.counts[slots] >= limit)][0]
+                    raise OverflowError(f'image "{img_ids[int(full)]}": more than {limit} maps '
+                                        'averaged; use bits=16')
+                slab.values[fused] += attention[accepted].astype(self.value_dtype)
+            slab.counts[fused] += 1
+        for entry in entries:
+            entry.visits += 1
+        if self.keep_last:
+            chosen = slots if batch.keep is None else slots[batch.keep]
+            maps = attention if batch.keep is None else attention[batch.keep]
+            stamp = np.int64(batch.stamp)
+            previous = slab.last_stamp[chosen]
+            newer = stamp > previous
+            if newer.any():
+                slab.last[chosen[newer]] = maps[newer]
+                slab.last_stamp[chosen[newer]] = stamp
+            if stamp >= 0:
+                same = stamp == previous
+                if same.any():  # same iteration on two ranks: order independent
+                    slab.last[chosen[same]] = np.maximum(slab.last[chosen[same]], maps[same])
+        return batch
+
+    def _apply_batch_one_by_one(self, batch: MapBatchUpdate,
+                                accept_missing: bool) -> MapBatchUpdate:
+        """Repeated ids or a new feature size: apply the images' visits in order."""
+        accepted = batch.accepted.copy()
+        for index, update in enumerate(batch.image_updates()):
+            if accept_missing:
+                entry = self._entries.get(update.img_id)
+                missing = (np.ones(len(update.classes), bool) if entry is None
+                           else entry.counts == 0)
+                update = update._replace(accepted=update.accepted | missing)
+                accepted[batch.offsets[index]:batch.offsets[index + 1]] = update.accepted
             self.apply(update)
+        return batch._replace(accepted=accepted)
 
     def merge(self, other: 'CumulativeMapStore') -> None:
         """Add another store built from *other* visits (e.g. another rank's): maxima / sums
@@ -409,7 +681,7 @@ class CumulativeMapStore:
             if self.fusion == 'max':
                 np.maximum(mine.values, theirs.values, out=mine.values)
             else:
-                mine.values += theirs.values
+                np.add(mine.values, theirs.values, out=mine.values)
             mine.counts += theirs.counts
             mine.visits += theirs.visits
             if self.keep_last and theirs.last is not None and (theirs.last_stamp >= 0).any():
@@ -479,10 +751,11 @@ class CumulativeMapStore:
         fusion = 'mean' if state['fusion'] == 'average' else state['fusion']
         self._check_compatible(fusion, state['bits'], 'load')
         self._entries.clear()
-        if self.backend == 'memmap' and self._mm_values is not None:
-            self._mm_values[...] = 0
-            if self._mm_last is not None:
-                self._mm_last[...] = 0
+        self._slabs.clear()
+        if self._memmap_slab is not None:
+            self._memmap_slab.values[...] = 0
+            if self._memmap_slab.last is not None:
+                self._memmap_slab.last[...] = 0
         for img_id, item in state['entries'].items():
             values = np.asarray(item['values'])
             entry = self._new_entry(img_id, np.asarray(item['classes'], np.int64),
