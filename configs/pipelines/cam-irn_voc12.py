@@ -1,0 +1,16 @@
+# CAM + IRN on PASCAL VOC 2012 (GPU): the CAM VOC pipeline's stage 1 and maps (with strided
+# maps at stride 4), IRN seeds, the ResNet-50 boundary network (3 epochs, batch 32, lr 0.1),
+# the random walk (squaring, as the authors), DeepLab-LargeFOV on the walked labels.
+#   python tools/pipeline.py configs/pipelines/cam-irn_voc12.py --work-dir work_dirs/irn/voc
+_base_ = ['./cam_voc12.py']
+custom_imports = dict(imports=['wsss_toolbox.methods.irn'], allow_failed_imports=False)
+steps = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'irn_seeds',
+         'irn_train', 'irn_labels', 'stage3', 'test', 'summary']
+maps = dict(stride=4)
+irn_seeds = dict(type='IRNSeeds', maps='maps', nproc=8)
+irn_train = dict(type='TrainAffinityNet', config='../irn/irn_r50_1xb32-3e_voc12aug-512x512.py',
+                 seeds='irn_seeds', cfg_options=dict())
+irn_labels = dict(type='RandomWalkLabels', affinity='irn_train', maps='maps', beta=10.0,
+                  exp_times=8, radius=5, bg_threshold=0.25, power='squaring', nproc=8)
+stage3 = dict(labels='irn_labels')
+summary = dict(figure=dict(labels=['pseudo_labels_crf', 'irn_seeds', 'irn_labels']))

@@ -1,0 +1,47 @@
+"""The CAM + IRN pipeline end to end on a tiny benchmark (stage 1, maps at stride 4, seeds,
+boundary network, random walk, DeepLab, summary)."""
+import json
+import os
+import os.path as osp
+
+from conftest import PYTHON, run_tool
+
+
+def tiny_options(data_root):
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    return [f'data_root={data_root}', 'synthetic_benchmark.num_train=12',
+            'synthetic_benchmark.num_val=4', 'synthetic_benchmark.image_size=48',
+            'synthetic_benchmark.num_workers=1', 'eval_maps.nproc=1', 'pseudo_labels.nproc=1',
+            'pseudo_labels_crf.nproc=1', 'irn_seeds.nproc=1', 'irn_labels.nproc=1',
+            'stage1.cfg_options.train_cfg.max_epochs=1',
+            'stage1.cfg_options.train_cfg.val_interval=1',
+            'irn_train.cfg_options.train_cfg.max_epochs=1',
+            'irn_train.cfg_options.train_dataloader.batch_size=4',
+            'irn_train.cfg_options.train_dataloader.num_workers=0',
+            'irn_train.cfg_options.train_dataloader.persistent_workers=False',
+            'stage3.cfg_options.train_cfg.max_iters=2'] + [
+        f'{stage}.cfg_options.{loader}.{key}' for stage in ('stage1', 'stage3')
+        for loader in loaders[:2 if stage == 'stage1' else 3]
+        for key in ('num_workers=0', 'persistent_workers=False')]
+
+
+def test_cam_irn_pipeline_end_to_end(tmp_path):
+    work_dir = str(tmp_path / 'cam-irn')
+    data_root = str(tmp_path / 'data')
+    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/cam-irn_synthetic.py',
+                     '--work-dir', work_dir, '--cfg-options', *tiny_options(data_root)])
+    log = proc.stdout + proc.stderr
+    assert 'loss_pos: ' in log and 'loss_neg: ' in log  # the boundary network trained
+    assert 'step "irn_labels": random walk of 12 of 12 images' in log
+    for step in ('irn_seeds', 'irn_labels'):
+        names = os.listdir(osp.join(work_dir, step))
+        assert len([n for n in names if n.endswith('.png')]) == 12, step
+        assert 'labelled_images.txt' in names
+    with open(osp.join(work_dir, 'summary.json')) as f:
+        summary = json.load(f)
+    rows = {row['step']: row for row in summary['rows']}
+    assert rows['irn_labels']['kind'] == 'labels' and rows['irn_labels']['mIoU'] >= 0
+    assert rows['test']['labels'] == 'irn_labels'  # DeepLab trained on the walked labels
+    walk = summary['steps']['irn_labels']
+    assert walk['num_written'] == 12 and walk['images_per_second'] > 0
+
