@@ -11,6 +11,9 @@ segmentor (stage 3: ``SegVisualizationHook`` + ``SegLocalVisualizer``) paints gr
 prediction; a classifier (stage 1: ``MapVisualizationHook`` + ``MapLocalVisualizer``) paints
 image | ground truth | the localization map of each of the image's classes.
 
+The number of parameters of the tested model is reported with the LID 2020 rule (an inference
+model under 150 M parameters); ``--max-params N`` makes a larger model an error.
+
 The checkpoint must fit the config's model exactly (an error names the file and the differing
 weights; mmengine alone would warn and test mostly random weights) unless ``--partial-load``.
 """
@@ -24,6 +27,7 @@ from mmengine.runner import Runner
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
 from wsss_toolbox.engine import finish_distributed, prepare_distributed
 from wsss_toolbox.engine.checkpoint import check_checkpoint_fits
+from wsss_toolbox.evaluation.lid import PARAMETER_LIMIT, format_parameter_rule, parameter_rule
 from wsss_toolbox.registry import RUNNERS
 from wsss_toolbox.utils import register_all_modules
 
@@ -44,6 +48,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--partial-load', action='store_true',
                         help='test even if only part of the checkpoint fits the model (the '
                         'rest keeps its initial values)')
+    parser.add_argument('--max-params', type=float, default=None,
+                        help='stop with an error when the model has this many parameters or '
+                        'more (LID 2020: 150e6); without it the count is only reported')
     add_common_args(parser)
     return parse_with_local_rank(parser)
 
@@ -101,6 +108,12 @@ def main() -> None:
         # tested with mostly random weights
         check_checkpoint_fits(runner.model, args.checkpoint,
                               what=f'the model of {args.config}')
+    limit = PARAMETER_LIMIT if args.max_params is None else int(args.max_params)
+    report = parameter_rule(runner.model, limit)
+    print_log(format_parameter_rule(report, 'tested model'), logger='current')
+    if args.max_params is not None and not report['within_limit']:
+        raise SystemExit(f'{args.config}: the model has {report["parameters"]:,} parameters, '
+                         f'not fewer than --max-params {limit:,}.')
     runner.test()
     if args.show_dir:
         print_log(f'painted images: {osp.join(args.show_dir, "vis_data", "vis_image")}',

@@ -1,4 +1,5 @@
-"""LID 2020 track 1 / ILSVRC DET layout: image labels from per-image XML annotations."""
+"""LID 2020 track 1 / ILSVRC DET layout: image labels from per-image XML annotations
+(:class:`LIDImageLabelDataset`) and the stage-3 dataset of the layout (:class:`LIDSegDataset`)."""
 import os.path as osp
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional
@@ -12,6 +13,7 @@ from .base_dataset import (
     read_class_file_columns,
     read_text_lines,
 )
+from .pseudo_label_dataset import PseudoLabelSegDataset
 
 
 def line_of(text: str, needle: str) -> Optional[int]:
@@ -119,3 +121,53 @@ class LIDImageLabelDataset(ImageLabelDataset):
                                                      self.saliency_suffix),
                     source=f'{xml_path} (listed at {source})'))
         return records
+
+
+@DATASETS.register_module()
+class LIDSegDataset(PseudoLabelSegDataset):
+    """Stage-3 (mmseg) dataset of the LID / ILSVRC DET layout: images named by the first
+    token of each ``ann_file`` line (a relative stem, e.g.
+    ``ILSVRC2013_train/n01443537/n01443537_10007 1``), masks named by the image id, the
+    stem's base name (``<label dir>/<img_id>.png``) -- the names stages 1-2 give their map and
+    label files, and those of the LID track-1 masks. Without a label folder (the test split)
+    the items carry no mask. Otherwise as :class:`PseudoLabelSegDataset`: 201 classes
+    (``'background'`` first, ``class_file`` of ``wnid [name]`` lines), ``labelled_images.txt``,
+    file checks.
+    """
+
+    def __init__(self, *args, img_suffix: str = '.JPEG', **kwargs) -> None:
+        super().__init__(*args, img_suffix=img_suffix, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        if self.pseudo_label_dir is not None:
+            self.data_prefix['seg_map_path'] = self.pseudo_label_dir
+        img_dir = self.data_prefix.get('img_path') or ''
+        label_dir = self.data_prefix.get('seg_map_path') or None
+        if not self.ann_file or not osp.isfile(self.ann_file):
+            raise FileNotFoundError(f'{type(self).__name__}: image list (ann_file) '
+                                    f'{self.ann_file!r} does not exist; check data_root and '
+                                    'ann_file in the dataset config.')
+        if label_dir is not None and not osp.isdir(label_dir):
+            raise FileNotFoundError(f'{type(self).__name__}: the label folder {label_dir} '
+                                    'does not exist (pseudo labels not made yet, or a wrong '
+                                    "data_prefix['seg_map_path']).")
+        data_list = []
+        for _, line in read_text_lines(self.ann_file):
+            stem = osp.splitext(line.split()[0])[0]
+            info = dict(img_path=osp.join(img_dir, stem + self.img_suffix),
+                        label_map=self.label_map, reduce_zero_label=self.reduce_zero_label,
+                        seg_fields=[])
+            if label_dir is not None:
+                info['seg_map_path'] = osp.join(label_dir,
+                                                osp.basename(stem) + self.seg_map_suffix)
+            data_list.append(info)
+        if not data_list:
+            raise ValueError(f'{type(self).__name__}: {self.ann_file} lists no image.')
+        if self.pseudo_label_dir is not None:
+            data_list = self._skip_unlabelled(data_list, label_dir)
+        if self.check_files:
+            self._check_exist([info['img_path'] for info in data_list], 'image')
+            if label_dir is not None:
+                kind = 'pseudo-label' if self.pseudo_label_dir is not None else 'label'
+                self._check_exist([info['seg_map_path'] for info in data_list], kind)
+        return data_list

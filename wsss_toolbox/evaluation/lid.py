@@ -111,3 +111,36 @@ def curve_from_counts(intersection: np.ndarray, predicted: np.ndarray, gt_total:
     peak = int(np.argmax(curve))
     return dict(curve=curve, peak_iou=float(curve[peak]), peak_threshold=peak,
                 num_images=num_images)
+
+
+# ------------------------------------------------------------------ the parameter rule
+#: LID 2020: the inference model(s) of a submission must have fewer parameters (lid.md §1)
+PARAMETER_LIMIT = 150_000_000
+
+
+def count_parameters(model) -> int:
+    """Number of parameters of a model (a wrapper's ``module`` is unwrapped; shared tensors
+    count once)."""
+    model = getattr(model, 'module', model)
+    seen, total = set(), 0
+    for parameter in model.parameters():
+        if id(parameter) not in seen:
+            seen.add(id(parameter))
+            total += parameter.numel()
+    return total
+
+
+def parameter_rule(model, limit: int = PARAMETER_LIMIT) -> Dict[str, object]:
+    """The LID 2020 rule for an inference model: ``parameters`` < ``limit``.
+
+    Returns ``dict(parameters, limit, within_limit)``.
+    """
+    parameters = count_parameters(model)
+    return dict(parameters=parameters, limit=int(limit), within_limit=parameters < limit)
+
+
+def format_parameter_rule(report: Dict[str, object], what: str = 'inference model') -> str:
+    """One line, e.g. ``inference model: 43.90 M parameters (LID 2020 rule: < 150 M: ok)``."""
+    verdict = 'ok' if report['within_limit'] else 'EXCEEDED'
+    return (f'{what}: {report["parameters"] / 1e6:.2f} M parameters (LID 2020 rule: '
+            f'< {report["limit"] / 1e6:g} M: {verdict})')

@@ -1,6 +1,7 @@
 """The core pipeline steps: train a classifier, infer / evaluate maps, make and refine pseudo
 labels, train and test a segmentor, summarise. Methods add their own steps the same way
 (``PIPELINE_STEPS.register_module()``), in their folder or in a plugin."""
+import copy
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -374,14 +375,44 @@ class Summarize(PipelineStep):
     """The result table of the pipeline: the rows of every earlier step (``steps``; default
     all), printed and written to ``<work_dir>/summary.json``; with ``figure`` also a figure
     ``<work_dir>/figure.png`` (image / ground truth / map / each label folder) of the first
-    ``num_images`` images of ``figure['maps']`` and the label steps ``figure['labels']``."""
+    ``num_images`` images of ``figure['maps']`` and the label steps ``figure['labels']``.
+
+    The parameters of the inference model (``inference_model``: a training step; default the
+    last one of ``steps``) are counted, built from its config without weights, and checked
+    against the LID 2020 rule (< ``parameter_limit``): printed and in ``summary.json``
+    (``inference_model``)."""
     writes_folder = False
 
     def __init__(self, name: str, runner, steps: Optional[Sequence[str]] = None,
-                 figure: Optional[dict] = None) -> None:
+                 figure: Optional[dict] = None, inference_model: Optional[str] = None,
+                 parameter_limit: int = 150_000_000) -> None:
         if steps is None:
             steps = runner.names[:runner.names.index(name)]
-        super().__init__(name, runner, steps=list(steps), figure=figure)
+        super().__init__(name, runner, steps=list(steps), figure=figure,
+                         inference_model=inference_model, parameter_limit=parameter_limit)
+
+    def inference_model_report(self) -> Optional[Dict[str, Any]]:
+        """``dict(step, config, parameters, limit, within_limit)`` of the inference model, or
+        None when the pipeline has no training step."""
+        name = self.options['inference_model']
+        if name is None:
+            trained = [step for step in self.options['steps']
+                       if isinstance(self.runner.step(step), TrainStep)]
+            if not trained:
+                return None
+            name = trained[-1]
+        step = self.runner.step(name)
+        if not isinstance(step, TrainStep):
+            raise ValueError(f'step "{self.name}": inference_model={name!r} is not a training '
+                             'step (TrainClassifier / TrainSegmentor).')
+        from wsss_toolbox.evaluation.lid import parameter_rule
+        from wsss_toolbox.registry import MODELS
+        model_cfg = copy.deepcopy(step.stage_config().model)
+        backbone = model_cfg.get('backbone')
+        if isinstance(backbone, dict) and backbone.get('init_cfg') is not None:
+            backbone['init_cfg'] = None  # count, do not load
+        report = parameter_rule(MODELS.build(model_cfg), self.options['parameter_limit'])
+        return dict(report, step=name, config=step.options['config'])
 
     def inputs(self) -> List[str]:
         figure = self.options['figure'] or {}
@@ -394,9 +425,17 @@ class Summarize(PipelineStep):
             rows.extend(self.runner.step(name).summary_rows(self.runner.result(name)))
         summary = dict(rows=rows, steps={name: self.runner.result(name)
                                          for name in self.options['steps']})
+        parameters = self.inference_model_report()
+        if parameters is not None:
+            summary['inference_model'] = parameters
         from .runner import write_json
         write_json(self.runner.path('summary.json'), summary)
         print_log('\n' + format_table(rows), logger='current')
+        if parameters is not None:
+            from wsss_toolbox.evaluation.lid import format_parameter_rule
+            print_log(format_parameter_rule(
+                parameters, f'inference model (step "{parameters["step"]}")'),
+                logger='current')
         figure = self.options['figure']
         if figure:
             from wsss_toolbox.visualization import save_pipeline_figure
@@ -408,7 +447,7 @@ class Summarize(PipelineStep):
                 len(classes) + 1, self.runner.path('figure.png'),
                 dataset_meta=dict(classes=classes))
             print_log(f'figure: {path}', logger='current')
-        return dict(rows=rows)
+        return dict(rows=rows, inference_model=parameters)
 
     def outputs_exist(self, result: Optional[dict]) -> bool:
         return osp.isfile(self.runner.path('summary.json'))
