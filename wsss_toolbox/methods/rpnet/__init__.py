@@ -10,11 +10,14 @@ Importing this package registers:
   (the code's ``L_s``), :class:`NonLocalBlock` (the code's option);
 * :mod:`.classifier` -- :class:`RPNetClassifier` (``MODELS``; the extra scales of ``L_s``);
 * :mod:`.hooks` -- :class:`GroupSizeCheckHook` (``HOOKS``; warns about classes with fewer
-  images than the group size).
+  images than the group size);
+* :mod:`.datasets` -- :class:`RPNetGroupDataset` (``DATASETS``; the core's
+  ``ImageGroupDataset`` that forwards ``data_root``/``pipeline``/... to the wrapped dataset).
 
-Training data: the core's ``ImageGroupDataset`` + ``ClassPairSampler`` + ``group_collate``.
+Training data: ``RPNetGroupDataset`` + the core's ``ClassPairSampler`` + ``group_collate``.
 """
 from .classifier import RPNetClassifier
+from .datasets import RPNetGroupDataset
 from .heads import (
     NonLocalBlock,
     RPNetHead,
@@ -32,8 +35,8 @@ from .heads import (
 from .hooks import GroupSizeCheckHook
 
 __all__ = [
-    'RPNetHead', 'RPNetClassifier', 'GroupSizeCheckHook', 'NonLocalBlock', 'confident_mask',
-    'discard_part', 'masked_average_pooling', 'share_within_groups', 'prototype_similarity',
-    'max_normalised_similarity', 'gaussian_kernel', 'gaussian_smooth', 'normalised_label_cams',
-    'cam_similarity_loss'
+    'RPNetHead', 'RPNetClassifier', 'RPNetGroupDataset', 'GroupSizeCheckHook', 'NonLocalBlock',
+    'confident_mask', 'discard_part', 'masked_average_pooling', 'share_within_groups',
+    'prototype_similarity', 'max_normalised_similarity', 'gaussian_kernel', 'gaussian_smooth',
+    'normalised_label_cams', 'cam_similarity_loss'
 ]
