@@ -1,0 +1,101 @@
+"""IRN on a few training images of a finished CAM + IRN pipeline run: one row per image with
+the image, its ground truth, the CAM (maximum over the image's classes), the IRN seeds (white:
+ignored), the boundary map of the affinity network, the walked maps (maximum over classes,
+divided by their maximum) and the random-walk labels, next to the threshold + CRF labels.
+
+    .venv/bin/python tools/analysis/irn_figure.py configs/pipelines/cam-irn_synthetic.py \
+        --work-dir work_dirs/irn/cam-irn --cfg-options data_root=data/synthetic_seenet \
+        --images 4 --out docs/figures/irn_boundary.png
+"""
+import argparse
+import os
+import os.path as osp
+
+import numpy as np
+from mmengine.config import DictAction
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('config', help='the CAM + IRN pipeline config of the run')
+    parser.add_argument('--work-dir', required=True, help='the finished pipeline run')
+    parser.add_argument('--images', type=int, default=4, help='rows of the figure')
+    parser.add_argument('--first', type=int, default=0, help='index of the first image')
+    parser.add_argument('--maps', default='maps')
+    parser.add_argument('--seeds', default='irn_seeds')
+    parser.add_argument('--walk', default='irn_labels')
+    parser.add_argument('--crf', default='pseudo_labels_crf',
+                        help='a label step shown for comparison ("" for none)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--out', default='docs/figures/irn_boundary.png')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from wsss_toolbox.maps.io import load_maps, map_path
+    from wsss_toolbox.methods.irn import refine_sample
+    from wsss_toolbox.pipeline import PipelineRunner, load_pipeline_config
+    from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
+    from wsss_toolbox.pseudo_labels.label_io import label_path
+    from wsss_toolbox.utils import register_all_modules
+    from wsss_toolbox.visualization import MapLocalVisualizer, mask_meta
+    register_all_modules(init_default_scope=True)
+    runner = PipelineRunner(load_pipeline_config(args.config, args.cfg_options), args.work_dir)
+    maps_step, walk_step = runner.step(args.maps), runner.step(args.walk)
+    samples, classes = maps_step.samples()
+    samples = samples[args.first:args.first + args.images]
+    model = walk_step.build_model()
+    options = {key: walk_step.options[key] for key in
+               ('beta', 'exp_times', 'radius', 'bg_threshold', 'power', 'flip')}
+    meta = mask_meta(dict(classes=classes), len(classes) + 1)
+    visualizer = MapLocalVisualizer(name='irn_figure')
+
+    def paint(label):
+        return visualizer.draw_mask(label, dataset_meta=meta, alpha=1.0)
+
+    titles = ['image', 'ground truth', 'CAM (max)', 'IRN seeds', 'boundary map',
+              'walked maps (max)', 'random-walk labels']
+    if args.crf:
+        titles.append('threshold + CRF')
+    fig, axes = plt.subplots(len(samples), len(titles), squeeze=False,
+                             figsize=(2.0 * len(titles), 2.0 * len(samples)))
+    for row, sample in enumerate(samples):
+        image = load_rgb_image(sample['img_path'])
+        record = load_maps(map_path(maps_step.out_dir, sample['img_id']),
+                           img_id=sample['img_id'], tags=sample.get('gt_label'))
+        refined = refine_sample(model, sample, maps_step.out_dir, image, **options)
+        heat = record['maps'].max(0) if len(record['maps']) else np.zeros(image.shape[:2])
+        walked = refined['walked'].max(0) if len(refined['walked']) else \
+            np.zeros_like(refined['boundary'])
+        panels = [image, paint(load_label(sample['seg_map_path'])), heat,
+                  paint(load_label(label_path(runner.step(args.seeds).out_dir,
+                                              sample['img_id']))),
+                  refined['boundary'], walked / max(float(walked.max()), 1e-5),
+                  paint(load_label(label_path(walk_step.out_dir, sample['img_id'])))]
+        if args.crf:
+            panels.append(paint(load_label(label_path(runner.step(args.crf).out_dir,
+                                                      sample['img_id']))))
+        for col, panel in enumerate(panels):
+            axis = axes[row, col]
+            axis.imshow(panel, cmap='gray_r' if titles[col] == 'boundary map' else 'jet',
+                        vmin=0, vmax=1) if panel.ndim == 2 else axis.imshow(panel)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(titles[col], fontsize=8)
+        axes[row, 0].set_ylabel(sample['img_id'], fontsize=7)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    fig.savefig(args.out, dpi=90)
+    plt.close(fig)
+    print(f'figure: {args.out}')
+
+
+if __name__ == '__main__':
+    main()
