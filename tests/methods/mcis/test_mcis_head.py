@@ -202,3 +202,12 @@ def test_self_pairs_add_basic_and_co_attention_losses_of_the_anchor_and_its_copy
     with pytest.raises(ValueError, match='self_pairs'):
         MCISClassifier(backbone=dict(type='TinyConvNet'), head=dict(
             type='MCISHead', in_channels=128, num_classes=3), self_pairs=('rotate', ))
+
+
+def test_single_image_classes_are_named():
+    import numpy as np
+
+    from wsss_toolbox.methods.mcis.hooks import single_image_classes
+    labels = np.array([[1, 0, 1], [1, 0, 0], [1, 1, 0]], bool)
+    assert single_image_classes(labels, ['a', 'b', 'c'], ['cat', 'dog', 'cow']) == [
+        'dog (c)', 'cow (a)']
