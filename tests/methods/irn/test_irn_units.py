@@ -52,30 +52,27 @@ def test_seed_generator_crf_snaps_the_confident_regions_to_the_object():
     np.testing.assert_array_equal(seed, expected)
 
 
-def test_a_seed_without_confident_pixels_is_named_in_one_warning(tmp_path):
-    class FakeRunner:  # only what IRNSeeds.run needs besides MakePseudoLabels.run
-        pass
+def test_a_seed_without_confident_pixels_is_named_in_one_warning(tmp_path, monkeypatch):
+    from types import SimpleNamespace
 
-    step = IRNSeeds('irn_seeds', FakeRunner())
-    step.runner.path = lambda *parts: str(tmp_path.joinpath(*parts))
+    import wsss_toolbox.pipeline.steps as core_steps
     from wsss_toolbox.pseudo_labels.label_io import save_label
-    samples = [dict(img_id='img_a'), dict(img_id='img_b')]
+    runner = SimpleNamespace(path=lambda *parts: str(tmp_path.joinpath(*parts)))
+    step = IRNSeeds('irn_seeds', runner)
     out = tmp_path / 'irn_seeds'
     out.mkdir()
     save_label(str(out / 'img_a.png'), np.array([[0, 1], [255, 1]], np.uint8))
     save_label(str(out / 'img_b.png'), np.array([[0, 255], [255, 0]], np.uint8))
-    step.samples = lambda: (samples, ['cls'])
-    import wsss_toolbox.pipeline.steps as core_steps
-    original = core_steps.MakePseudoLabels.run
-    core_steps.MakePseudoLabels.run = lambda self: dict(ignored_fraction=0.0)
-    try:
-        with pytest.warns(UserWarning, match='no confident foreground') as record:
-            result = step.run()
-    finally:
-        core_steps.MakePseudoLabels.run = original
+    monkeypatch.setattr(step, 'samples',
+                        lambda: ([dict(img_id='img_a'), dict(img_id='img_b')], ['cls']))
+    # the labels are already written: skip the core runner, keep IRNSeeds' check
+    monkeypatch.setattr(core_steps.MakePseudoLabels, 'run',
+                        lambda self: dict(ignored_fraction=0.0))
+    with pytest.warns(UserWarning, match='no confident foreground') as record:
+        result = step.run()
     assert len(record) == 1 and '"img_b"' in str(record[0].message)
     assert '"img_a"' not in str(record[0].message)
-    assert result['num_without_foreground'] == 1
+    assert result['num_without_foreground'] == 1 and result['without_foreground'] == ['img_b']
 
 
 # ---------------------------------------------------------------------------- pairs
