@@ -8,10 +8,11 @@ from .base_dataset import (
                            read_class_file,
                            read_text_lines,
 )
+from .clsloc import CLSLOCImageLabelDataset
 from .coco import COCOImageLabelDataset
 from .generic import GenericImageLabelDataset
 from .group_dataset import ImageGroupDataset, group_collate
-from .lid import LIDImageLabelDataset
+from .lid import LIDImageLabelDataset, LIDSegDataset
 from .pseudo_label_dataset import PseudoLabelSegDataset
 from .samplers import ClassIndex, ClassPairSampler, dataset_label_matrix
 from .transforms import (
@@ -27,7 +28,8 @@ from .voc import VOC_CLASSES, SyntheticWSSSDataset, VOCImageLabelDataset, read_l
 __all__ = [
     'DatasetFormatError', 'ImageLabelDataset', 'ImageRecord', 'read_class_file',
     'read_text_lines', 'COCOImageLabelDataset', 'GenericImageLabelDataset',
-    'ImageGroupDataset', 'group_collate', 'LIDImageLabelDataset', 'ClassIndex',
+    'ImageGroupDataset', 'group_collate', 'LIDImageLabelDataset', 'LIDSegDataset',
+    'CLSLOCImageLabelDataset', 'ClassIndex',
     'ClassPairSampler', 'dataset_label_matrix', 'PseudoLabelSegDataset', 'DEFAULT_META_KEYS',
     'LoadImageWithCheck', 'LoadWSSSAnnotations', 'PackWSSSInputs', 'RecordedRandomCrop',
     'restore_geometry',

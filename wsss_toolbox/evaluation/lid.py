@@ -16,8 +16,9 @@ scales by the ``percentile``-th percentile instead of the maximum,
 rest of the map towards 0 (``percentile=100`` is the min-max scaling; a percentile equal to
 the minimum, e.g. a map that is 0 on more than p % of its pixels, falls back to the max).
 """
+import functools
 import itertools
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, Sequence, Tuple
 
 import numpy as np
 
@@ -111,6 +112,59 @@ def curve_from_counts(intersection: np.ndarray, predicted: np.ndarray, gt_total:
     peak = int(np.argmax(curve))
     return dict(curve=curve, peak_iou=float(curve[peak]), peak_threshold=peak,
                 num_images=num_images)
+
+
+MASK_FORMATS = ('classes', 'binary')
+
+
+def _peak_counts(sample: dict, map_dir: str, mask_format: str, reference: str,
+                 percentile: float, ignore_index: int):
+    from wsss_toolbox.maps.io import load_maps, map_path
+
+    from .utils import check_same_size, load_ground_truth
+    maps_file = map_path(map_dir, sample['img_id'])
+    record = load_maps(maps_file, img_id=sample['img_id'], tags=sample.get('gt_label'))
+    gt = load_ground_truth(sample)
+    check_same_size(gt, *record['maps'].shape[1:], sample['seg_map_path'], maps_file)
+    maps = record['maps']
+    agnostic = maps.max(axis=0) if len(maps) else np.zeros(gt.shape, np.float32)
+    if mask_format == 'binary':  # 0/255 (or 0/1) masks: every nonzero pixel is foreground
+        return lid_counts(agnostic, gt != 0, ignore_index, reference, percentile)
+    foreground = np.where(gt == ignore_index, ignore_index, gt > 0).astype(np.uint8)
+    return lid_counts(agnostic, foreground, ignore_index, reference, percentile)
+
+
+def evaluate_peak_iou(samples: Sequence[dict], map_dir: str, mask_format: str = 'classes',
+                      reference: str = 'max', percentile: float = 90.0,
+                      ignore_index: int = 255, nproc: int = 1,
+                      progress: bool = False) -> Dict[str, object]:
+    """The track-3 result of map files: IoU-threshold curve, Peak-IoU and Peak-Threshold.
+
+    The class-agnostic map of an image is the maximum over the classes of its map file (the
+    ground-truth class's map in track 3, one class per image), scored against the
+    foreground of its mask (see the module docstring for the choices).
+
+    Args:
+        samples: items with ``img_id``, ``seg_map_path`` (and ``gt_label``).
+        map_dir: folder of the ``<img_id>.npz`` map files.
+        mask_format: ``'classes'`` -- class-index masks (0 background, ``ignore_index``
+            ignored); ``'binary'`` -- 0/255 foreground masks as the track's (255 is
+            foreground, nothing is ignored; lid.md §6).
+        reference, percentile: the scaling reference (:func:`scale_to_255`).
+
+    Returns:
+        ``curve`` (256 IoUs), ``peak_iou``, ``peak_threshold``, ``num_images``.
+    """
+    if mask_format not in MASK_FORMATS:
+        raise ValueError(f'mask_format must be one of {MASK_FORMATS}, got {mask_format!r}')
+    from .utils import parallel_sum
+    work = functools.partial(_peak_counts, map_dir=map_dir, mask_format=mask_format,
+                             reference=reference, percentile=percentile,
+                             ignore_index=ignore_index)
+    totals, num_images = parallel_sum(work, samples, nproc, progress)
+    if totals is None:
+        totals = (np.zeros(NUM_THRESHOLDS, np.int64), np.zeros(NUM_THRESHOLDS, np.int64), 0)
+    return curve_from_counts(*totals, num_images)
 
 
 # ------------------------------------------------------------------ the parameter rule
