@@ -28,6 +28,13 @@ normalises its strided CAMs (so every strided map with a positive peak reaches 1
 background thresholds of the random walk assume; a downsampled narrow peak would otherwise
 stay below 1).
 
+**Batching.** Without partners, views of the same size go through ``model.test_step``
+together: all views (scales x flip) of a chunk of ``batch_images`` images are sorted by size,
+and each size's views run as batches of at most ``batch_pixels`` input pixels. A batch
+therefore never pads a view (every view has the size it would have alone, up to the model's
+own ``pad_size_divisor``): the maps equal those of one forward per view (IRN's loop) up to
+float noise. With partners, each view's group is one ``test_step`` as described above.
+
 The run is resumable (images whose map file exists are skipped) and shares the images among
 distributed ranks (``torchrun``) by striding, so N processes write disjoint files.
 """
@@ -48,6 +55,10 @@ from .io import map_path, save_maps, strided_shape
 from .normalize import normalize_maps
 
 FUSIONS = ('mean', 'max')
+#: default input pixels per batched forward (16 views of 512 x 512)
+DEFAULT_BATCH_PIXELS = 16 * 512 * 512
+#: default images whose views are batched together
+DEFAULT_BATCH_IMAGES = 8
 # divisor floor of the per-class max normalisation of the written maps
 MAP_NORMALIZE_EPS = 1e-5
 
@@ -114,6 +125,87 @@ def _view_batch(image: np.ndarray, scales: Sequence[float], flip: bool,
     return dict(inputs=inputs, data_samples=samples)
 
 
+def _size_batches(shapes: Sequence[Tuple[int, int]], batch_pixels: int) -> List[List[int]]:
+    """Indices of ``shapes`` grouped by size, each group cut into batches of at most
+    ``batch_pixels`` pixels (at least one view per batch); first-seen size first."""
+    by_size: Dict[Tuple[int, int], List[int]] = {}
+    for index, shape in enumerate(shapes):
+        by_size.setdefault(tuple(shape), []).append(index)
+    batches = []
+    for (height, width), indices in by_size.items():
+        per_batch = max(1, int(batch_pixels) // max(1, height * width))
+        batches.extend(indices[start:start + per_batch]
+                       for start in range(0, len(indices), per_batch))
+    return batches
+
+
+def _forward_same_size(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
+                       samples: Sequence[WSSSDataSample], batch_pixels: int) -> list:
+    """``model.test_step`` results of every view, in the order given; views of the same size
+    share the forwards (:func:`_size_batches`)."""
+    results = [None] * len(inputs)
+    for indices in _size_batches([tuple(view.shape[-2:]) for view in inputs], batch_pixels):
+        outputs = model.test_step(dict(inputs=[inputs[i] for i in indices],
+                                       data_samples=[samples[i] for i in indices]))
+        for index, output in zip(indices, outputs):
+            results[index] = output
+    return results
+
+
+def _fuse_views(results: Sequence, height: int, width: int,
+                fusion: str) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Flip back, resize to (height, width) and fuse the views' ``pred_maps`` in order."""
+    fused = None
+    scores = []
+    for result in results:
+        maps = result.pred_maps.float()
+        if result.metainfo['flip']:
+            maps = maps.flip(-1)
+        maps = F.interpolate(maps[None], size=(height, width), mode='bilinear',
+                             align_corners=False)[0]
+        if fused is None:
+            fused = maps
+        elif fusion == 'mean':
+            fused = fused + maps
+        else:
+            fused = torch.maximum(fused, maps)
+        if 'pred_scores' in result:
+            scores.append(result.pred_scores.float())
+    mean_scores = torch.stack(scores).mean(0) if len(scores) == len(results) else None
+    return fused.clamp_(min=0), mean_scores
+
+
+@torch.no_grad()
+def fused_maps_of_images(model: torch.nn.Module, images: Sequence[np.ndarray],
+                         scales: Sequence[float], flip: bool, fusion: str,
+                         gt_labels: Optional[Sequence] = None,
+                         batch_pixels: int = DEFAULT_BATCH_PIXELS
+                         ) -> List[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
+    """:func:`fused_maps_and_scores` of several images (no partners) at once: the views of
+    all images go through the network in batches of one size (module docstring).
+
+    Returns:
+        per image ``(maps (C, H, W), scores (C,) or None)``.
+    """
+    check_fusion(fusion)
+    labels = [None] * len(images) if gt_labels is None else list(gt_labels)
+    inputs, samples, owners = [], [], []
+    for index, image in enumerate(images):
+        height, width = image.shape[:2]
+        for view, flipped in _augmented_inputs(image, scales, flip):
+            inputs.append(view)
+            samples.append(_with_label(WSSSDataSample(metainfo=dict(
+                img_shape=tuple(view.shape[-2:]), ori_shape=(height, width), flip=flipped)),
+                labels[index]))
+            owners.append(index)
+    results = _forward_same_size(model, inputs, samples, batch_pixels)
+    per_image = [[] for _ in images]
+    for owner, result in zip(owners, results):
+        per_image[owner].append(result)
+    return [_fuse_views(views, *image.shape[:2], fusion)
+            for views, image in zip(per_image, images)]
+
+
 @torch.no_grad()
 def fused_maps_and_scores(
         model: torch.nn.Module, image: np.ndarray, scales: Sequence[float], flip: bool,
@@ -140,30 +232,16 @@ def fused_maps_and_scores(
     """
     check_fusion(fusion)
     height, width = image.shape[:2]
+    if partner_images is None and group is None:
+        return fused_maps_of_images(model, [image], scales, flip, fusion,
+                                    None if gt_labels is None else gt_labels[:1])[0]
     if partner_images is not None and group is None:
         group = dict(anchor=0, img_ids=[None] * (1 + len(partner_images)))
     batch = _view_batch(image, scales, flip, partner_images or (), group, gt_labels)
     results = model.test_step(batch)
     if group is not None:
         results = [result for result in results if result.metainfo['group_position'] == 0]
-    fused = None
-    scores = []
-    for result in results:
-        maps = result.pred_maps.float()
-        if result.metainfo['flip']:
-            maps = maps.flip(-1)
-        maps = F.interpolate(maps[None], size=(height, width), mode='bilinear',
-                             align_corners=False)[0]
-        if fused is None:
-            fused = maps
-        elif fusion == 'mean':
-            fused = fused + maps
-        else:
-            fused = torch.maximum(fused, maps)
-        if 'pred_scores' in result:
-            scores.append(result.pred_scores.float())
-    mean_scores = torch.stack(scores).mean(0) if len(scores) == len(results) else None
-    return fused.clamp_(min=0), mean_scores
+    return _fuse_views(results, height, width, fusion)
 
 
 def infer_image_maps(model: torch.nn.Module, image: np.ndarray, scales: Sequence[float] = (1.0, ),
@@ -317,7 +395,9 @@ def infer_maps(model: torch.nn.Module,
                rounds: int = 1,
                partner_seed: int = 0,
                exclude_anchor: bool = False,
-               stride: Optional[int] = None) -> Dict[str, int]:
+               stride: Optional[int] = None,
+               batch_images: int = DEFAULT_BATCH_IMAGES,
+               batch_pixels: int = DEFAULT_BATCH_PIXELS) -> Dict[str, int]:
     """Write the map file of every sample that has none yet.
 
     Args:
@@ -335,6 +415,9 @@ def infer_maps(model: torch.nn.Module,
         partner_seed: seed of the drawn partners (anchor ``i`` uses ``(partner_seed, i)``).
         exclude_anchor: never draw the anchor as its own partner (see ``ClassPairSampler``).
         stride: also write ``strided_maps`` at this stride (e.g. 4 for IRN).
+        batch_images: without partners, the views of this many images are batched
+            together (views of one size share a forward; 1: image by image).
+        batch_pixels: at most this many input pixels per batched forward (memory bound).
 
     Without ``partners`` and ``num_partners`` each image runs alone. Ranks split the anchors
     (``samples[rank::world_size]``); partners come from all samples. Every view's data
@@ -355,43 +438,65 @@ def infer_maps(model: torch.nn.Module,
     samples = list(samples)
     table = _PartnerTable(samples, partners, num_partners, rounds, partner_seed,
                           exclude_anchor) if grouped else None
+    if batch_images < 1 or batch_pixels < 1:
+        raise ValueError(f'batch_images and batch_pixels must be >= 1, got {batch_images} and '
+                         f'{batch_pixels}')
     rank, world_size = get_dist_info()
     model.eval()
     mine = range(len(samples))[rank::world_size]
     progress = ProgressBar(len(mine)) if rank == 0 and len(mine) else None
     written = skipped = 0
-    for index in mine:
-        sample = samples[index]
-        target = map_path(out_dir, sample['img_id'])
-        if not overwrite and osp.exists(target):
-            skipped += 1
-        else:
-            image = _read_bgr(sample['img_path'])
-            classes = np.flatnonzero(np.asarray(sample['gt_label']) > 0)
+    chunk_size = 1 if table is not None else int(batch_images)
+    for chunk_start in range(0, len(mine), chunk_size):
+        chunk = mine[chunk_start:chunk_start + chunk_size]
+        todo = [index for index in chunk
+                if overwrite or not osp.exists(map_path(out_dir, samples[index]['img_id']))]
+        skipped += len(chunk) - len(todo)
+        if todo:
             if table is None:
-                maps, _ = fused_maps_and_scores(model, image, scales, flip, fusion,
-                                                gt_labels=[sample['gt_label']])
+                fused = [maps for maps, _ in fused_maps_of_images(
+                    model, [_read_bgr(samples[index]['img_path']) for index in todo], scales,
+                    flip, fusion, [samples[index]['gt_label'] for index in todo],
+                    batch_pixels)]
             else:
-                per_round = []
-                for group in table.groups(index):
-                    group_meta = dict(anchor=index, img_ids=[sample['img_id']] + [
-                        samples[partner]['img_id'] for partner in group])
-                    per_round.append(fused_maps_and_scores(
-                        model, image, scales, flip, fusion,
-                        [_read_bgr(samples[partner]['img_path']) for partner in group],
-                        group_meta, gt_labels=[sample['gt_label']] + [
-                            samples[partner]['gt_label'] for partner in group])[0])
-                maps = torch.stack(per_round).mean(0)
-            if maps.shape[0] != len(sample['gt_label']):
-                raise ValueError(
-                    f'the model predicts {maps.shape[0]} classes but the dataset has '
-                    f"{len(sample['gt_label'])}: check model.head.num_classes")
-            selected, strided = class_maps(maps, classes, stride)
-            save_maps(target, sample['img_id'], classes, selected, strided_maps=strided,
-                      stride=stride)
-            written += 1
+                fused = [_grouped_maps(model, samples, index, table, scales, flip, fusion)
+                         for index in todo]
+            for index, maps in zip(todo, fused):
+                _write_map_file(samples[index], maps, out_dir, stride)
+            written += len(todo)
         if progress is not None:
-            progress.update()
+            for _ in chunk:
+                progress.update()
     if progress is not None:
         print()
     return dict(written=written, skipped=skipped)
+
+
+def _grouped_maps(model: torch.nn.Module, samples: Sequence[Dict], index: int,
+                  table: _PartnerTable, scales: Sequence[float], flip: bool,
+                  fusion: str) -> torch.Tensor:
+    """Fused maps of anchor ``samples[index]``, averaged over its partner groups (rounds)."""
+    sample = samples[index]
+    image = _read_bgr(sample['img_path'])
+    per_round = []
+    for group in table.groups(index):
+        group_meta = dict(anchor=index, img_ids=[sample['img_id']] + [
+            samples[partner]['img_id'] for partner in group])
+        per_round.append(fused_maps_and_scores(
+            model, image, scales, flip, fusion,
+            [_read_bgr(samples[partner]['img_path']) for partner in group],
+            group_meta, gt_labels=[sample['gt_label']] + [
+                samples[partner]['gt_label'] for partner in group])[0])
+    return torch.stack(per_round).mean(0)
+
+
+def _write_map_file(sample: Dict, maps: torch.Tensor, out_dir: str,
+                    stride: Optional[int]) -> None:
+    if maps.shape[0] != len(sample['gt_label']):
+        raise ValueError(
+            f'the model predicts {maps.shape[0]} classes but the dataset has '
+            f"{len(sample['gt_label'])}: check model.head.num_classes")
+    classes = np.flatnonzero(np.asarray(sample['gt_label']) > 0)
+    selected, strided = class_maps(maps, classes, stride)
+    save_maps(map_path(out_dir, sample['img_id']), sample['img_id'], classes, selected,
+              strided_maps=strided, stride=stride)
