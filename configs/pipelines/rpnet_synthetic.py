@@ -12,4 +12,5 @@ _base_ = ['./cam_synthetic.py']
 custom_imports = dict(imports=['wsss_toolbox.methods.rpnet'], allow_failed_imports=False)
 
 stage1 = dict(config='../rpnet/rpnet_tiny_1xb8-4e_synthetic-128x128.py')
-maps = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean')
+# stride 4: also the strided maps IRN's random walk reads (rpnet-irn_synthetic.py)
+maps = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean', stride=4)
