@@ -53,7 +53,8 @@ def test_lid_config_reads_the_ilsvrc_layout_with_200_classes():
     assert cfg.mcis_inference['mode'] == 'single_round'
 
 
-@pytest.mark.parametrize('name', ['mcis_synthetic', 'mcis-single_synthetic', 'mcis_voc12'])
+@pytest.mark.parametrize('name', ['mcis_synthetic', 'mcis-single_synthetic', 'mcis_voc12',
+                                  'mcis-ablation_synthetic'])
 def test_pipeline_configs(name):
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(osp.join('configs', 'pipelines', f'{name}.py'))
