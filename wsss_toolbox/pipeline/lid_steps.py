@@ -122,8 +122,9 @@ class WriteSegmentationResults(PipelineStep):
             f.write('One PNG per test image, <img_id>.png: uint8, single channel, the class '
                     f'index of each pixel; value i = line i + 1 of {RESULTS_CLASSES} '
                     '(0 = background, k + 1 = foreground class k of the dataset).\n')
-        img_ids = [osp.splitext(osp.basename(info['img_path']))[0]
-                   for info in runner.test_dataloader.dataset]
+        dataset = runner.test_dataloader.dataset
+        img_ids = [osp.splitext(osp.basename(dataset.get_data_info(index)['img_path']))[0]
+                   for index in range(len(dataset))]
         read_segmentation_results(self.out_dir, img_ids, len(classes))
         return dict(num_files=len(img_ids), num_classes=len(classes),
                     checkpoint=segmentor.checkpoint())
