@@ -1,5 +1,5 @@
-# LID 2020 track 1, stage 3: DeepLab-LargeFOV (ResNet-101, about 43 M parameters, well under
-# the track's 150 M) trained on the stage-2 pseudo labels of the ILSVRC DET training images,
+# LID 2020 track 1, stage 3: DeepLab-LargeFOV (ResNet-101, 62.65 M parameters, under the
+# track's 150 M) trained on the stage-2 pseudo labels of the ILSVRC DET training images,
 # 201 classes (background + the 200 of LID/classes.txt, in that order). Validation: the 5,000
 # LID val masks (mIoU, mean accuracy, pixel accuracy: the leaderboard's three numbers). The
 # result files of the 10,000 test images (no masks) are written by the pipeline's
