@@ -19,8 +19,10 @@ OAA_HEAD_CONVS = 3 * (512 * 512 * 9 + 512)
 
 
 def build(config):
+    """The config's model on the meta device: shapes only, no memory, no initialisation."""
     init_default_scope('wsss_toolbox')
-    return MODELS.build(load_config(config).model)
+    with torch.device('meta'):
+        return MODELS.build(load_config(config).model)
 
 
 @pytest.mark.parametrize('config, num_classes', [
