@@ -12,7 +12,8 @@ from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchma
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUM_CLASSES = 3
-WNIDS = [f'n0000000{k}' for k in range(NUM_CLASSES)]
+LID_CLASSES = 200  # the track-1 class list: 200 wnids, the images use the first three
+WNIDS = [f'n{k:08d}' for k in range(LID_CLASSES)][:NUM_CLASSES]
 NO_WORKERS = ('dict(num_workers=0, persistent_workers=False, batch_size=4)')
 
 
@@ -76,10 +77,9 @@ def _xml(wnid):
 def write_lid200(root, num_train=24, num_val=6, num_test=3):
     """ILSVRC DET layout + LID track-1 lists and masks (0, k + 1, 255 as the toolbox)."""
     source, items = _synthetic(root, num_train, num_val + num_test)
-    with open(osp.join(root, 'LID_classes.txt'), 'w') as f:
-        f.writelines(f'{wnid}\n' for wnid in WNIDS)
     os.makedirs(osp.join(root, 'LID'), exist_ok=True)
-    shutil.move(osp.join(root, 'LID_classes.txt'), osp.join(root, 'LID', 'classes.txt'))
+    with open(osp.join(root, 'LID', 'classes.txt'), 'w') as f:
+        f.writelines(f'n{k:08d}\n' for k in range(LID_CLASSES))
     train, val, test = [], [], []
     for img_id, k in sorted(items.items()):
         if img_id.startswith('train'):
@@ -112,13 +112,13 @@ def write_lid200(root, num_train=24, num_val=6, num_test=3):
     return root
 
 
-def tiny_classifier_lines(base):
-    """Config lines: TinyConvNet instead of VGG-16, 3 classes, no loader workers."""
+def tiny_classifier_lines(base, num_classes=NUM_CLASSES):
+    """Config lines: TinyConvNet instead of VGG-16, ``num_classes`` classes, no workers."""
     return [
         f'_base_ = [{base!r}]',
-        f'num_classes = {NUM_CLASSES}',
+        f'num_classes = {num_classes}',
         "model = dict(backbone=dict(_delete_=True, type='TinyConvNet', base_channels=8, "
-        f"out_indices=(3, )), head=dict(in_channels=32, channels=16, num_classes={NUM_CLASSES}))",
+        f"out_indices=(3, )), head=dict(in_channels=32, channels=16, num_classes={num_classes}))",
         f'train_dataloader = {NO_WORKERS}',
         f'val_dataloader = {NO_WORKERS}',
         f'test_dataloader = {NO_WORKERS}',

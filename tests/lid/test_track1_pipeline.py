@@ -1,14 +1,15 @@
-"""LID 2020 track 1 end to end on a tiny ILSVRC-LID-200-layout folder: stage 1 on the DET
-XML labels, maps and pseudo labels, a stage-3 segmentor on the LID stage-3 dataset, the
-leaderboard's three metrics side by side, the result files of the test split written and
-read back, and the parameter rule in the summary and in tools/test.py."""
+"""LID 2020 track 1 end to end on a tiny ILSVRC-LID-200-layout folder (the 200-class list, a
+200-way head, images of three classes): stage 1 on the DET XML labels, maps and pseudo
+labels, a stage-3 segmentor on the LID stage-3 dataset, the leaderboard's three metrics side
+by side, the result files of the test split written and read back, and the parameter rule in
+the summary and in tools/test.py."""
 import json
 import os.path as osp
 
 import pytest
 from conftest import PYTHON, REPO_ROOT, run_tool
 
-from lid.lid_layouts import NUM_CLASSES, REPO, tiny_classifier_lines, write_lid200, write_lines
+from lid.lid_layouts import LID_CLASSES, REPO, tiny_classifier_lines, write_lid200, write_lines
 from wsss_toolbox.pipeline.lid_steps import read_segmentation_results
 
 STAGE3 = osp.join(REPO, 'configs/lid/deeplab-largefov_r101_1xb10-40k_lid200-pseudo-321x321.py')
@@ -18,11 +19,11 @@ LOADER = 'dict(num_workers=0, persistent_workers=False, batch_size={})'
 def tiny_segmentor_lines():
     return [
         f'_base_ = [{STAGE3!r}]',
-        f'num_classes = {NUM_CLASSES + 1}',
+        f'num_classes = {LID_CLASSES + 1}',
         "model = dict(pretrained=None, data_preprocessor=dict(size=(32, 32)), "
         "backbone=dict(_delete_=True, type='TinyConvNet', base_channels=8, out_indices=(3, )),"
         " decode_head=dict(in_channels=32, channels=16, dilation=2, "
-        f"num_classes={NUM_CLASSES + 1}))",
+        f"num_classes={LID_CLASSES + 1}))",
         "train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), "
         "dict(type='PackSegInputs')]",
         f'train_dataloader = dict({LOADER.format(4)[5:-1]}, dataset=dict(pipeline=train_pipeline))',
@@ -39,7 +40,7 @@ def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp('lid200')
     data_root = write_lid200(str(root / 'data'))
     stage1 = write_lines(root / 'stage1.py', tiny_classifier_lines(
-        osp.join(REPO, 'configs/lid/cam_vgg16_1xb16-10e_lid200-224x224.py')) + [
+        osp.join(REPO, 'configs/lid/cam_vgg16_1xb16-10e_lid200-224x224.py'), LID_CLASSES) + [
         "train_pipeline = [dict(type='LoadImageWithCheck'), dict(type='PackWSSSInputs')]",
         "train_dataloader = dict(dataset=dict(pipeline=train_pipeline))",
     ])
@@ -83,6 +84,7 @@ def test_result_files_of_the_test_split(finished):
     with open(osp.join(data_root, 'LID/classes.txt')) as f:
         assert classes == ['background'] + f.read().split()  # the dataset's class order
     results = read_segmentation_results(folder, ids, len(classes))
+    assert len(classes) == LID_CLASSES + 1
     assert len(results) == 3 and all(mask.shape == (32, 32) for mask in results.values())
     assert 'k + 1 = foreground class k' in open(osp.join(folder, 'README.txt')).read()
     with pytest.raises(FileNotFoundError, match='missing'):
