@@ -2,7 +2,7 @@
 run on the same data: throughput of both, their ratio, and the largest difference between
 their outputs (so that the ratio compares like with like).
 
-    .venv/bin/python tools/analysis/benchmark_vs_authors.py [--num-images 48]
+    .venv/bin/python tools/analysis/benchmark_vs_authors.py [--num-images 16]
         [--image-size 128] [--scales 1.0 0.5 1.5 2.0] [--nprocs 1 2] [--repeats 3]
         [--oaa-images 1000] [--oaa-epochs 3] [--oaa-batch-size 16] [--out result.json]
 
@@ -29,8 +29,9 @@ copied):
    :func:`generate_pseudo_labels` with ``ThresholdLabelGenerator(bg_threshold=0.3)`` +
    ``DenseCRFRefiner()`` (the stage-2 recipe of the CAM configs), at every ``--nprocs``;
    difference: fraction of pixels whose labels differ.
-4. **Stage 2 as a whole**: rows 2 + 3 run one after the other (maps then labels), the map
-   inference with ``torch.set_num_threads(nproc)``, for both.
+4. **Stage 2 as a whole**: rows 2 + 3 run one after the other (maps then labels); with
+   ``nproc`` processes the map inference runs in ``nproc`` forked processes of one thread,
+   each on a share of the images (as ranks of ``torchrun``), for both.
 
 Every measurement is repeated ``--repeats`` times, baseline and toolbox interleaved so that
 drifts of a shared machine hit both; the table shows medians, the ratio is the median of the
@@ -125,6 +126,58 @@ def oaa_visits(num_images: int, epochs: int, batch_size: int,
                                                      accepted, len(batches),
                                                      [meta] * len(batch_ids)))
     return batches
+
+
+def recorder_batches(num_images: int, epochs: int, batch_size: int,
+                     feature_shape: Tuple[int, int] = VOC_FEATURE_SHAPE, num_classes: int = 20,
+                     seed: int = 0) -> List[dict]:
+    """What the recorder hook reads after every training iteration (``train_outputs``):
+    raw maps ``F`` (B, C, h, w), logits, data samples with 1 or 2 classes per image."""
+    rng = np.random.default_rng(seed)
+    img_shape = (8 * feature_shape[0], 8 * feature_shape[1])
+    labels = []
+    for _ in range(num_images):
+        label = np.zeros(num_classes, np.float32)
+        label[rng.choice(num_classes, size=1 + int(rng.random() < 0.5), replace=False)] = 1
+        labels.append(torch.from_numpy(label))
+    batches = []
+    for _ in range(epochs):
+        order = rng.permutation(num_images)
+        for start in range(0, num_images, batch_size):
+            chosen = order[start:start + batch_size]
+            samples = []
+            for index in chosen:
+                sample = WSSSDataSample(metainfo=dict(img_id=f'{index:06d}', img_shape=img_shape,
+                                                      ori_shape=(375, 500)))
+                sample.gt_label = labels[index]
+                samples.append(sample)
+            batches.append(dict(
+                cams=torch.from_numpy(rng.normal(size=(len(chosen), num_classes) + tuple(
+                    feature_shape)).astype(np.float32)),
+                logits=torch.from_numpy(rng.normal(size=(len(chosen), num_classes)).astype(
+                    np.float32)),
+                data_samples=samples, batch_input_shape=img_shape))
+    return batches
+
+
+def run_recorder(batches: Sequence[dict], epochs: int) -> dict:
+    """Seconds of the recorder's update (attention, score condition, store) per image (the
+    path before batching) and batched, on the same training outputs."""
+    from wsss_toolbox.methods.oaa.hooks import CumulativeMapRecorderHook
+    per_epoch = len(batches) // epochs
+    seconds = {}
+    stores = {}
+    for batched in (False, True):
+        hook = CumulativeMapRecorderHook(export_dir=None, batched=batched,
+                                         score_rule='topk_sigmoid', skip_first_epoch=False)
+        start = time.perf_counter()
+        for stamp, recorded in enumerate(batches):
+            hook.record(recorded, stamp=stamp, epoch=stamp // per_epoch, max_epochs=epochs)
+        seconds[batched] = time.perf_counter() - start
+        stores[batched] = hook.store
+    maps = sum(int(sum(float(s.gt_label.sum()) for s in b['data_samples'])) for b in batches)
+    return dict(maps=maps, per_image=seconds[False], batched=seconds[True],
+                difference=0 if stores[True].equals(stores[False]) else 255)
 
 
 def store_png_difference(store: CumulativeMapStore, png: PNGAccumulator) -> int:
@@ -331,6 +384,29 @@ def benchmark_samples(data_root: str, num_images: int) -> List[dict]:
     return samples[:num_images] if num_images else samples
 
 
+def in_processes(function: Callable, samples: Sequence[dict], nproc: int) -> None:
+    """``function(samples[r::nproc])`` in ``nproc`` forked processes of one torch thread
+    each (as ranks of ``torchrun`` share the images); ``nproc`` 1: in this process."""
+    if nproc == 1:
+        function(list(samples))
+        return
+
+    def work(part):
+        torch.set_num_threads(1)
+        function(part)
+
+    context = multiprocessing.get_context('fork')
+    processes = [context.Process(target=work, args=(list(samples[rank::nproc]), ))
+                 for rank in range(nproc)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f'a map-inference process failed (exit codes {failed})')
+
+
 def timed(function: Callable, *args) -> float:
     start = time.perf_counter()
     function(*args)
@@ -363,7 +439,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', help='weights of that model (default: seeded random)')
     parser.add_argument('--data-root', help='a synthetic benchmark (default: generate one)')
     parser.add_argument('--work-dir', default='work_dirs/bench/vs_authors')
-    parser.add_argument('--num-images', type=int, default=48)
+    parser.add_argument('--num-images', type=int, default=16)
     parser.add_argument('--image-size', type=int, default=128)
     parser.add_argument('--scales', type=float, nargs='+', default=[1.0, 0.5, 1.5, 2.0],
                         help="map-inference scales (IRN's)")
@@ -411,19 +487,36 @@ def run(args: argparse.Namespace) -> dict:
                           unit='maps/s', difference=max(r['difference'] for r in runs),
                           difference_unit='uint8 steps')
 
-    # 2. map inference (one thread)
-    def maps_pair(tag, flip_in_batch=False):
-        return (lambda: irn_style_infer_maps(model, samples, folder(f'maps_irn{tag}'),
-                                             args.scales, flip, flip_in_batch),
-                lambda: infer_maps(model, samples, folder('maps_toolbox'), args.scales, flip,
+    recorded = recorder_batches(args.oaa_images, args.oaa_epochs, args.oaa_batch_size,
+                                seed=args.seed)
+    runs = [run_recorder(recorded, args.oaa_epochs) for _ in range(args.repeats)]
+    rows['OAA recorder update (attention + score + store): per image vs batched'] = dict(
+        summarise(dict(baseline=[r['per_image'] for r in runs],
+                       toolbox=[r['batched'] for r in runs]), runs[0]['maps']),
+        unit='maps/s', difference=max(r['difference'] for r in runs),
+        difference_unit='uint8 steps')
+    del recorded
+
+    # 2. map inference (one thread): both IRN layouts and the toolbox, interleaved
+    variants = dict(
+        irn=lambda: irn_style_infer_maps(model, samples, folder('maps_irn'), args.scales,
+                                         flip),
+        irn_pairs=lambda: irn_style_infer_maps(model, samples, folder('maps_irn_pairs'),
+                                               args.scales, flip, True),
+        toolbox=lambda: infer_maps(model, samples, folder('maps_toolbox'), args.scales, flip,
                                    'mean', overwrite=True))
-    pairs = {'map inference: IRN-style (batch 1 per view) vs infer_maps': maps_pair(''),
-             'map inference: IRN make_cam (image + flip per forward) vs infer_maps':
-             maps_pair('_pairs', True)}
-    seconds = interleaved(pairs, args.repeats)
-    for name, tag in zip(pairs, ('', '_pairs')):
-        rows[name] = dict(summarise(seconds[name], len(samples)), unit='images/s',
-                          difference=map_difference(samples, folder(f'maps_irn{tag}'),
+    seconds = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, function in variants.items():
+            seconds[name].append(timed(function))
+    for name, baseline in (
+            ('map inference: IRN-style (batch 1 per view) vs infer_maps', 'irn'),
+            ('map inference: IRN make_cam (image + flip per forward) vs infer_maps',
+             'irn_pairs')):
+        rows[name] = dict(summarise(dict(baseline=seconds[baseline],
+                                         toolbox=seconds['toolbox']), len(samples)),
+                          unit='images/s',
+                          difference=map_difference(samples, folder(f'maps_{baseline}'),
                                                     folder('maps_toolbox')),
                           difference_unit='max |map difference|')
 
@@ -440,22 +533,21 @@ def run(args: argparse.Namespace) -> dict:
                                                       folder('labels_toolbox')),
                           difference_unit='fraction of pixels')
 
-    # 4. stage 2 as a whole: maps (nproc threads) then labels (nproc processes)
+    # 4. stage 2 as a whole: maps (nproc processes, one thread each, each a share of the
+    # images) then labels (nproc processes)
     for nproc in args.nprocs:
         name = f'stage 2 (maps + labels + CRF): IRN-style vs toolbox, {nproc} process(es)'
 
         def baseline(nproc=nproc):
-            torch.set_num_threads(nproc)
-            irn_style_infer_maps(model, samples, folder('s2_maps_irn'), args.scales, flip)
-            torch.set_num_threads(1)  # no idle OpenMP threads across the fork
+            in_processes(lambda part: irn_style_infer_maps(
+                model, part, folder('s2_maps_irn'), args.scales, flip), samples, nproc)
             irn_style_pseudo_labels(samples, folder('s2_maps_irn'), folder('s2_labels_irn'),
                                     nproc)
 
         def toolbox(nproc=nproc):
-            torch.set_num_threads(nproc)
-            infer_maps(model, samples, folder('s2_maps_toolbox'), args.scales, flip, 'mean',
-                       overwrite=True)
-            torch.set_num_threads(1)
+            in_processes(lambda part: infer_maps(
+                model, part, folder('s2_maps_toolbox'), args.scales, flip, 'mean',
+                overwrite=True), samples, nproc)
             toolbox_pseudo_labels(samples, folder('s2_maps_toolbox'),
                                   folder('s2_labels_toolbox'), nproc)
         seconds = interleaved({name: (baseline, toolbox)}, args.repeats)

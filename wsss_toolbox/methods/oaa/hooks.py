@@ -184,6 +184,14 @@ def attention_maps(maps: torch.Tensor, normalization: str = 'clamp') -> torch.Te
                      f'got {normalization!r}')
 
 
+def _stacked_labels(data_samples: Sequence) -> np.ndarray:
+    """(B, C) ground truth of a batch, copied to the CPU once."""
+    labels = [sample.gt_label for sample in data_samples]
+    if all(isinstance(label, torch.Tensor) for label in labels):
+        return torch.stack(labels).detach().cpu().numpy()
+    return np.stack([_as_numpy(label) for label in labels])
+
+
 def _as_numpy(value) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
@@ -466,7 +474,7 @@ class CumulativeMapRecorderHook(Hook):
                       for metainfo in metainfos}
         if len(img_shapes) != 1:
             return None
-        labels = np.stack([_as_numpy(sample.gt_label) for sample in data_samples])
+        labels = _stacked_labels(data_samples)
         image_index, classes = np.nonzero(labels > 0)
         if not len(classes):
             return []  # no ground-truth class in the batch: nothing to record
