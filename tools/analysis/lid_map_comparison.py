@@ -16,6 +16,8 @@ their percentile (the same fix applied to pseudo labels).
 import argparse
 import functools
 import json
+import os
+import os.path as osp
 import sys
 from typing import Optional, Sequence
 
@@ -34,6 +36,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         default=[round(0.05 * i, 2) for i in range(1, 20)])
     parser.add_argument('--nproc', type=int, default=1)
     parser.add_argument('--out', default=None, help='JSON file for the numbers')
+    parser.add_argument('--curves-dir', default=None,
+                        help='also write one curve.json per run and reference here (the '
+                        'input of tools/analysis/lid_curve_figure.py)')
     return parser.parse_args(argv)
 
 
@@ -102,6 +107,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"{100 * row['miou_max']['miou']:.2f} @ {row['miou_max']['threshold']:.2f} | "
               f"{100 * row['miou_percentile']['miou']:.2f} @ "
               f"{row['miou_percentile']['threshold']:.2f} |")
+    if args.curves_dir:
+        os.makedirs(args.curves_dir, exist_ok=True)
+        for index, row in enumerate(rows):
+            for reference in ('max', 'percentile'):
+                path = osp.join(args.curves_dir, f'{index}_{reference}.json')
+                with open(path, 'w') as f:
+                    json.dump(dict(row[reference], run=row['run'], reference=reference), f)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(samples=len(samples), percentile=args.percentile, rows=rows), f)
