@@ -196,16 +196,25 @@ def _fuse_views(results: Sequence, height: int, width: int,
 def fused_maps_of_images(model: torch.nn.Module, images: Sequence[np.ndarray],
                          scales: Sequence[float], flip: bool, fusion: str,
                          gt_labels: Optional[Sequence] = None,
-                         batch_pixels: Optional[int] = None
+                         batch_pixels: Optional[int] = None,
+                         pad_views: bool = False
                          ) -> List[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
     """:func:`fused_maps_and_scores` of several images (no partners) at once: the views of
     all images go through the network in batches of one size (module docstring).
+
+    ``pad_views=True``: instead, all views of an image go through one batch, padded to its
+    largest view (the toolbox before the size batching; with several scales the maps near
+    the bottom and right borders differ from one forward per view).
 
     Returns:
         per image ``(maps (C, H, W), scores (C,) or None)``.
     """
     check_fusion(fusion)
     labels = [None] * len(images) if gt_labels is None else list(gt_labels)
+    if pad_views:
+        return [_fuse_views(model.test_step(_view_batch(image, scales, flip, (), None,
+                                                        [label])), *image.shape[:2], fusion)
+                for image, label in zip(images, labels)]
     inputs, samples, owners = [], [], []
     for index, image in enumerate(images):
         height, width = image.shape[:2]
@@ -414,7 +423,8 @@ def infer_maps(model: torch.nn.Module,
                exclude_anchor: bool = False,
                stride: Optional[int] = None,
                batch_images: int = DEFAULT_BATCH_IMAGES,
-               batch_pixels: Optional[int] = None) -> Dict[str, int]:
+               batch_pixels: Optional[int] = None,
+               pad_views: bool = False) -> Dict[str, int]:
     """Write the map file of every sample that has none yet.
 
     Args:
@@ -437,6 +447,9 @@ def infer_maps(model: torch.nn.Module,
         batch_pixels: at most this many input pixels per batched forward (a view larger
             than that runs alone); None: :func:`default_batch_pixels` (CPU: 256 x 256,
             GPU: 16 x 512 x 512).
+        pad_views: without partners, run all views of an image as one batch padded to its
+            largest view, as the toolbox did before batching by size (reproduces earlier
+            multi-scale maps; see :func:`fused_maps_of_images`).
 
     Without ``partners`` and ``num_partners`` each image runs alone. Ranks split the anchors
     (``samples[rank::world_size]``); partners come from all samples. Every view's data
@@ -476,7 +489,7 @@ def infer_maps(model: torch.nn.Module,
                 fused = [maps for maps, _ in fused_maps_of_images(
                     model, [_read_bgr(samples[index]['img_path']) for index in todo], scales,
                     flip, fusion, [samples[index]['gt_label'] for index in todo],
-                    batch_pixels)]
+                    batch_pixels, pad_views)]
             else:
                 fused = [_grouped_maps(model, samples, index, table, scales, flip, fusion)
                          for index in todo]
