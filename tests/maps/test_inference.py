@@ -123,10 +123,13 @@ class LabelRecordingModel(RedChannelModel):
     def __init__(self):
         super().__init__()
         self.seen = []
+        self.seen_green = []
 
     def test_step(self, data):
         self.seen += [sample.gt_label.tolist() if 'gt_label' in sample else None
                       for sample in data['data_samples']]
+        # which image a view comes from: its green channel (set per image by the test)
+        self.seen_green += [int(image[1].max()) for image in data['inputs']]
         return super().test_step(data)
 
 
@@ -135,12 +138,21 @@ def test_every_view_carries_the_image_labels(tmp_path):
     samples = []
     for index, label in enumerate(([1, 0, 1], [0, 1, 0])):
         path = str(tmp_path / f'img{index}.png')
-        mmcv.imwrite(ramp_image(), path)
+        image = ramp_image()
+        image[..., 1] = 100 * (index + 1)  # tells the views of the two images apart
+        mmcv.imwrite(image, path)
         samples.append(dict(img_id=f'img{index}', img_path=path,
                             gt_label=np.array(label, np.float32)))
     model = LabelRecordingModel()
-    infer_maps(model, samples, str(tmp_path / 'maps'), scales=(1.0, 0.5), flip=True)
+    # image by image (batch_images=1), so that the views come in the images' order
+    infer_maps(model, samples, str(tmp_path / 'maps'), scales=(1.0, 0.5), flip=True,
+               batch_images=1)
     assert model.seen == [[1., 0., 1.]] * 4 + [[0., 1., 0.]] * 4
+    model = LabelRecordingModel()  # batched across images (default): views of one size
+    infer_maps(model, samples, str(tmp_path / 'batched'), scales=(1.0, 0.5), flip=True)
+    labels_of = {100: [1., 0., 1.], 200: [0., 1., 0.]}
+    assert sorted(model.seen_green) == [100] * 4 + [200] * 4
+    assert model.seen == [labels_of[green] for green in model.seen_green]
     model = LabelRecordingModel()  # with partners: each member carries its own labels
     infer_maps(model, samples, str(tmp_path / 'grouped'), scales=(1.0, ), flip=False,
                partners={'img0': ['img1'], 'img1': ['img0']})
