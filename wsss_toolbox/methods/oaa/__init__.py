@@ -2,7 +2,8 @@
 
 Importing this package registers every OAA component:
 
-* :mod:`.store` -- :class:`CumulativeMapStore`, the per-image cumulative maps (Eqs. 4-5, 10);
+* :mod:`.store` -- :class:`CumulativeMapStore`, the per-image cumulative maps (Eqs. 4-5, 10),
+  updated a whole batch at a time (:class:`MapBatchUpdate`);
 * :mod:`.hooks` -- :class:`CumulativeMapRecorderHook` (OAA) and :class:`AttentionDropHook`
   (OAA++'s attention drop layer, Algorithm 1) (``HOOKS``);
 * :mod:`.heads` -- :class:`IntegralAttentionHead`, the integral attention model of OAA+
@@ -28,6 +29,7 @@ from .losses import HybridLoss, MCELoss
 from .steps import CumulativeMaps
 from .store import (
                     CumulativeMapStore,
+                    MapBatchUpdate,
                     MapUpdate,
                     feature_maps_to_image,
                     load_stored_maps,
@@ -46,6 +48,7 @@ __all__ = [
     'IntegralAttentionHead', 'AttentionDropHook', 'CumulativeMapRecorderHook',
     'attention_drop_mask', 'batch_attention', 'occlude', 'preprocessor_fill',
     'score_condition', 'HybridLoss', 'MCELoss', 'CumulativeMapStore', 'MapUpdate',
+    'MapBatchUpdate',
     'feature_maps_to_image', 'sample_geometry', 'LoadCumulativeMaps',
     'PackWSSSInputsWithSoftMaps', 'CumulativeMaps', 'LoadStoredCumulativeMaps',
     'ResizeShortSide', 'ColorJitterBGR', 'attention_maps', 'load_stored_maps',
