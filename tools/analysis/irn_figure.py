@@ -3,6 +3,10 @@ the image, its ground truth, the CAM (maximum over the image's classes), the IRN
 ignored), the boundary map of the affinity network, the walked maps (maximum over classes,
 divided by their maximum) and the random-walk labels, next to the threshold + CRF labels.
 
+``--stats-images N`` also measures, on the first N images, the mean boundary probability on
+the stride-4 grid at ground-truth edges (a 3x3 neighbour with another label), inside objects
+and inside the background, and writes them to ``<out>.json``.
+
     .venv/bin/python tools/analysis/irn_figure.py configs/pipelines/cam-irn_synthetic.py \
         --work-dir work_dirs/irn/cam-irn --cfg-options data_root=data/synthetic_seenet \
         --images 4 --out docs/figures/irn_boundary.png
@@ -27,9 +31,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--walk', default='irn_labels')
     parser.add_argument('--crf', default='pseudo_labels_crf',
                         help='a label step shown for comparison ("" for none)')
+    parser.add_argument('--stats-images', type=int, default=0,
+                        help='boundary statistics on this many images (0: none)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', default='docs/figures/irn_boundary.png')
     return parser.parse_args()
+
+
+def boundary_stats(model, samples, flip: bool) -> dict:
+    """Mean boundary probability at GT edges, inside objects and inside the background."""
+    from wsss_toolbox.methods.irn import image_boundary
+    from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
+    sums, counts = np.zeros(3), np.zeros(3)
+    for sample in samples:
+        boundary = image_boundary(model, load_rgb_image(sample['img_path']), flip).numpy()
+        gt = load_label(sample['seg_map_path'])[::model.stride, ::model.stride].astype(int)
+        padded = np.pad(gt, 1, mode='edge')
+        edge = np.zeros(gt.shape, bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                edge |= padded[1 + dy:1 + dy + gt.shape[0], 1 + dx:1 + dx + gt.shape[1]] != gt
+        valid = gt != 255
+        for index, mask in enumerate((edge & valid, ~edge & valid & (gt > 0),
+                                      ~edge & valid & (gt == 0))):
+            sums[index] += boundary[mask].sum()
+            counts[index] += mask.sum()
+    means = sums / np.maximum(counts, 1)
+    return dict(num_images=len(samples), edge=float(means[0]), object_interior=float(means[1]),
+                background_interior=float(means[2]))
 
 
 def main() -> None:
@@ -95,6 +124,13 @@ def main() -> None:
     fig.savefig(args.out, dpi=90)
     plt.close(fig)
     print(f'figure: {args.out}')
+    if args.stats_images:
+        import json
+        all_samples = maps_step.samples()[0][:args.stats_images]
+        stats = boundary_stats(model, all_samples, walk_step.options['flip'])
+        with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
+            json.dump(stats, f, indent=2)
+        print(stats)
 
 
 if __name__ == '__main__':
