@@ -1,15 +1,16 @@
 """Pixel pairs, their affinity labels, and affinities from a boundary map (IRN, Ahn et al.
-CVPR 2019, Sec. 3.2, Eqs. 1-3).
+CVPR 2019, Sec. 3; the IRN paper is not in shared/papers, so formulas are written out
+instead of equation numbers).
 
 Everything works on the grid of the boundary map, i.e. at stride 4 of the image. A pair is a
 pixel ``p`` and ``p + o`` for an offset ``o`` of :func:`pair_offsets` (half a disc of
 ``radius``: every unordered pair once). The path of an offset is the straight line of grid
 points from ``(0, 0)`` to ``o`` (both ends included), and the affinity of a pair is
 
-    a(p, p + o) = 1 - max_{k in path(o)} B(p + k)                        (IRN Eq. 1)
+    a(p, p + o) = 1 - max_{k in path(o)} B(p + k)                 (IRN's affinity)
 
 so a boundary anywhere between two pixels separates them. Labels of a pair from the seed
-labels (IRN Eq. 2): positive when both pixels carry the same label (split into background and
+labels: positive when both pixels carry the same label (split into background and
 foreground positives), negative when they carry different labels, ignored when either pixel is
 ignored (255) or outside the image.
 """
@@ -77,7 +78,7 @@ def shift_stack(grid: Tensor, offsets, fill: float) -> Tensor:
 
 
 def boundary_to_affinity(boundary: Tensor, radius: int) -> Tensor:
-    """Affinities of every pixel with its :func:`pair_offsets` partners (IRN Eq. 1).
+    """Affinities of every pixel with its :func:`pair_offsets` partners (the formula above).
 
     Args:
         boundary: (N, H, W) or (N, 1, H, W) boundary probabilities in [0, 1].
@@ -99,7 +100,7 @@ def boundary_to_affinity(boundary: Tensor, radius: int) -> Tensor:
 
 
 def affinity_labels(seeds: Tensor, radius: int) -> Dict[str, Tensor]:
-    """Labels of the pairs of (N, H, W) seed labels on the boundary grid (IRN Eq. 2).
+    """Labels of the pairs of (N, H, W) seed labels on the boundary grid (module docstring).
 
     Returns:
         dict of float (N, num_offsets, H, W) masks: ``bg_pos`` (both pixels background),
@@ -119,7 +120,7 @@ def affinity_labels(seeds: Tensor, radius: int) -> Dict[str, Tensor]:
 
 def affinity_loss(affinity: Tensor, labels: Dict[str, Tensor],
                   eps: float = 1e-5) -> Dict[str, Tensor]:
-    """IRN's affinity loss (Eq. 3, as the authors' code weights it): the mean of
+    """IRN's affinity loss (weighted as the authors' code): the mean of
     ``-log(a)`` over background positives and over foreground positives (averaged), and the
     mean of ``-log(1 - a)`` over negatives; the total is ``(positive + negative) / 2``.
 

@@ -1,12 +1,12 @@
 """Random walk on the affinities of a boundary map (IRN, Ahn et al. CVPR 2019, Sec. 4,
-Eqs. 4-5), on the stride-4 grid of the strided maps.
+Sec. 4), on the stride-4 grid of the strided maps.
 
-* dense affinity matrix ``A`` (n x n, n = h w): ``A[p, q] = a(p, q)`` (:mod:`.affinity`, Eq. 1)
+* dense affinity matrix ``A`` (n x n, n = h w): ``A[p, q] = a(p, q)`` (:mod:`.affinity`)
   for pairs closer than ``radius`` (5 in the authors' code), symmetric, ``A[p, p] = 1``,
   0 elsewhere;
-* transition matrix ``T = D^-1 A^beta`` (``beta`` = 10), row-stochastic (Eq. 4);
+* transition matrix ``T = D^-1 A^beta`` (``beta`` = 10), row-stochastic;
 * ``2^t`` steps (t = 8) by squaring ``T`` t times, applied to the maps multiplied by
-  ``1 - B`` (Eq. 5): ``vec(M*) = T^(2^t) vec(M o (1 - B))``. The authors' code normalises the
+  ``1 - B``: ``vec(M*) = T^(2^t) vec(M o (1 - B))``. The authors' code normalises the
   columns and multiplies from the right, ``x T_col^(2^t)``, which is the same (``T_col`` is
   ``T`` transposed since ``A`` is symmetric);
 * labels: the walked maps upsampled to the image size, divided by their maximum over all
@@ -48,7 +48,7 @@ def dense_affinity(boundary: Tensor, radius: int = 5) -> Tensor:
 
 
 def transition_matrix(affinity: Tensor, beta: float = 10.0) -> Tensor:
-    """Row-stochastic ``T = D^-1 A^beta`` (IRN Eq. 4) of a non-negative (n, n) affinity."""
+    """Row-stochastic ``T = D^-1 A^beta`` of a non-negative (n, n) affinity."""
     powered = affinity.clamp(min=0).pow(beta)
     return powered / powered.sum(dim=1, keepdim=True).clamp(min=1e-12)
 
@@ -81,7 +81,7 @@ def walk(maps: Tensor, transition: Tensor, exp_times: int = 8,
 def random_walk_maps(strided_maps: Tensor, boundary: Tensor, beta: float = 10.0,
                      exp_times: int = 8, radius: int = 5, power: str = 'squaring') -> Tensor:
     """Walk (K, h, w) strided maps over the affinities of the (h, w) boundary map: IRN
-    Eq. 5 on ``maps * (1 - B)``; returns (K, h, w)."""
+    IRN's walk of ``maps * (1 - B)``; returns (K, h, w)."""
     if strided_maps.shape[-2:] != boundary.shape[-2:]:
         raise ValueError(f'strided maps {tuple(strided_maps.shape[-2:])} and boundary map '
                          f'{tuple(boundary.shape[-2:])} must share the grid')

@@ -131,6 +131,7 @@ class RandomWalkLabels(PipelineStep):
             0.25, squaring).
         flip: average the boundary logits of the image and of its mirror (authors' code).
         evaluate: score the labels against the ground truth when every image has a mask.
+        nproc: processes of that evaluation (the walk itself runs in this process).
         device: ``'cuda'`` / ``'cpu'``; None takes CUDA when available.
     """
     input_args = ('affinity', 'maps')
