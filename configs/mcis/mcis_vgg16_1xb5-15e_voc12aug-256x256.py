@@ -13,7 +13,8 @@
 #   .venv/bin/python tools/train.py configs/mcis/mcis_vgg16_1xb5-15e_voc12aug-256x256.py \
 #       --cfg-options model.backbone.pretrained=checkpoints/vgg16-397923af.pth
 # then the maps (authors' fusion, 3 related images), labels and DeepLab:
-#   .venv/bin/python tools/pipeline.py configs/pipelines/mcis_voc12.py --work-dir work_dirs/mcis_voc12
+#   .venv/bin/python tools/pipeline.py configs/pipelines/mcis_voc12.py \
+#       --work-dir work_dirs/mcis_voc12
 _base_ = ['../cam/cam_vgg16_1xb5-15e_voc12aug-224x224.py']
 # ColorJitterBGR is OAA's transform (the same torchvision ColorJitter on BGR images)
 custom_imports = dict(imports=['wsss_toolbox.methods.mcis', 'wsss_toolbox.methods.oaa'],

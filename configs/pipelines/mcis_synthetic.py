@@ -13,7 +13,7 @@ custom_imports = dict(imports=['wsss_toolbox.methods.mcis'], allow_failed_import
 
 steps = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'stage3', 'test', 'maps_single',
          'eval_maps_single', 'pseudo_labels_single', 'stage3_single', 'test_single', 'summary']
-stage1 = dict(config='../mcis/mcis_tiny_1xb8-8e_synthetic-128x128.py')
+stage1 = dict(config='../mcis/mcis_tiny_1xb8-4e_synthetic-128x128.py')
 maps = dict(_delete_=True, type='MCISInferMaps', classifier='stage1', split='train',
             mode='fusion', num_related=3, related_seed=0)
 _mcis_labels = dict(type='SaliencyLabelGenerator', att_threshold=0.3, conflict_threshold=0.99,

@@ -9,7 +9,7 @@ from conftest import PYTHON, run_tool
 
 from wsss_toolbox.engine import load_local_checkpoint
 
-CONFIG = osp.join('configs', 'mcis', 'mcis_tiny_1xb8-8e_synthetic-128x128.py')
+CONFIG = osp.join('configs', 'mcis', 'mcis_tiny_1xb8-4e_synthetic-128x128.py')
 NUM_TRAIN = 8
 
 

@@ -9,7 +9,7 @@
 # flip and the 0.75x copy: the authors' third one, the 2x copy (4x the pixels), alone would
 # double stage 1 on the 2-core CPU benchmark (VOC config: all three).
 #
-#   .venv/bin/python tools/train.py configs/mcis/mcis_tiny_1xb8-8e_synthetic-128x128.py
+#   .venv/bin/python tools/train.py configs/mcis/mcis_tiny_1xb8-4e_synthetic-128x128.py
 # or all three stages: configs/pipelines/mcis_synthetic.py (multi-round maps with the authors'
 # fusion and, from the same classifier, single-round maps).
 _base_ = ['../cam/cam_tiny_1xb16-8e_synthetic-128x128.py']
