@@ -50,7 +50,8 @@ def draw(curves: List[dict], labels: List[str], title: str, out: str) -> str:
         axis.plot([curve['peak_threshold']], [100 * curve['peak_iou']], 'o',
                   color=line.get_color())
     axis.set_xlim(0, 255)
-    axis.set_ylim(0, 100)
+    top = max(100 * curve['peak_iou'] for curve in curves)
+    axis.set_ylim(0, min(100, 10 * (int(top) // 10) + 20))
     axis.set_xlabel('threshold t (map scaled to 0..255 per image)')
     axis.set_ylabel('IoU(t) %')
     axis.set_title(title)
