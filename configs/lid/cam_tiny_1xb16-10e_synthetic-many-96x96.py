@@ -3,8 +3,6 @@
 # --image-size 96 --num-train 2000`): the baseline of the track-3 fixes and ADL
 # (configs/lid/README.md). Tiny network from scratch on CPU.
 _base_ = ['../cam/cam_tiny_1xb16-8e_synthetic-128x128.py']
-custom_imports = dict(imports=['wsss_toolbox.models.losses.softmax_cross_entropy_loss'],
-                      allow_failed_imports=False)
 data_root = 'data/synthetic_many'
 num_classes = 50
 # one class per image: softmax cross-entropy, as WSOL classifiers (the multi-label sigmoid

@@ -9,8 +9,6 @@
 # The result of the track (Peak-IoU, Peak-Threshold, the curve) comes from the pipeline
 # configs/pipelines/cam-wsol_clsloc.py (maps of the val images -> EvaluatePeakIoU).
 _base_ = ['../_base_/schedules/cls_sgd_epochs.py', '../_base_/default_runtime.py']
-custom_imports = dict(imports=['wsss_toolbox.models.losses.softmax_cross_entropy_loss'],
-                      allow_failed_imports=False)
 data_root = 'data/ILSVRC'
 num_classes = 1000
 input_size = (224, 224)

@@ -3,7 +3,6 @@
 # them with the track's metric: the IoU-threshold curve over t = 0..255, Peak-IoU and
 # Peak-Threshold (summary.json, peak_iou/curve.json; figure: tools/analysis/lid_curve_figure.py).
 #   .venv/bin/python tools/pipeline.py configs/pipelines/cam-wsol_clsloc.py --work-dir DIR
-custom_imports = dict(imports=['wsss_toolbox.pipeline.lid_steps'], allow_failed_imports=False)
 data_root = 'data/ILSVRC'
 steps = ['stage1', 'maps', 'peak_iou', 'summary']
 stage1 = dict(type='TrainClassifier', config='../lid/cam_vgg16_1xb32-6e_clsloc-224x224.py',

@@ -6,7 +6,6 @@
 #       --work-dir work_dirs/wsol_synthetic
 # Other classifiers: stage1.config=../lid/cam-tap_tiny_1xb16-10e_synthetic-many-96x96.py,
 # ../adl/adl_tiny_1xb16-10e_synthetic-many-96x96.py, ... (configs/lid/README.md).
-custom_imports = dict(imports=['wsss_toolbox.pipeline.lid_steps'], allow_failed_imports=False)
 data_root = 'data/synthetic_many'
 synthetic_benchmark = dict(variant='many-classes', num_train=2000, num_val=300, image_size=96,
                            seed=0, num_workers=2)

@@ -5,7 +5,6 @@
 # (`test_results/`: one PNG per image, 0 = background, k + 1 = class k of LID/classes.txt;
 # the folder's classes.txt and README.txt say so). Layout: configs/lid/README.md.
 #   .venv/bin/python tools/pipeline.py configs/pipelines/cam_lid200.py --work-dir DIR
-custom_imports = dict(imports=['wsss_toolbox.pipeline.lid_steps'], allow_failed_imports=False)
 data_root = 'data/ILSVRC'
 steps = ['stage1', 'maps', 'pseudo_labels', 'stage3', 'val', 'test_results', 'summary']
 stage1 = dict(type='TrainClassifier', config='../lid/cam_vgg16_1xb16-10e_lid200-224x224.py',

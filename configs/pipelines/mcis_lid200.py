@@ -6,8 +6,7 @@
 # configs/pipelines/cam_lid200.py.
 #   .venv/bin/python tools/pipeline.py configs/pipelines/mcis_lid200.py --work-dir DIR
 _base_ = ['./cam_lid200.py']
-custom_imports = dict(imports=['wsss_toolbox.pipeline.lid_steps', 'wsss_toolbox.methods.mcis'],
-                      allow_failed_imports=False)
+custom_imports = dict(imports=['wsss_toolbox.methods.mcis'], allow_failed_imports=False)
 _class_file = 'LID/classes.txt'
 stage1 = dict(
     config='../mcis/mcis_vgg16_1xb5-15e_lid20-256x256.py',

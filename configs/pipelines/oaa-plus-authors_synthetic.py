@@ -5,9 +5,9 @@
 #   .venv/bin/python tools/pipeline.py configs/pipelines/oaa-plus-authors_synthetic.py \
 #       --work-dir work_dirs/compare/oaa-plus-authors
 # To take the stored maps of an OAA run made elsewhere (e.g. oaa-authors_synthetic.py's):
+#   M=stage1.cfg_options.train_dataloader.dataset.pipeline.1.map_dir
 #   --cfg-options "steps=[stage1,maps,eval_maps,pseudo_labels,stage3,test,summary]" \
-#       stage1.input_dirs=None \
-#       stage1.cfg_options.train_dataloader.dataset.pipeline.1.map_dir=work_dirs/compare/oaa-authors/stage1/cumulative_maps_raw
+#       stage1.input_dirs=None $M=work_dirs/compare/oaa-authors/stage1/cumulative_maps_raw
 _base_ = ['./oaa-plus_synthetic.py']
 stage0 = dict(config='../oaa/oaa-authors_tiny_1xb16-8e_synthetic-128x128.py')
 stage0_maps = dict(source='export_raw_dir')

@@ -1,6 +1,7 @@
 """The pipeline: registered steps run in config order, cached by fingerprint (tools/pipeline.py)."""
 from .base_step import PipelineStep
 from .config import PipelineConfigError, check_pipeline_config, load_pipeline_config
+from .lid_steps import EvaluatePeakIoU, TestSegmentorLID, WriteSegmentationResults
 from .lock import WorkDirLock, WorkDirLockedError
 from .runner import PipelineRunner, read_json, write_json
 from .steps import (
@@ -22,5 +23,5 @@ __all__ = [
     'WorkDirLock', 'WorkDirLockedError', 'PipelineRunner', 'read_json', 'write_json',
     'EvaluateMaps', 'InferMaps', 'MakePseudoLabels', 'RefineLabels', 'Summarize',
     'TestSegmentor', 'TrainClassifier', 'TrainSegmentor', 'TrainStep', 'format_table',
-    'latest_checkpoint_in'
+    'latest_checkpoint_in', 'EvaluatePeakIoU', 'TestSegmentorLID', 'WriteSegmentationResults'
 ]

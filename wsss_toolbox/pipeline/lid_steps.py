@@ -1,7 +1,6 @@
 """Pipeline steps of the LID 2020 tracks (configs/lid/README.md): the track-3 result of a map
 step (IoU-threshold curve, Peak-IoU, Peak-Threshold), the track-1 validation metrics side by
-side, and the track-1 result files of a test split. Pipeline configs load them with
-``custom_imports = dict(imports=['wsss_toolbox.pipeline.lid_steps'], ...)``."""
+side, and the track-1 result files of a test split (registered with the core steps)."""
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional

@@ -1,3 +1,4 @@
 from .multilabel_soft_margin_loss import MultiLabelSoftMarginLoss
+from .softmax_cross_entropy_loss import SoftmaxCrossEntropyLoss
 
-__all__ = ['MultiLabelSoftMarginLoss']
+__all__ = ['MultiLabelSoftMarginLoss', 'SoftmaxCrossEntropyLoss']

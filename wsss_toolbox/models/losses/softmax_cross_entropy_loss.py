@@ -1,6 +1,5 @@
 """Softmax cross-entropy for single-label images (WSOL, LID 2020 track 3: one class per
-image), as the CAM / ADL / Bae et al. ImageNet and CUB classifiers are trained. Load it in a
-config with ``custom_imports`` (``wsss_toolbox.models.losses.softmax_cross_entropy_loss``)."""
+image), as the CAM / ADL / Bae et al. ImageNet and CUB classifiers are trained."""
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
