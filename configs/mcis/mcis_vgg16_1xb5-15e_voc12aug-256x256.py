@@ -49,8 +49,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageWithCheck'),
+    dict(type='LoadWSSSAnnotations'),  # before any geometric transform
     dict(type='Resize', scale=input_size, keep_ratio=False),
-    dict(type='LoadWSSSAnnotations'),
     dict(type='PackWSSSInputs'),
 ]
 train_dataloader = dict(

@@ -24,6 +24,38 @@ def scope():
     torch.set_num_threads(1)
 
 
+GEOMETRIC = ('Resize', 'RandomResize', 'RandomCrop', 'RecordedRandomCrop', 'RandomFlip',
+             'ResizeShortSide')
+
+
+def dataset_pipelines(node):
+    """Every ``pipeline`` list of a config, wherever it sits (datasets, wrapped datasets)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'pipeline' and isinstance(value, list):
+                yield value
+            else:
+                yield from dataset_pipelines(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from dataset_pipelines(value)
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*', '*.py'))),
+                         ids=lambda path: osp.relpath(path, osp.join(REPO_ROOT, 'configs')))
+def test_masks_are_loaded_before_any_geometric_transform(path):
+    """LoadWSSSAnnotations refuses an image that was already resized (the mask would no longer
+    match it): every config loads the masks first, so mmcv's transforms move them along."""
+    if '/pipelines/' in path:
+        pytest.skip('pipeline configs name stage configs, checked as those')
+    cfg = Config.fromfile(path)
+    for pipeline in dataset_pipelines(cfg.to_dict()):
+        types = [step.get('type') for step in pipeline if isinstance(step, dict)]
+        if 'LoadWSSSAnnotations' in types:
+            before = types[:types.index('LoadWSSSAnnotations')]
+            assert not set(before) & set(GEOMETRIC), (path, types)
+
+
 @pytest.mark.parametrize('path', STAGE1_CONFIGS, ids=osp.basename)
 def test_stage1_config_builds_and_runs_a_dry_forward(path):
     cfg = Config.fromfile(path)

@@ -12,8 +12,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageWithCheck'),
+    dict(type='LoadWSSSAnnotations'),  # before any geometric transform: Resize moves the mask
     dict(type='Resize', scale=input_size, keep_ratio=False),
-    dict(type='LoadWSSSAnnotations'),
     dict(type='PackWSSSInputs'),
 ]
 voc_train = dict(
