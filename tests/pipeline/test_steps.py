@@ -52,3 +52,22 @@ def test_step_options_are_checked(tmp_path):
     cfg = load_pipeline_config(CONFIG, {'stage3.labels': 'maps_typo'})
     with pytest.raises(PipelineConfigError, match='maps_typo'):
         PipelineRunner(cfg, str(tmp_path))
+
+
+def test_data_root_reaches_the_datasets_inside_wrappers(tmp_path):
+    """The pipeline's data_root is set on the datasets that read files, through wrappers such
+    as ImageGroupDataset (cross-image methods) and ConcatDataset."""
+    register_all_modules()
+    stage = tmp_path / 'wrapped.py'
+    stage.write_text(
+        "inner = dict(type='SyntheticImageLabelDataset', data_root='elsewhere')\n"
+        "train_dataloader = dict(dataset=dict(type='ImageGroupDataset', dataset=inner))\n"
+        "val_dataloader = dict(dataset=dict(type='ConcatDataset', datasets=[inner, inner]))\n"
+        "test_dataloader = dict(dataset=inner)\n")
+    runner = PipelineRunner(load_pipeline_config(CONFIG, {'data_root': 'data/here'}),
+                            str(tmp_path / 'work'))
+    cfg = runner.stage_config(str(stage), None, 'stage1')
+    assert cfg.train_dataloader.dataset.dataset.data_root == 'data/here'
+    assert 'data_root' not in cfg.train_dataloader.dataset
+    assert [d.data_root for d in cfg.val_dataloader.dataset.datasets] == ['data/here'] * 2
+    assert cfg.test_dataloader.dataset.data_root == 'data/here'

@@ -53,6 +53,18 @@ def read_json(path: str) -> Optional[dict]:
         return json.load(f)
 
 
+def _set_data_root(dataset_cfg: dict, data_root: str) -> None:
+    """Set ``data_root`` on the dataset(s) that read files: through wrappers (a ``dataset``
+    or ``datasets`` key, e.g. ``ImageGroupDataset``, ``ConcatDataset``) to the wrapped ones."""
+    if isinstance(dataset_cfg.get('dataset'), dict):
+        _set_data_root(dataset_cfg['dataset'], data_root)
+    elif isinstance(dataset_cfg.get('datasets'), (list, tuple)):
+        for inner in dataset_cfg['datasets']:
+            _set_data_root(inner, data_root)
+    else:
+        dataset_cfg['data_root'] = data_root
+
+
 class PipelineRunner:
     """Builds the steps of a pipeline config and runs them (``tools/pipeline.py``).
 
@@ -113,7 +125,7 @@ class PipelineRunner:
         if data_root is not None:
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
                 if cfg.get(loader) is not None:
-                    cfg[loader]['dataset']['data_root'] = data_root
+                    _set_data_root(cfg[loader]['dataset'], data_root)
         cfg.work_dir = self.path(step_name)
         # one visualizer instance per step (mmengine keeps them by name in the process)
         if cfg.get('visualizer') is not None:
