@@ -66,6 +66,7 @@ def test_train_with_pairs_and_two_process_torchrun_give_the_same_weights(benchma
     assert 'head.affinity.weight' in a and 'head.co_classifier.weight' in a
 
 
+@pytest.mark.filterwarnings('ignore:.*single training image')
 def test_the_hook_rejects_a_plain_dataset_and_warns_about_a_plain_sampler(benchmark):
     from types import SimpleNamespace
 
