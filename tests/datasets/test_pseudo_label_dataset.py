@@ -208,3 +208,18 @@ def test_images_without_tags_are_skipped_in_every_stage(tmp_path):
         f.write('val_00000\n')
     with pytest.raises(ValueError, match=r'None of the images .* is in .*labelled_images\.txt'):
         _stage3(root, label_dir)
+
+
+def test_a_group_wrapper_lists_the_images_it_wraps_once(tmp_path):
+    """Stage 2 of a cross-image method reads its training set through the wrapper config
+    (ImageGroupDataset): the images of the wrapped dataset, each once, in its order."""
+    from tiny_benchmark import dataset_cfg, write_tiny_benchmark
+
+    from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
+    root = write_tiny_benchmark(str(tmp_path / 'bench'))
+    plain, meta = samples_from_dataset_cfg(dataset_cfg(root))
+    wrapped, wrapped_meta = samples_from_dataset_cfg(
+        dict(type='ImageGroupDataset', group_size=2, dataset=dataset_cfg(root)))
+    assert [s['img_id'] for s in wrapped] == [s['img_id'] for s in plain]
+    assert len({s['img_id'] for s in wrapped}) == len(wrapped) == 6
+    assert wrapped_meta['classes'] == meta['classes']

@@ -40,6 +40,8 @@ def dataset_cfg_from_config(cfg: Config, key: Optional[str] = None,
 def samples_from_dataset_cfg(dataset_cfg: dict) -> tuple:
     """Build the dataset (without its pipeline) and return ``(samples, metainfo)``.
 
+    A wrapper of one dataset (a ``dataset=`` config, e.g. ``ImageGroupDataset`` of the
+    cross-image methods) lists the images of the dataset it wraps, each once, in its order.
     ``img_id`` is derived from the image file name for datasets (e.g. mmseg's) whose items
     lack it.
     """
@@ -51,6 +53,8 @@ def samples_from_dataset_cfg(dataset_cfg: dict) -> tuple:
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     dataset_cfg = copy.deepcopy(dict(dataset_cfg))
+    while isinstance(dataset_cfg.get('dataset'), dict):  # a wrapper: the images it wraps
+        dataset_cfg = dict(dataset_cfg['dataset'])
     dataset_cfg['pipeline'] = []
     dataset_cfg['lazy_init'] = False
     dataset = DATASETS.build(dataset_cfg)
