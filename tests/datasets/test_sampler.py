@@ -185,3 +185,17 @@ def test_runner_builds_the_group_loader_from_a_config(group_dataset):
     batch = next(iter(loader))
     assert len(batch['inputs']) == 6
     assert sum(s.group_position == 0 for s in batch['data_samples']) == 2
+
+
+def test_group_dataset_hands_overrides_to_the_wrapped_config(group_dataset, tmp_path):
+    """``train_dataloader.dataset.data_root=...`` (or ``pipeline``) on the wrapper reaches the
+    image dataset, as without the wrapper; on a built dataset it is an error."""
+    from wsss_toolbox.registry import DATASETS
+    inner = dict(group_dataset['dataset'])
+    data_root = inner.pop('data_root')
+    dataset = DATASETS.build(dict(group_dataset, dataset=dict(inner, data_root='nowhere'),
+                                  data_root=data_root, pipeline=[]))
+    assert len(dataset) == 6 and dataset.dataset.data_root == data_root
+    assert set(dataset.get_data_info(0)) >= {'img_path', 'gt_label'}
+    with pytest.raises(TypeError, match=r"\['data_root'\] can only be set on a dataset config"):
+        ImageGroupDataset(DATASETS.build(group_dataset['dataset']), data_root=data_root)

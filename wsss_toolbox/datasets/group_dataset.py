@@ -29,13 +29,26 @@ class ImageGroupDataset:
         group_size: images per group when indexed by an int.
         seed: seed of the partners drawn for int indices.
         exclude_anchor: see :class:`ClassPairSampler`.
+        **dataset_overrides: set on the wrapped dataset's config (``data_root``, ``pipeline``,
+            ``ann_file`` ...), so ``train_dataloader.dataset.data_root=...`` reaches the images
+            as it does without the wrapper.
+
+    Raises:
+        TypeError: overrides given with an already built dataset.
     """
 
     def __init__(self,
                  dataset: Union[dict, BaseDataset],
                  group_size: int = 2,
                  seed: int = 0,
-                 exclude_anchor: bool = False) -> None:
+                 exclude_anchor: bool = False,
+                 **dataset_overrides) -> None:
+        if dataset_overrides:
+            if not isinstance(dataset, dict):
+                raise TypeError(
+                    f'{type(self).__name__}: {sorted(dataset_overrides)} can only be set on a '
+                    f'dataset config, not on a built {type(dataset).__name__}')
+            dataset = dict(dataset, **dataset_overrides)
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         if group_size < 1:
