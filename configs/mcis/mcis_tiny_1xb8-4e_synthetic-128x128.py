@@ -40,7 +40,7 @@ train_dataloader = dict(
     collate_fn=dict(type='group_collate'),
     dataset=dict(
         _delete_=True,
-        type='MCISPairDataset',
+        type='ImageGroupDataset',
         group_size=2,
         dataset={{_base_.train_dataloader.dataset}}))
 custom_hooks = [dict(type='MCISTrainingHook')]

@@ -59,7 +59,7 @@ train_dataloader = dict(
     collate_fn=dict(type='group_collate'),
     dataset=dict(
         _delete_=True,
-        type='MCISPairDataset',
+        type='ImageGroupDataset',
         group_size=2,
         dataset=dict(
             type='VOCImageLabelDataset',

@@ -20,7 +20,7 @@ def test_every_mcis_config_loads_its_method_and_trains_on_pairs():
         assert cfg.model.type == 'MCISClassifier' and cfg.model.head.type == 'MCISHead'
         loader = cfg.train_dataloader
         assert loader.sampler.type == 'ClassPairSampler' and loader.sampler.group_size == 2
-        assert loader.dataset.type == 'MCISPairDataset' and loader.collate_fn.type == \
+        assert loader.dataset.type == 'ImageGroupDataset' and loader.collate_fn.type == \
             'group_collate'
         assert dict(type='MCISTrainingHook') in cfg.custom_hooks
 

@@ -73,15 +73,16 @@ def test_the_hook_rejects_a_plain_dataset_and_warns_about_a_plain_sampler(benchm
     from mmengine.dataset import DefaultSampler
 
     from wsss_toolbox.datasets import ClassPairSampler, SyntheticWSSSDataset
-    from wsss_toolbox.methods.mcis import MCISPairDataset, MCISTrainingHook
+    from wsss_toolbox.datasets import ImageGroupDataset
+    from wsss_toolbox.methods.mcis import MCISTrainingHook
     hook = MCISTrainingHook()
     images = SyntheticWSSSDataset(data_root=benchmark, split='train', pipeline=[])
     plain = SimpleNamespace(train_dataloader=SimpleNamespace(
         dataset=images, sampler=DefaultSampler(images, shuffle=False)))
     with pytest.raises(TypeError, match='train_dataloader.dataset is SyntheticWSSSDataset'):
         hook.before_train(plain)
-    pairs = MCISPairDataset(dict(type='SyntheticWSSSDataset', data_root=benchmark,
-                                 split='train', pipeline=[]))
+    pairs = ImageGroupDataset(dict(type='SyntheticWSSSDataset', data_root=benchmark,
+                                   split='train', pipeline=[]))
     fixed = SimpleNamespace(train_dataloader=SimpleNamespace(
         dataset=pairs, sampler=DefaultSampler(pairs, shuffle=False)))
     with pytest.warns(UserWarning, match='train_dataloader.sampler is DefaultSampler'):

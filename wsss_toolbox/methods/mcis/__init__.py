@@ -7,8 +7,6 @@ Importing this package registers:
   :func:`contrastive_features` (Eqs. 6-8), :func:`label_intersection`,
   :func:`label_difference`;
 * :mod:`.classifiers` -- :class:`MCISClassifier` (``MODELS``; the authors' self-pairs);
-* :mod:`.datasets` -- :class:`MCISPairDataset` (``DATASETS``; the core's
-  ``ImageGroupDataset`` passing ``data_root``/``pipeline`` to the image dataset);
 * :mod:`.hooks` -- :class:`MCISTrainingHook` (``HOOKS``; contrastive warm-up epoch, pair
   data checks);
 * :mod:`.inference` -- :func:`infer_mcis_maps` (single-round, multi-round, authors' fusion);
@@ -17,7 +15,6 @@ Importing this package registers:
 Pairs come from the core's ``ClassPairSampler`` + ``ImageGroupDataset`` + ``group_collate``.
 """
 from .classifiers import MCISClassifier
-from .datasets import MCISPairDataset
 from .heads import (
     MCISHead,
     co_attention,
@@ -31,7 +28,7 @@ from .inference import fuse_authors_maps, infer_mcis_maps, mcis_image_maps, samp
 from .steps import MCISInferMaps
 
 __all__ = [
-    'MCISHead', 'MCISClassifier', 'MCISPairDataset', 'MCISTrainingHook', 'MCISInferMaps',
+    'MCISHead', 'MCISClassifier', 'MCISTrainingHook', 'MCISInferMaps',
     'co_attention', 'contrastive_features', 'group_pairs', 'label_intersection', 'label_difference',
     'infer_mcis_maps', 'mcis_image_maps', 'fuse_authors_maps', 'sample_related_images'
 ]
