@@ -72,8 +72,7 @@ def test_the_hook_rejects_a_plain_dataset_and_warns_about_a_plain_sampler(benchm
 
     from mmengine.dataset import DefaultSampler
 
-    from wsss_toolbox.datasets import ClassPairSampler, SyntheticWSSSDataset
-    from wsss_toolbox.datasets import ImageGroupDataset
+    from wsss_toolbox.datasets import ClassPairSampler, ImageGroupDataset, SyntheticWSSSDataset
     from wsss_toolbox.methods.mcis import MCISTrainingHook
     hook = MCISTrainingHook()
     images = SyntheticWSSSDataset(data_root=benchmark, split='train', pipeline=[])
