@@ -8,6 +8,9 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 STAMP := $(VENV)/.setup-done
 # pytest options; e.g. `make test PYTEST_ARGS="-k registry"`
 PYTEST_ARGS ?=
+# pytest-xdist worker processes (one per core; 0 = run in this process). Test files stay
+# whole on one worker (--dist loadfile), so module fixtures are built once.
+PYTEST_WORKERS ?= 2
 
 .PHONY: setup demo test lint clean-venv
 
@@ -38,7 +41,7 @@ lint: setup
 # One torch thread per process: the data-loader workers and CRF pools use the other core,
 # and on two cores oversubscribed torch threads are several times slower, not faster.
 test: setup
-	OMP_NUM_THREADS=1 $(VPY) -m pytest tests $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(VPY) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: setup
 	OMP_NUM_THREADS=1 $(VPY) tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo

@@ -49,7 +49,7 @@ train_dataloader = dict(
     batch_size=8,  # groups; the model sees 8 * group_size images
     sampler=dict(_delete_=True, type='ClassPairSampler', group_size=group_size, shuffle=True),
     collate_fn=dict(type='group_collate'),
-    dataset=dict(_delete_=True, type='RPNetGroupDataset', group_size=group_size,
+    dataset=dict(_delete_=True, type='ImageGroupDataset', group_size=group_size,
                  dataset={{_base_.train_dataloader.dataset}}))
 custom_hooks = [dict(type='GroupSizeCheckHook')]
 

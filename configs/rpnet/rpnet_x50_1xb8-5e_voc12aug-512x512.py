@@ -72,7 +72,7 @@ train_dataloader = dict(
     batch_size=8,  # pairs: 16 images per step
     sampler=dict(_delete_=True, type='ClassPairSampler', group_size=group_size, shuffle=True),
     collate_fn=dict(type='group_collate'),
-    dataset=dict(_delete_=True, type='RPNetGroupDataset', group_size=group_size,
+    dataset=dict(_delete_=True, type='ImageGroupDataset', group_size=group_size,
                  dataset=dict(type='VOCImageLabelDataset', data_root='data/VOCdevkit/VOC2012',
                               ann_file='ImageSets/Segmentation/train_aug.txt',
                               data_prefix=dict(img_path='JPEGImages',

@@ -4,16 +4,19 @@
 #   bash tools/analysis/run_synthetic_comparison.sh [WORK_ROOT [METHOD ...]]
 # WORK_ROOT defaults to work_dirs/compare, the methods to all of them in dependency order
 # (cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus oaa-authors oaa-drop-authors
-# seenet-cam seenet seenet-nosignflip). OAA+ / OAA++⁺ reuse the
-# cumulative maps of the OAA / OAA++ runs in WORK_ROOT (their `maps` step) instead of
-# training stage 0 again (the route described in configs/pipelines/oaa-plus_synthetic.py).
+# oaa-plus-authors oaa-drop-plus-authors seenet-cam seenet seenet-nosignflip mcis cam-irn
+# rpnet rpnet-irn). OAA+ / OAA++⁺ reuse the cumulative maps of the OAA / OAA++ runs in
+# WORK_ROOT (their `maps` step; with the authors' settings the stored maps the recorder wrote
+# to stage1/cumulative_maps_raw) instead of training stage 0 again (the route described in
+# configs/pipelines/oaa-plus_synthetic.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=${1:-work_dirs/compare}
 shift || true
 METHODS=("$@")
 ALL=(cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus oaa-authors oaa-drop-authors
-     seenet-cam seenet seenet-nosignflip)
+     oaa-plus-authors oaa-drop-plus-authors seenet-cam seenet seenet-nosignflip mcis cam-irn
+     rpnet rpnet-irn)
 [ ${#METHODS[@]} -gt 0 ] || METHODS=("${ALL[@]}")
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -26,6 +29,9 @@ for method in "${METHODS[@]}"; do
     oaa|oaa-drop) options=(--cfg-options "$SNAPSHOTS") ;;
     oaa-plus) options=(--cfg-options "${NO_STAGE0[@]}" "$MAPS_KEY=$ROOT/oaa/maps") ;;
     oaa-drop-plus) options=(--cfg-options "${NO_STAGE0[@]}" "$MAPS_KEY=$ROOT/oaa-drop/maps") ;;
+    oaa-plus-authors|oaa-drop-plus-authors)
+      options=(--cfg-options "${NO_STAGE0[@]}"
+               "$MAPS_KEY=$ROOT/${method%-plus-authors}-authors/stage1/cumulative_maps_raw") ;;
   esac
   "$PY" tools/pipeline.py "configs/pipelines/${method}_synthetic.py" --work-dir "$ROOT/$method" \
     "${options[@]}"

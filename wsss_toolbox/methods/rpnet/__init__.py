@@ -11,13 +11,10 @@ Importing this package registers:
 * :mod:`.classifier` -- :class:`RPNetClassifier` (``MODELS``; the extra scales of ``L_s``);
 * :mod:`.hooks` -- :class:`GroupSizeCheckHook` (``HOOKS``; warns about classes with fewer
   images than the group size);
-* :mod:`.datasets` -- :class:`RPNetGroupDataset` (``DATASETS``; the core's
-  ``ImageGroupDataset`` that forwards ``data_root``/``pipeline``/... to the wrapped dataset).
 
-Training data: ``RPNetGroupDataset`` + the core's ``ClassPairSampler`` + ``group_collate``.
+Training data: the core's ``ImageGroupDataset`` + ``ClassPairSampler`` + ``group_collate``.
 """
 from .classifier import RPNetClassifier
-from .datasets import RPNetGroupDataset
 from .heads import (
     NonLocalBlock,
     RPNetHead,
@@ -35,7 +32,7 @@ from .heads import (
 from .hooks import GroupSizeCheckHook
 
 __all__ = [
-    'RPNetHead', 'RPNetClassifier', 'RPNetGroupDataset', 'GroupSizeCheckHook', 'NonLocalBlock',
+    'RPNetHead', 'RPNetClassifier', 'GroupSizeCheckHook', 'NonLocalBlock',
     'confident_mask', 'discard_part', 'masked_average_pooling', 'share_within_groups',
     'prototype_similarity', 'max_normalised_similarity', 'gaussian_kernel', 'gaussian_smooth',
     'normalised_label_cams', 'cam_similarity_loss'
