@@ -7,6 +7,7 @@ from .runner import PipelineRunner, read_json, write_json
 from .steps import (
                     EvaluateMaps,
                     InferMaps,
+                    LabelFolderStep,
                     MakePseudoLabels,
                     RefineLabels,
                     Summarize,
@@ -21,7 +22,7 @@ from .steps import (
 __all__ = [
     'PipelineStep', 'PipelineConfigError', 'check_pipeline_config', 'load_pipeline_config',
     'WorkDirLock', 'WorkDirLockedError', 'PipelineRunner', 'read_json', 'write_json',
-    'EvaluateMaps', 'InferMaps', 'MakePseudoLabels', 'RefineLabels', 'Summarize',
+    'EvaluateMaps', 'InferMaps', 'LabelFolderStep', 'MakePseudoLabels', 'RefineLabels', 'Summarize',
     'TestSegmentor', 'TrainClassifier', 'TrainSegmentor', 'TrainStep', 'format_table',
     'latest_checkpoint_in', 'EvaluatePeakIoU', 'TestSegmentorLID', 'WriteSegmentationResults'
 ]

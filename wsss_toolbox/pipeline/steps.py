@@ -223,8 +223,40 @@ def _percent(value: Optional[float]) -> Optional[float]:
     return None if value is None else 100 * float(value)
 
 
+class LabelFolderStep(PipelineStep):
+    """A step whose output is a folder of pseudo-label PNGs, one per image of
+    :meth:`samples`: evaluated against the ground truth like every label folder, its summary row
+    and its missing-file check shared (MakePseudoLabels, IRN's RandomWalkLabels ...)."""
+    summary_label = ''
+
+    def evaluate_folder(self, samples: List[dict], classes: List[str],
+                        nproc: int = 1) -> Optional[Dict[str, Any]]:
+        """The label metrics of the folder when ``evaluate`` is on and every image has a
+        mask, else None."""
+        from wsss_toolbox.evaluation import evaluate_labels
+        if not (self.options.get('evaluate', True)
+                and all(s.get('seg_map_path') for s in samples)):
+            return None
+        names = ['background'] + list(classes)
+        return evaluate_labels(samples, self.out_dir, len(names), class_names=names,
+                               nproc=nproc)
+
+    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
+        from wsss_toolbox.pseudo_labels.label_io import label_path
+        return super().missing_outputs(result) or missing_image_files(self, label_path,
+                                                                       'pseudo label')
+
+    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
+        if 'eval' not in result:
+            return []
+        name = f'{self.name} ({self.summary_label})' if self.summary_label else self.name
+        return [dict(kind='labels', step=self.name, name=name,
+                     mIoU=_percent(result['eval']['metrics']['mIoU']),
+                     ignored=_percent(result['eval']['ignored_fraction']), value=None)]
+
+
 @PIPELINE_STEPS.register_module()
-class MakePseudoLabels(PipelineStep):
+class MakePseudoLabels(LabelFolderStep):
     """Stage 2b: a label generator (``LABEL_GENERATORS``) and optional refiners turn the map
     files of the ``maps`` step into pseudo-label PNGs; evaluated against the ground truth when
     every image has a mask (``evaluate=True``)."""
@@ -246,7 +278,6 @@ class MakePseudoLabels(PipelineStep):
         return map_step(self, 'maps').samples()
 
     def run(self) -> Dict[str, Any]:
-        from wsss_toolbox.evaluation import evaluate_labels
         from wsss_toolbox.pseudo_labels import generate_pseudo_labels
         generator, refiners, map_dir = self.label_recipe()
         samples, classes = self.samples()
@@ -256,23 +287,10 @@ class MakePseudoLabels(PipelineStep):
         summary = generate_pseudo_labels(samples, map_dir, self.out_dir, generator, refiners,
                                          nproc=nproc)
         result = dict(ignored_fraction=summary['ignored_fraction'])
-        if self.options['evaluate'] and all(s.get('seg_map_path') for s in samples):
-            names = ['background'] + classes
-            result['eval'] = evaluate_labels(samples, self.out_dir, len(names),
-                                             class_names=names, nproc=nproc)
+        metrics = self.evaluate_folder(samples, classes, nproc)
+        if metrics is not None:
+            result['eval'] = metrics
         return result
-
-    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
-        from wsss_toolbox.pseudo_labels.label_io import label_path
-        return super().missing_outputs(result) or missing_image_files(self, label_path,
-                                                                       'pseudo label')
-
-    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
-        if 'eval' not in result:
-            return []
-        return [dict(kind='labels', step=self.name, name=self.name,
-                     mIoU=_percent(result['eval']['metrics']['mIoU']),
-                     ignored=_percent(result['eval']['ignored_fraction']), value=None)]
 
 
 @PIPELINE_STEPS.register_module()

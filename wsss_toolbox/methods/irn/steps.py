@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from wsss_toolbox.pipeline import MakePseudoLabels, PipelineStep, TrainClassifier, TrainStep
-from wsss_toolbox.pipeline.steps import map_step, missing_image_files
+from wsss_toolbox.pipeline import MakePseudoLabels, TrainClassifier, TrainStep
+from wsss_toolbox.pipeline.steps import LabelFolderStep, map_step
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 #: at most this many image ids are named in the no-confident-foreground warning
@@ -120,7 +120,7 @@ class TrainAffinityNet(TrainStep):
 
 
 @PIPELINE_STEPS.register_module()
-class RandomWalkLabels(PipelineStep):
+class RandomWalkLabels(LabelFolderStep):
     """Pseudo labels of the images of the ``maps`` step (map files with strided maps) by
     IRN's random walk over the boundary maps of the ``affinity`` step's network.
 
@@ -134,6 +134,7 @@ class RandomWalkLabels(PipelineStep):
         nproc: processes of that evaluation (the walk itself runs in this process).
         device: ``'cuda'`` / ``'cpu'``; None takes CUDA when available.
     """
+    summary_label = 'IRN random walk'
     input_args = ('affinity', 'maps')
 
     def __init__(self, name: str, runner, affinity: str = 'irn_train', maps: str = 'maps',
@@ -172,7 +173,6 @@ class RandomWalkLabels(PipelineStep):
     def run(self) -> Dict[str, Any]:
         import torch
 
-        from wsss_toolbox.evaluation import evaluate_labels
         from wsss_toolbox.pseudo_labels.label_io import (
             IGNORE_INDEX,
             label_path,
@@ -212,20 +212,7 @@ class RandomWalkLabels(PipelineStep):
                       images_per_second=len(todo) / seconds if seconds > 0 else 0.0,
                       device=str(next(model.parameters()).device),
                       ignored_fraction=ignored / pixels if pixels else 0.0)
-        if self.options['evaluate'] and all(s.get('seg_map_path') for s in samples):
-            names = ['background'] + classes
-            result['eval'] = evaluate_labels(samples, self.out_dir, len(names),
-                                             class_names=names, nproc=self.options['nproc'])
+        metrics = self.evaluate_folder(samples, classes, self.options['nproc'])
+        if metrics is not None:
+            result['eval'] = metrics
         return result
-
-    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
-        from wsss_toolbox.pseudo_labels.label_io import label_path
-        return super().missing_outputs(result) or missing_image_files(self, label_path,
-                                                                       'pseudo label')
-
-    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
-        if 'eval' not in result:
-            return []
-        return [dict(kind='labels', step=self.name, name=f'{self.name} (IRN random walk)',
-                     mIoU=100 * float(result['eval']['metrics']['mIoU']),
-                     ignored=100 * float(result['eval']['ignored_fraction']), value=None)]
