@@ -191,11 +191,6 @@ class MCISHead(BaseAttentionHead):
     def image_branch(self, feats: Features) -> Dict[str, Tensor]:
         """Basic branch: ``features`` F, ``cams`` S = phi(F), ``logits`` s = GAP(S)."""
         x = self.select_input(feats)
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f'{type(self).__name__} expects {self.in_channels}-channel '
-                             f'features but the backbone output {self.in_index} has '
-                             f'{x.shape[1]}; set head.in_channels to the backbone output '
-                             'channels.')
         features = self.branch.convs(x)
         cams = self.branch.classifier(self.branch.dropout(features))
         return dict(features=features, cams=cams, logits=cams.mean(dim=(2, 3)))

@@ -268,10 +268,6 @@ class SeeNetHead(BaseAttentionHead):
 
     def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
         x = self.select_input(feats)
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f'SeeNetHead expects {self.in_channels}-channel features but the '
-                             f'backbone output {self.in_index} has {x.shape[1]}; set '
-                             'head.in_channels to the backbone output channels.')
         labels = self.labels_for_masks(data_samples, x.device)
         cams_a, logits_a = self.branch_a(x)
         valid = self.valid_cells(data_samples, cams_a.shape[-2:], x.device)

@@ -49,10 +49,15 @@ class BaseAttentionHead(BaseModule, metaclass=ABCMeta):
         self.loss_cls = MODELS.build(loss_cls) if loss_cls is not None else None
 
     def select_input(self, feats: Features) -> Tensor:
-        """The backbone output at ``in_index`` (``feats`` may be a single tensor)."""
-        if isinstance(feats, Tensor):
-            return feats
-        return feats[self.in_index]
+        """The backbone output at ``in_index`` (``feats`` may be a single tensor); a head that
+        sets ``self.in_channels`` gets its channel count checked here."""
+        x = feats if isinstance(feats, Tensor) else feats[self.in_index]
+        expected = getattr(self, 'in_channels', None)
+        if expected is not None and x.shape[1] != expected:
+            raise ValueError(f'{type(self).__name__} expects {expected}-channel features but '
+                             f'the backbone output {self.in_index} has {x.shape[1]}; set '
+                             'head.in_channels to the backbone output channels.')
+        return x
 
     @abstractmethod
     def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:

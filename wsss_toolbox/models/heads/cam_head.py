@@ -188,11 +188,6 @@ class CAMHead(BaseAttentionHead):
 
     def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
         x = self.select_input(feats)
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f'{type(self).__name__} expects {self.in_channels}-channel '
-                             'features but the '
-                             f'backbone output {self.in_index} has {x.shape[1]}; set '
-                             'head.in_channels to the backbone output channels.')
         features = self.branch.features(x)
         maps = self.branch.classifier(features)
         outputs = dict(logits=self.branch.logits_of(features, maps), cams=maps)
