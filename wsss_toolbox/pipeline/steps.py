@@ -46,6 +46,16 @@ class TrainStep(PipelineStep):
     def fingerprint_config(self) -> Any:
         return dict(self.stage_config().to_dict(), input_dirs=self.options['input_dirs'])
 
+    def config_to_train(self) -> Config:
+        """A copy of the stage config; a step with an ``init_backbone_from`` option (a
+        ``TrainClassifier`` step) starts its backbone from that step's last checkpoint."""
+        cfg = self.stage_config().copy()
+        if self.options.get('init_backbone_from') is not None:
+            classifier = self.input_step('init_backbone_from', [TrainClassifier])
+            cfg.model.backbone['init_cfg'] = dict(
+                type='Pretrained', checkpoint=classifier.checkpoint(), prefix='backbone.')
+        return cfg
+
     def train(self, cfg: Optional[Config] = None) -> Runner:
         """Train ``cfg`` (default: the stage config), resuming an interrupted run."""
         cfg = (cfg or self.stage_config()).copy()
@@ -103,6 +113,8 @@ class InferMaps(PipelineStep):
     input_args = ('classifier', )
     inference_args = ('scales', 'flip', 'fusion', 'partners', 'num_partners', 'rounds',
                       'partner_seed', 'stride')
+    # the classifier config's entry that gives the defaults of the inference options
+    inference_config_key = 'map_inference'
 
     def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
                  scales: Optional[Sequence[float]] = None, flip: Optional[bool] = None,
@@ -119,7 +131,7 @@ class InferMaps(PipelineStep):
         return self.input_step('classifier', [TrainStep])
 
     def inference_options(self) -> Dict[str, Any]:
-        options = dict(self.classifier().stage_config().get('map_inference', {}))
+        options = dict(self.classifier().stage_config().get(self.inference_config_key, {}))
         options.update({key: self.options[key] for key in self.inference_args
                         if self.options[key] is not None})
         return options
@@ -131,16 +143,21 @@ class InferMaps(PipelineStep):
         loader = 'train_dataloader' if self.options['split'] == 'train' else 'val_dataloader'
         return self.runner.dataset_samples(self.classifier().stage_config()[loader]['dataset'])
 
-    def run(self) -> Dict[str, Any]:
-        import torch
-
+    def build_model(self) -> Any:
+        """The classifier step's model with its last checkpoint loaded (strictly)."""
         from wsss_toolbox.engine.checkpoint import load_model_checkpoint
-        from wsss_toolbox.maps.inference import infer_maps
         from wsss_toolbox.registry import MODELS
         classifier = self.classifier()
         model = MODELS.build(classifier.stage_config().model)
         load_model_checkpoint(model, classifier.checkpoint(),
                               what=f'the model of {classifier.options["config"]}')
+        return model
+
+    def run(self) -> Dict[str, Any]:
+        import torch
+
+        from wsss_toolbox.maps.inference import infer_maps
+        model = self.build_model()
         samples, _ = self.samples()
         print_log(f'step "{self.name}": inferring maps of {len(samples)} '
                   f"{self.options['split']} images", logger='current')
@@ -349,12 +366,7 @@ class TrainSegmentor(TrainStep):
                     init_backbone_from=self.options['init_backbone_from'])
 
     def run(self) -> Dict[str, Any]:
-        cfg = self.stage_config().copy()
-        if self.options['init_backbone_from'] is not None:
-            classifier = self.input_step('init_backbone_from', [TrainClassifier])
-            cfg.model.backbone['init_cfg'] = dict(
-                type='Pretrained', checkpoint=classifier.checkpoint(), prefix='backbone.')
-        self.train(cfg)
+        self.train(self.config_to_train())
         return dict(self._finished(), labels=self.options['labels'])
 
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from wsss_toolbox.pipeline import MakePseudoLabels, TrainClassifier, TrainStep
+from wsss_toolbox.pipeline import MakePseudoLabels, TrainStep
 from wsss_toolbox.pipeline.steps import LabelFolderStep, map_step
 from wsss_toolbox.registry import PIPELINE_STEPS
 
@@ -106,11 +106,7 @@ class TrainAffinityNet(TrainStep):
                     init_backbone_from=self.options['init_backbone_from'])
 
     def run(self) -> Dict[str, Any]:
-        cfg = self.stage_config().copy()
-        if self.options['init_backbone_from'] is not None:
-            classifier = self.input_step('init_backbone_from', [TrainClassifier])
-            cfg.model.backbone['init_cfg'] = dict(
-                type='Pretrained', checkpoint=classifier.checkpoint(), prefix='backbone.')
+        cfg = self.config_to_train()
         start = time.perf_counter()
         runner = self.train(cfg)
         seconds = time.perf_counter() - start

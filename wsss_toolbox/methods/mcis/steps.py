@@ -24,6 +24,7 @@ class MCISInferMaps(InferMaps):
     the written images, reading included).
     """
     inference_args = ('mode', 'num_related', 'related_seed', 'related', 'input_size')
+    inference_config_key = 'mcis_inference'
 
     def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
                  mode: Optional[str] = None, num_related: Optional[int] = None,
@@ -35,23 +36,11 @@ class MCISInferMaps(InferMaps):
                               mode=mode, num_related=num_related, related_seed=related_seed,
                               related=related, input_size=input_size)
 
-    def inference_options(self) -> Dict[str, Any]:
-        options = dict(self.classifier().stage_config().get('mcis_inference', {}))
-        options.update({key: self.options[key] for key in self.inference_args
-                        if self.options[key] is not None})
-        return options
-
     def run(self) -> Dict[str, Any]:
         import torch
 
-        from wsss_toolbox.engine.checkpoint import load_model_checkpoint
-        from wsss_toolbox.registry import MODELS
-
         from .inference import infer_mcis_maps
-        classifier = self.classifier()
-        model = MODELS.build(classifier.stage_config().model)
-        load_model_checkpoint(model, classifier.checkpoint(),
-                              what=f'the model of {classifier.options["config"]}')
+        model = self.build_model()
         samples, _ = self.samples()
         options = self.inference_options()
         print_log(f'step "{self.name}": inferring MCIS maps ({options.get("mode", "fusion")}) '
