@@ -80,6 +80,21 @@ def read_class_file_columns(path: str) -> List[List[str]]:
     return rows
 
 
+def wnid_metainfo(metainfo: Optional[dict], class_file: Optional[str],
+                  data_root: str = '') -> dict:
+    """``metainfo`` with ``wnids`` and readable ``classes`` from an ImageNet-style class file
+    (lines ``wnid [name ...]``, relative to ``data_root``) unless it already names classes."""
+    metainfo = dict(metainfo or {})
+    if class_file is not None and not metainfo.get('classes'):
+        if not osp.isabs(class_file) and data_root:
+            class_file = osp.join(data_root, class_file)
+        rows = read_class_file_columns(class_file)
+        metainfo['wnids'] = tuple(row[0] for row in rows)
+        metainfo['classes'] = tuple(' '.join(row[1:]) if len(row) > 1 else row[0]
+                                    for row in rows)
+    return metainfo
+
+
 @DATASETS.register_module()
 class ImageLabelDataset(BaseDataset):
     """Base dataset of images with image-level (multi-hot) labels.

@@ -8,8 +8,8 @@ from .base_dataset import (
     DatasetFormatError,
     ImageLabelDataset,
     ImageRecord,
-    read_class_file_columns,
     read_text_lines,
+    wnid_metainfo,
 )
 
 
@@ -46,15 +46,7 @@ class CLSLOCImageLabelDataset(ImageLabelDataset):
                  **kwargs) -> None:
         if data_prefix is None:
             data_prefix = dict(img_path='Data/CLS-LOC/train')
-        metainfo = dict(metainfo or {})
-        if class_file is not None and not metainfo.get('classes'):
-            data_root = kwargs.get('data_root', '')
-            if not osp.isabs(class_file) and data_root:
-                class_file = osp.join(data_root, class_file)
-            rows = read_class_file_columns(class_file)
-            metainfo['wnids'] = tuple(row[0] for row in rows)
-            metainfo['classes'] = tuple(' '.join(row[1:]) if len(row) > 1 else row[0]
-                                        for row in rows)
+        metainfo = wnid_metainfo(metainfo, class_file, kwargs.get('data_root', ''))
         super().__init__(ann_file=ann_file, data_prefix=data_prefix, class_file=class_file,
                          img_suffix=img_suffix, metainfo=metainfo, **kwargs)
 

@@ -10,8 +10,8 @@ from .base_dataset import (
     DatasetFormatError,
     ImageLabelDataset,
     ImageRecord,
-    read_class_file_columns,
     read_text_lines,
+    wnid_metainfo,
 )
 from .pseudo_label_dataset import PseudoLabelSegDataset
 
@@ -54,15 +54,7 @@ class LIDImageLabelDataset(ImageLabelDataset):
                  **kwargs) -> None:
         if data_prefix is None:
             data_prefix = dict(img_path='Data/DET/train', ann_path='Annotations/DET/train')
-        metainfo = dict(metainfo or {})
-        if class_file is not None and not metainfo.get('classes'):
-            data_root = kwargs.get('data_root', '')
-            if not osp.isabs(class_file) and data_root:
-                class_file = osp.join(data_root, class_file)
-            rows = read_class_file_columns(class_file)
-            metainfo['wnids'] = tuple(row[0] for row in rows)
-            metainfo['classes'] = tuple(' '.join(row[1:]) if len(row) > 1 else row[0]
-                                        for row in rows)
+        metainfo = wnid_metainfo(metainfo, class_file, kwargs.get('data_root', ''))
         super().__init__(
             ann_file=ann_file,
             data_prefix=data_prefix,
