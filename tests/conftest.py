@@ -57,3 +57,27 @@ def run_tool(args, timeout: int = 600, env_extra: dict = None) -> subprocess.Com
 
 
 PYTHON = sys.executable
+
+
+def train_in_one_and_two_processes(config: str, work_dir: str, single_options: list,
+                                   double_options: list, master_port: int,
+                                   checkpoint: str = 'epoch_1.pth') -> str:
+    """Train ``config`` with ``tools/train.py`` in one process and with a 2-process CPU
+    ``torchrun``; assert both end with the same weights (every key, rtol 1e-4 / atol 1e-5);
+    return the one-process log and its state dict."""
+    import torch
+
+    from wsss_toolbox.engine import load_local_checkpoint
+    single, double = osp.join(work_dir, 'single'), osp.join(work_dir, 'double')
+    proc = run_tool([PYTHON, 'tools/train.py', config, '--work-dir', single] + single_options)
+    log = proc.stdout + proc.stderr
+    proc = run_tool([PYTHON, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+                     f'--master_port={master_port}', 'tools/train.py', config,
+                     '--launcher', 'pytorch', '--work-dir', double] + double_options)
+    assert 'Distributed training: True' in proc.stdout + proc.stderr
+    a = load_local_checkpoint(osp.join(single, checkpoint))['state_dict']
+    b = load_local_checkpoint(osp.join(double, checkpoint))['state_dict']
+    assert sorted(a) == sorted(b)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+    return log, a

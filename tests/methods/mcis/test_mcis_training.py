@@ -4,10 +4,7 @@ weights of the 1-process run, and the bad-input messages of the pair data."""
 import os.path as osp
 
 import pytest
-import torch
-from conftest import PYTHON, run_tool
-
-from wsss_toolbox.engine import load_local_checkpoint
+from conftest import train_in_one_and_two_processes
 
 CONFIG = osp.join('configs', 'mcis', 'mcis_tiny_1xb8-4e_synthetic-128x128.py')
 NUM_TRAIN = 8
@@ -42,10 +39,9 @@ def options(root, batch_size, epochs=1, *extra):
 
 
 def test_train_with_pairs_and_two_process_torchrun_give_the_same_weights(benchmark, tmp_path):
-    single, double = str(tmp_path / 'single'), str(tmp_path / 'double')
-    proc = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', single]
-                    + options(benchmark, 4, 2))
-    log = proc.stdout + proc.stderr
+    log, a = train_in_one_and_two_processes(CONFIG, str(tmp_path), options(benchmark, 4, 2),
+                                            options(benchmark, 2, 2), master_port=29581,
+                                            checkpoint='epoch_2.pth')
     for key in ('loss_basic', 'loss_co_att', 'loss_contrast', 'loss_self_basic',
                 'loss_self_co_att'):
         assert f'{key}: ' in log, key
@@ -54,15 +50,6 @@ def test_train_with_pairs_and_two_process_torchrun_give_the_same_weights(benchma
     second = [line for line in log.splitlines() if 'Epoch(train) [2]' in line and 'loss' in line]
     assert first and all('loss_contrast: 0.0000' in line for line in first)
     assert second and not all('loss_contrast: 0.0000' in line for line in second)
-    proc = run_tool([PYTHON, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-                     '--master_port=29581', 'tools/train.py', CONFIG, '--launcher', 'pytorch',
-                     '--work-dir', double] + options(benchmark, 2, 2))
-    assert 'Distributed training: True' in proc.stdout + proc.stderr
-    a = load_local_checkpoint(osp.join(single, 'epoch_2.pth'))['state_dict']
-    b = load_local_checkpoint(osp.join(double, 'epoch_2.pth'))['state_dict']
-    assert sorted(a) == sorted(b)
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
     assert 'head.affinity.weight' in a and 'head.co_classifier.weight' in a
 
 

@@ -6,10 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
-from conftest import PYTHON, run_tool
+from conftest import train_in_one_and_two_processes
 
-from wsss_toolbox.engine import load_local_checkpoint
 from wsss_toolbox.methods.rpnet import GroupSizeCheckHook
 from wsss_toolbox.methods.rpnet.hooks import classes_smaller_than
 
@@ -41,22 +39,11 @@ def options(root, batch_size):
 
 
 def test_train_and_two_process_torchrun_give_the_same_weights(benchmark, tmp_path):
-    single, double = str(tmp_path / 'single'), str(tmp_path / 'double')
-    proc = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', single]
-                    + options(benchmark, 4))
-    log = proc.stdout + proc.stderr
+    log, a = train_in_one_and_two_processes(CONFIG, str(tmp_path), options(benchmark, 4),
+                                            options(benchmark, 2), master_port=29583)
     assert 'loss_cls: ' in log and 'loss_similarity: ' in log and 'confident_coverage' in log
     # 8 images: some classes have a single image, fewer than the group size 2 -- one warning
     assert log.count('is larger than the number of training images of class(es)') == 1
-    proc = run_tool([PYTHON, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-                     '--master_port=29583', 'tools/train.py', CONFIG, '--launcher', 'pytorch',
-                     '--work-dir', double] + options(benchmark, 2))
-    assert 'Distributed training: True' in proc.stdout + proc.stderr
-    a = load_local_checkpoint(osp.join(single, 'epoch_1.pth'))['state_dict']
-    b = load_local_checkpoint(osp.join(double, 'epoch_1.pth'))['state_dict']
-    assert sorted(a) == sorted(b)
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
     assert {'head.projection.weight', 'head.classifiers.1.weight'} <= set(a)
 
 
