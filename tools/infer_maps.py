@@ -46,6 +46,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--partner-seed', type=int, help='seed of the drawn partners')
     parser.add_argument('--stride', type=int,
                         help='also write strided maps at this stride (IRN: 4)')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (bfloat16 on the CPU, float16 on a GPU)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='convolutions in the channels-last memory format (pays with --amp '
+                        'on the CPU)')
     parser.add_argument('--overwrite', action='store_true', help='recompute existing files')
     parser.add_argument('--partial-load', action='store_true',
                         help='load only the checkpoint weights that fit the model (the others '
@@ -71,6 +76,10 @@ def main() -> None:
         options['scales'] = args.scales
     if args.no_flip:
         options['flip'] = False
+    if args.amp:
+        options['amp'] = True
+    if args.channels_last:
+        options['channels_last'] = True
     for key in ('fusion', 'partners', 'num_partners', 'rounds', 'partner_seed', 'stride'):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

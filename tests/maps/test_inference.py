@@ -160,3 +160,65 @@ def test_every_view_carries_the_image_labels(tmp_path):
     model = LabelRecordingModel()  # a single image outside a dataset: no labels
     infer_image_maps(model, ramp_image(), flip=False)
     assert model.seen == [None]
+
+
+class AutocastRecordingModel(RedChannelModel):
+    """RedChannelModel that records whether its forward ran under CPU autocast."""
+
+    def __init__(self):
+        super().__init__()
+        self.autocast = []
+
+    def test_step(self, data):
+        self.autocast.append((torch.is_autocast_enabled('cpu'),
+                              torch.get_autocast_dtype('cpu')))
+        return super().test_step(data)
+
+
+def test_amp_runs_the_forward_under_bfloat16_autocast_on_the_cpu(tmp_path):
+    import mmcv
+    path = str(tmp_path / 'a.png')
+    mmcv.imwrite(ramp_image(), path)
+    samples = [dict(img_id='a', img_path=path, gt_label=np.array([1., 0., 1.], np.float32))]
+    model = AutocastRecordingModel()
+    infer_maps(model, samples, str(tmp_path / 'fp32'), scales=(1.0, 0.5))
+    assert model.autocast and not any(enabled for enabled, _ in model.autocast)
+    model.autocast.clear()
+    infer_maps(model, samples, str(tmp_path / 'amp'), scales=(1.0, 0.5), amp=True)
+    assert model.autocast and all(enabled and dtype == torch.bfloat16
+                                  for enabled, dtype in model.autocast)
+    assert not torch.is_autocast_enabled('cpu')
+    # the stub's maps do not depend on the precision: the same files
+    fp32, amp = (load_maps(map_path(str(tmp_path / d), 'a')) for d in ('fp32', 'amp'))
+    np.testing.assert_array_equal(fp32['maps'], amp['maps'])
+
+
+def test_fusing_only_the_image_classes_equals_selecting_them_afterwards():
+    from wsss_toolbox.maps.inference import fused_maps_of_images
+    images = [ramp_image(16, 24), ramp_image(8, 12)[:, ::-1].copy()]
+    every = fused_maps_of_images(RedChannelModel(), images, (1.0, 0.5, 1.5), True, 'mean')
+    kept = [np.array([0, 2]), np.array([1])]
+    some = fused_maps_of_images(RedChannelModel(), images, (1.0, 0.5, 1.5), True, 'mean',
+                                classes=kept)
+    for (all_maps, _), (maps, _), classes in zip(every, some, kept):
+        assert maps.shape[0] == len(classes)
+        torch.testing.assert_close(maps, all_maps[torch.from_numpy(classes)], rtol=0, atol=0)
+
+
+def test_channels_last_converts_the_model_and_keeps_the_maps(tmp_path):
+    import mmcv
+
+    from wsss_toolbox.models import WSSSClassifier
+    torch.manual_seed(0)
+    model = WSSSClassifier(backbone=dict(type='TinyConvNet', base_channels=4),
+                           head=dict(type='CAMHead', in_channels=16, num_classes=3))
+    path = str(tmp_path / 'a.png')
+    mmcv.imwrite(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8), path)
+    samples = [dict(img_id='a', img_path=path, gt_label=np.array([1., 0., 1.], np.float32))]
+    infer_maps(model, samples, str(tmp_path / 'plain'), scales=(1.0, 0.5))
+    conv = model.backbone.stages[1][0].conv
+    assert not conv.weight.is_contiguous(memory_format=torch.channels_last)
+    infer_maps(model, samples, str(tmp_path / 'cl'), scales=(1.0, 0.5), channels_last=True)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plain, last = (load_maps(map_path(str(tmp_path / d), 'a')) for d in ('plain', 'cl'))
+    np.testing.assert_allclose(plain['maps'], last['maps'], atol=2e-3)

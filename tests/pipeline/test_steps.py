@@ -42,6 +42,16 @@ def test_inputs_and_fingerprint_options(runner):
     # map inference options fall back to the classifier config's map_inference
     options = runner.step('maps').inference_options()
     assert options['scales'] == (1.0, 0.75, 1.5) and options['fusion'] == 'mean'
+    assert 'amp' not in options  # an unset option leaves the fingerprint as it was
+
+
+def test_mixed_precision_is_a_map_step_option(tmp_path):
+    register_all_modules()
+    cfg = load_pipeline_config(CONFIG, {'maps.amp': True, 'maps.channels_last': True})
+    step = PipelineRunner(cfg, str(tmp_path)).step('maps')
+    options = step.inference_options()
+    assert options['amp'] is True and options['channels_last'] is True
+    assert step.fingerprint_config()['amp'] is True  # other maps: computed again
 
 
 def test_step_options_are_checked(tmp_path):

@@ -25,7 +25,10 @@ copied):
    size batched across images). Same model (the tiny CAM classifier of
    ``configs/cam/cam_tiny_1xb16-8e_synthetic-128x128.py``, seeded random weights unless
    ``--checkpoint``), same views, same map files; images per second; difference: the
-   largest difference of the written maps.
+   largest difference of the written maps. A third variant runs :func:`infer_maps` with
+   ``amp=True`` (bfloat16 autocast on the CPU) and ``channels_last=True`` (on a copy of the
+   model): a different arithmetic, so its difference is the bfloat16 rounding (at most
+   :data:`AMP_MAP_TOLERANCE`), not zero.
 3. **Pseudo labels + DenseCRF** (IRN-style ``cam_to_ir_label``): a process pool of per-image
    jobs, each reading the map file, thresholding the background at 0.3, running DenseCRF on
    the argmax and writing the PNG (:func:`irn_style_pseudo_labels`). Toolbox:
@@ -34,7 +37,9 @@ copied):
    difference: fraction of pixels whose labels differ.
 4. **Stage 2 as a whole**: rows 2 + 3 run one after the other (maps then labels); with
    ``nproc`` processes the map inference runs in ``nproc`` forked processes of one thread,
-   each on a share of the images (as ranks of ``torchrun``), for both.
+   each on a share of the images (as ranks of ``torchrun``), for both; and the toolbox
+   with ``amp=True, channels_last=True`` (difference: fraction of label pixels that the
+   bfloat16 maps change).
 
 Every measurement is repeated ``--repeats`` times, baseline and toolbox interleaved so that
 drifts of a shared machine hit both; the table shows medians, the ratio is the median of the
@@ -42,6 +47,7 @@ per-repeat ratios. Without ``--data-root`` a synthetic benchmark of ``--num-imag
 images is generated into the work dir.
 """
 import argparse
+import copy
 import json
 import multiprocessing
 import os
@@ -68,6 +74,10 @@ VOC_FEATURE_SHAPE = (28, 37)  # VGG-16 OS8 features of a 224 x 298 input (short 
 CRF_PARAMS = dict(iterations=10, gaussian_sxy=1.0, gaussian_compat=3.0, bilateral_sxy=67.0,
                   bilateral_srgb=3.0, bilateral_compat=4.0, gt_prob=0.7)
 BG_THRESHOLD = 0.3
+#: largest map difference accepted between float32 maps and ``amp=True`` (bfloat16) maps:
+#: bfloat16 keeps 8 significant bits (relative steps of 0.4 %), and the maps are fused and
+#: normalised from many such values
+AMP_MAP_TOLERANCE = 0.05
 TOOLBOX_GENERATOR = dict(type='ThresholdLabelGenerator', bg_threshold=BG_THRESHOLD)
 TOOLBOX_REFINERS = [dict(type='DenseCRFRefiner', **CRF_PARAMS)]
 
@@ -475,6 +485,9 @@ def run(args: argparse.Namespace) -> dict:
     samples = benchmark_samples(data_root, args.num_images)
     model = build_model(args.config, args.checkpoint, args.seed,
                          num_classes=len(samples[0]['gt_label']))
+    # amp rows: channels_last converts the model in place, so they use a copy
+    fast_model = copy.deepcopy(model)
+    fast = dict(amp=True, channels_last=True)
     flip = not args.no_flip
     folder = lambda name: osp.join(args.work_dir, name)  # noqa: E731
     rows = {}
@@ -512,20 +525,24 @@ def run(args: argparse.Namespace) -> dict:
         irn_pairs=lambda: irn_style_infer_maps(model, samples, folder('maps_irn_pairs'),
                                                args.scales, flip, True),
         toolbox=lambda: infer_maps(model, samples, folder('maps_toolbox'), args.scales, flip,
-                                   'mean', overwrite=True))
+                                   'mean', overwrite=True),
+        toolbox_amp=lambda: infer_maps(fast_model, samples, folder('maps_toolbox_amp'),
+                                       args.scales, flip, 'mean', overwrite=True, **fast))
     seconds = {name: [] for name in variants}
     for _ in range(args.repeats):
         for name, function in variants.items():
             seconds[name].append(timed(function))
-    for name, baseline in (
-            ('map inference: IRN-style (batch 1 per view) vs infer_maps', 'irn'),
+    for name, baseline, ours in (
+            ('map inference: IRN-style (batch 1 per view) vs infer_maps', 'irn', 'toolbox'),
             ('map inference: IRN make_cam (image + flip per forward) vs infer_maps',
-             'irn_pairs')):
+             'irn_pairs', 'toolbox'),
+            ('map inference: IRN-style (batch 1 per view) vs infer_maps, amp + channels_last',
+             'irn', 'toolbox_amp')):
         rows[name] = dict(summarise(dict(baseline=seconds[baseline],
-                                         toolbox=seconds['toolbox']), len(samples)),
+                                         toolbox=seconds[ours]), len(samples)),
                           unit='images/s',
                           difference=map_difference(samples, folder(f'maps_{baseline}'),
-                                                    folder('maps_toolbox')),
+                                                    folder(f'maps_{ours}')),
                           difference_unit='max |map difference|')
 
     # 3. pseudo labels + CRF, from the same (toolbox) maps
@@ -552,17 +569,24 @@ def run(args: argparse.Namespace) -> dict:
             irn_style_pseudo_labels(samples, folder('s2_maps_irn'), folder('s2_labels_irn'),
                                     nproc)
 
-        def toolbox(nproc=nproc):
+        def toolbox(nproc=nproc, amp=False):
+            suffix = '_amp' if amp else ''
             in_processes(lambda part: infer_maps(
-                model, part, folder('s2_maps_toolbox'), args.scales, flip, 'mean',
-                overwrite=True), samples, nproc)
-            toolbox_pseudo_labels(samples, folder('s2_maps_toolbox'),
-                                  folder('s2_labels_toolbox'), nproc)
-        seconds = interleaved({name: (baseline, toolbox)}, args.repeats)
-        rows[name] = dict(summarise(seconds[name], len(samples)), unit='images/s',
-                          difference=label_difference(samples, folder('s2_labels_irn'),
-                                                      folder('s2_labels_toolbox')),
-                          difference_unit='fraction of pixels')
+                fast_model if amp else model, part, folder(f's2_maps_toolbox{suffix}'),
+                args.scales, flip, 'mean', overwrite=True, **(fast if amp else {})),
+                samples, nproc)
+            toolbox_pseudo_labels(samples, folder(f's2_maps_toolbox{suffix}'),
+                                  folder(f's2_labels_toolbox{suffix}'), nproc)
+        amp_name = f'{name}, amp + channels_last'
+        seconds = interleaved({name: (baseline, toolbox),
+                               amp_name: (baseline, lambda nproc=nproc: toolbox(nproc, True))},
+                              args.repeats)
+        for row_name, suffix in ((name, ''), (amp_name, '_amp')):
+            rows[row_name] = dict(
+                summarise(seconds[row_name], len(samples)), unit='images/s',
+                difference=label_difference(samples, folder('s2_labels_irn'),
+                                            folder(f's2_labels_toolbox{suffix}')),
+                difference_unit='fraction of pixels')
 
     height, width = mmcv.imread(samples[0]['img_path']).shape[:2]
     settings = dict(images=len(samples), image_size=[height, width], scales=args.scales,
@@ -578,10 +602,10 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def format_table(result: dict) -> str:
-    lines = [f'{"mechanism (authors-style baseline vs toolbox)":<78}{"unit":>9}'
+    lines = [f'{"mechanism (authors-style baseline vs toolbox)":<84}{"unit":>9}'
              f'{"baseline":>10}{"toolbox":>10}{"ratio":>8}  max difference']
     for name, row in result['rows'].items():
-        lines.append(f'{name:<78}{row["unit"]:>9}{row["baseline_per_second"]:>10.1f}'
+        lines.append(f'{name:<84}{row["unit"]:>9}{row["baseline_per_second"]:>10.1f}'
                      f'{row["toolbox_per_second"]:>10.1f}{row["ratio"]:>7.1f}x  '
                      f'{row["difference"]:.3g} ({row["difference_unit"]})')
     settings = result['settings']

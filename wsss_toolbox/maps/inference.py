@@ -49,6 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dist import get_dist_info
+from mmengine.runner.amp import autocast
 from mmengine.utils import ProgressBar
 
 from wsss_toolbox.structures import WSSSDataSample
@@ -148,34 +149,58 @@ def _size_batches(shapes: Sequence[Tuple[int, int]], batch_pixels: int) -> List[
 def default_batch_pixels(model: torch.nn.Module) -> int:
     """:data:`DEFAULT_CPU_BATCH_PIXELS` for a model on the CPU, else
     :data:`DEFAULT_BATCH_PIXELS`."""
-    parameter = next(iter(model.parameters()), None) if hasattr(model, 'parameters') else None
-    on_cpu = parameter is None or parameter.device.type == 'cpu'
+    on_cpu = model_device_type(model) == 'cpu'
     return DEFAULT_CPU_BATCH_PIXELS if on_cpu else DEFAULT_BATCH_PIXELS
+
+
+def model_device_type(model: torch.nn.Module) -> str:
+    """``'cuda'`` or ``'cpu'``: where the model's parameters are (no parameter: CPU)."""
+    parameter = next(iter(model.parameters()), None) if hasattr(model, 'parameters') else None
+    return 'cpu' if parameter is None else parameter.device.type
+
+
+def _test_step(model: torch.nn.Module, batch: dict, amp: bool = False) -> list:
+    """``model.test_step(batch)``, with ``amp`` in mixed precision (mmengine's ``autocast``:
+    float16 on a GPU, bfloat16 on the CPU; the maps are used as float32 afterwards)."""
+    if not amp:
+        return model.test_step(batch)
+    with autocast(device_type=model_device_type(model), enabled=True):
+        return model.test_step(batch)
 
 
 def _forward_same_size(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
                        samples: Sequence[WSSSDataSample],
-                       batch_pixels: Optional[int] = None) -> list:
+                       batch_pixels: Optional[int] = None, amp: bool = False) -> list:
     """``model.test_step`` results of every view, in the order given; views of the same size
     share the forwards (:func:`_size_batches`; ``batch_pixels`` None: by the device)."""
     if batch_pixels is None:
         batch_pixels = default_batch_pixels(model)
     results = [None] * len(inputs)
     for indices in _size_batches([tuple(view.shape[-2:]) for view in inputs], batch_pixels):
-        outputs = model.test_step(dict(inputs=[inputs[i] for i in indices],
-                                       data_samples=[samples[i] for i in indices]))
+        outputs = _test_step(model, dict(inputs=[inputs[i] for i in indices],
+                                         data_samples=[samples[i] for i in indices]), amp)
         for index, output in zip(indices, outputs):
             results[index] = output
     return results
 
 
-def _fuse_views(results: Sequence, height: int, width: int,
-                fusion: str) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """Flip back, resize to (height, width) and fuse the views' ``pred_maps`` in order."""
+def _fuse_views(results: Sequence, height: int, width: int, fusion: str,
+                classes: Optional[np.ndarray] = None
+                ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Flip back, resize to (height, width) and fuse the views' ``pred_maps`` in order;
+    ``classes``: only these class maps are resized and fused (the same values as selecting
+    them afterwards, without resizing the others)."""
     fused = None
     scores = []
+    keep = None if classes is None else torch.from_numpy(np.asarray(classes, dtype=np.int64))
     for result in results:
         maps = result.pred_maps.float()
+        if 'gt_label' in result and len(result.gt_label) != maps.shape[0]:
+            raise ValueError(
+                f'the model predicts {maps.shape[0]} classes but the dataset has '
+                f'{len(result.gt_label)}: check model.head.num_classes')
+        if keep is not None:
+            maps = maps[keep]
         if result.metainfo['flip']:
             maps = maps.flip(-1)
         maps = F.interpolate(maps[None], size=(height, width), mode='bilinear',
@@ -197,24 +222,29 @@ def fused_maps_of_images(model: torch.nn.Module, images: Sequence[np.ndarray],
                          scales: Sequence[float], flip: bool, fusion: str,
                          gt_labels: Optional[Sequence] = None,
                          batch_pixels: Optional[int] = None,
-                         pad_views: bool = False
+                         pad_views: bool = False, amp: bool = False,
+                         classes: Optional[Sequence[np.ndarray]] = None
                          ) -> List[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
     """:func:`fused_maps_and_scores` of several images (no partners) at once: the views of
     all images go through the network in batches of one size (module docstring).
 
     ``pad_views=True``: instead, all views of an image go through one batch, padded to its
     largest view (the toolbox before the size batching; with several scales the maps near
-    the bottom and right borders differ from one forward per view).
+    the bottom and right borders differ from one forward per view). ``amp``: forwards in
+    mixed precision (:func:`_test_step`). ``classes``: per image, the class indices whose
+    maps are fused (None: all classes).
 
     Returns:
-        per image ``(maps (C, H, W), scores (C,) or None)``.
+        per image ``(maps (C, H, W) or (K, H, W) of classes, scores (C,) or None)``.
     """
     check_fusion(fusion)
     labels = [None] * len(images) if gt_labels is None else list(gt_labels)
+    keep = [None] * len(images) if classes is None else list(classes)
     if pad_views:
-        return [_fuse_views(model.test_step(_view_batch(image, scales, flip, (), None,
-                                                        [label])), *image.shape[:2], fusion)
-                for image, label in zip(images, labels)]
+        return [_fuse_views(_test_step(model, _view_batch(image, scales, flip, (), None,
+                                                          [label]), amp),
+                            *image.shape[:2], fusion, kept)
+                for image, label, kept in zip(images, labels, keep)]
     inputs, samples, owners = [], [], []
     for index, image in enumerate(images):
         height, width = image.shape[:2]
@@ -224,12 +254,12 @@ def fused_maps_of_images(model: torch.nn.Module, images: Sequence[np.ndarray],
                 img_shape=tuple(view.shape[-2:]), ori_shape=(height, width), flip=flipped)),
                 labels[index]))
             owners.append(index)
-    results = _forward_same_size(model, inputs, samples, batch_pixels)
+    results = _forward_same_size(model, inputs, samples, batch_pixels, amp)
     per_image = [[] for _ in images]
     for owner, result in zip(owners, results):
         per_image[owner].append(result)
-    return [_fuse_views(views, *image.shape[:2], fusion)
-            for views, image in zip(per_image, images)]
+    return [_fuse_views(views, *image.shape[:2], fusion, kept)
+            for views, image, kept in zip(per_image, images, keep)]
 
 
 @torch.no_grad()
@@ -237,7 +267,8 @@ def fused_maps_and_scores(
         model: torch.nn.Module, image: np.ndarray, scales: Sequence[float], flip: bool,
         fusion: str, partner_images: Optional[Sequence[np.ndarray]] = None,
         group: Optional[dict] = None,
-        gt_labels: Optional[Sequence] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        gt_labels: Optional[Sequence] = None,
+        amp: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Fused (C, H, W) maps of one BGR image and the mean of its views' ``pred_scores``.
 
     The maps are scale-free: for ``fusion='mean'`` they are the *sum* over the views. The
@@ -252,6 +283,7 @@ def fused_maps_and_scores(
         gt_labels: multi-hot labels (C,) of the image and then of its partners, given to
             the views' data samples as ``gt_label`` (heads that erase with the labels, e.g.
             SeeNet, need them); None: the data samples carry no label.
+        amp: forwards in mixed precision (:func:`_test_step`).
 
     Returns:
         ``(maps, scores)``; ``scores`` (C,) is None when the model gives no ``pred_scores``.
@@ -260,11 +292,12 @@ def fused_maps_and_scores(
     height, width = image.shape[:2]
     if partner_images is None and group is None:
         return fused_maps_of_images(model, [image], scales, flip, fusion,
-                                    None if gt_labels is None else gt_labels[:1])[0]
+                                    None if gt_labels is None else gt_labels[:1],
+                                    amp=amp)[0]
     if partner_images is not None and group is None:
         group = dict(anchor=0, img_ids=[None] * (1 + len(partner_images)))
     batch = _view_batch(image, scales, flip, partner_images or (), group, gt_labels)
-    results = model.test_step(batch)
+    results = _test_step(model, batch, amp)
     if group is not None:
         results = [result for result in results if result.metainfo['group_position'] == 0]
     return _fuse_views(results, height, width, fusion)
@@ -424,7 +457,9 @@ def infer_maps(model: torch.nn.Module,
                stride: Optional[int] = None,
                batch_images: int = DEFAULT_BATCH_IMAGES,
                batch_pixels: Optional[int] = None,
-               pad_views: bool = False) -> Dict[str, int]:
+               pad_views: bool = False,
+               amp: bool = False,
+               channels_last: bool = False) -> Dict[str, int]:
     """Write the map file of every sample that has none yet.
 
     Args:
@@ -450,6 +485,13 @@ def infer_maps(model: torch.nn.Module,
         pad_views: without partners, run all views of an image as one batch padded to its
             largest view, as the toolbox did before batching by size (reproduces earlier
             multi-scale maps; see :func:`fused_maps_of_images`).
+        amp: run the network in mixed precision (mmengine's ``autocast``: float16 on a GPU,
+            bfloat16 on the CPU, where it pays on processors with AVX512-BF16 or AMX). The
+            maps then differ from float32 ones by about 1 % of their peak
+            (``docs/benchmarks.md``); off by default.
+        channels_last: convert the model's weights to the channels-last memory format (in
+            place; the convolutions then run channels-last). The same maps up to float
+            rounding; it pays together with ``amp`` on the CPU (``docs/benchmarks.md``).
 
     Without ``partners`` and ``num_partners`` each image runs alone. Ranks split the anchors
     (``samples[rank::world_size]``); partners come from all samples. Every view's data
@@ -475,6 +517,8 @@ def infer_maps(model: torch.nn.Module,
                          f'{batch_pixels}')
     rank, world_size = get_dist_info()
     model.eval()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     mine = range(len(samples))[rank::world_size]
     progress = ProgressBar(len(mine)) if rank == 0 and len(mine) else None
     written = skipped = 0
@@ -485,16 +529,19 @@ def infer_maps(model: torch.nn.Module,
                 if overwrite or not osp.exists(map_path(out_dir, samples[index]['img_id']))]
         skipped += len(chunk) - len(todo)
         if todo:
+            classes = [_image_classes(samples[index]) for index in todo]
             if table is None:
+                # only the image's classes are resized and fused
                 fused = [maps for maps, _ in fused_maps_of_images(
                     model, [_read_bgr(samples[index]['img_path']) for index in todo], scales,
                     flip, fusion, [samples[index]['gt_label'] for index in todo],
-                    batch_pixels, pad_views)]
+                    batch_pixels, pad_views, amp, classes)]
             else:
-                fused = [_grouped_maps(model, samples, index, table, scales, flip, fusion)
-                         for index in todo]
-            for index, maps in zip(todo, fused):
-                _write_map_file(samples[index], maps, out_dir, stride)
+                fused = [_grouped_maps(model, samples, index, table, scales, flip, fusion,
+                                       amp)[torch.from_numpy(kept)]
+                         for index, kept in zip(todo, classes)]
+            for index, kept, maps in zip(todo, classes, fused):
+                _write_map_file(samples[index], kept, maps, out_dir, stride)
             written += len(todo)
         if progress is not None:
             for _ in chunk:
@@ -506,7 +553,7 @@ def infer_maps(model: torch.nn.Module,
 
 def _grouped_maps(model: torch.nn.Module, samples: Sequence[Dict], index: int,
                   table: _PartnerTable, scales: Sequence[float], flip: bool,
-                  fusion: str) -> torch.Tensor:
+                  fusion: str, amp: bool = False) -> torch.Tensor:
     """Fused maps of anchor ``samples[index]``, averaged over its partner groups (rounds)."""
     sample = samples[index]
     image = _read_bgr(sample['img_path'])
@@ -518,17 +565,18 @@ def _grouped_maps(model: torch.nn.Module, samples: Sequence[Dict], index: int,
             model, image, scales, flip, fusion,
             [_read_bgr(samples[partner]['img_path']) for partner in group],
             group_meta, gt_labels=[sample['gt_label']] + [
-                samples[partner]['gt_label'] for partner in group])[0])
+                samples[partner]['gt_label'] for partner in group], amp=amp)[0])
     return torch.stack(per_round).mean(0)
 
 
-def _write_map_file(sample: Dict, maps: torch.Tensor, out_dir: str,
+def _image_classes(sample: Dict) -> np.ndarray:
+    """Indices of the classes ``sample`` is tagged with."""
+    return np.flatnonzero(np.asarray(sample['gt_label']) > 0)
+
+
+def _write_map_file(sample: Dict, classes: np.ndarray, maps: torch.Tensor, out_dir: str,
                     stride: Optional[int]) -> None:
-    if maps.shape[0] != len(sample['gt_label']):
-        raise ValueError(
-            f'the model predicts {maps.shape[0]} classes but the dataset has '
-            f"{len(sample['gt_label'])}: check model.head.num_classes")
-    classes = np.flatnonzero(np.asarray(sample['gt_label']) > 0)
-    selected, strided = class_maps(maps, classes, stride)
+    """Normalise the fused maps of ``classes`` (K, H, W) and write the image's map file."""
+    selected, strided = class_maps(maps, np.arange(len(classes)), stride)
     save_maps(map_path(out_dir, sample['img_id']), sample['img_id'], classes, selected,
               strided_maps=strided, stride=stride)

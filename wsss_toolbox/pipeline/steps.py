@@ -107,12 +107,16 @@ class InferMaps(PipelineStep):
         partners, num_partners, rounds, partner_seed: partner images for cross-image heads
             (listed or drawn among images sharing a class, averaged over ``rounds``);
         stride: also store maps at this stride (IRN's random walk works at 4).
+        amp: run the classifier in mixed precision (bfloat16 on the CPU, float16 on a GPU;
+            maps within about 1 % of the float32 ones, ``docs/benchmarks.md``).
+        channels_last: run the classifier's convolutions in the channels-last memory format
+            (pays with ``amp`` on the CPU).
             Every option left ``None`` takes the classifier config's ``map_inference`` entry,
             then the defaults of :func:`wsss_toolbox.maps.inference.infer_maps`.
     """
     input_args = ('classifier', )
     inference_args = ('scales', 'flip', 'fusion', 'partners', 'num_partners', 'rounds',
-                      'partner_seed', 'stride')
+                      'partner_seed', 'stride', 'amp', 'channels_last')
     # the classifier config's entry that gives the defaults of the inference options
     inference_config_key = 'map_inference'
 
@@ -120,12 +124,14 @@ class InferMaps(PipelineStep):
                  scales: Optional[Sequence[float]] = None, flip: Optional[bool] = None,
                  fusion: Optional[str] = None, partners: Optional[Any] = None,
                  num_partners: Optional[int] = None, rounds: Optional[int] = None,
-                 partner_seed: Optional[int] = None, stride: Optional[int] = None) -> None:
+                 partner_seed: Optional[int] = None, stride: Optional[int] = None,
+                 amp: Optional[bool] = None, channels_last: Optional[bool] = None) -> None:
         if split not in ('train', 'val'):
             raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
         super().__init__(name, runner, classifier=classifier, split=split, scales=scales,
                          flip=flip, fusion=fusion, partners=partners, num_partners=num_partners,
-                         rounds=rounds, partner_seed=partner_seed, stride=stride)
+                         rounds=rounds, partner_seed=partner_seed, stride=stride, amp=amp,
+                         channels_last=channels_last)
 
     def classifier(self) -> TrainStep:
         return self.input_step('classifier', [TrainStep])
