@@ -2,7 +2,7 @@
 run on the same data: throughput of both, their ratio, and the largest difference between
 their outputs (so that the ratio compares like with like).
 
-    .venv/bin/python tools/analysis/benchmark_vs_authors.py [--num-images 16]
+    .venv/bin/python tools/analysis/benchmark_vs_authors.py [--num-images 48]
         [--image-size 128] [--scales 1.0 0.5 1.5 2.0] [--nprocs 1 2] [--repeats 3]
         [--oaa-images 1000] [--oaa-epochs 3] [--oaa-batch-size 16] [--out result.json]
 
@@ -452,7 +452,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', help='weights of that model (default: seeded random)')
     parser.add_argument('--data-root', help='a synthetic benchmark (default: generate one)')
     parser.add_argument('--work-dir', default='work_dirs/bench/vs_authors')
-    parser.add_argument('--num-images', type=int, default=16)
+    parser.add_argument('--num-images', type=int, default=48)
     parser.add_argument('--image-size', type=int, default=128)
     parser.add_argument('--scales', type=float, nargs='+', default=[1.0, 0.5, 1.5, 2.0],
                         help="map-inference scales (IRN's)")
