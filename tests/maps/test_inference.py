@@ -222,3 +222,14 @@ def test_channels_last_converts_the_model_and_keeps_the_maps(tmp_path):
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     plain, last = (load_maps(map_path(str(tmp_path / d), 'a')) for d in ('plain', 'cl'))
     np.testing.assert_allclose(plain['maps'], last['maps'], atol=2e-3)
+
+
+def test_progress_bar_can_be_switched_off(tmp_path, capfd):
+    import mmcv
+    path = str(tmp_path / 'a.png')
+    mmcv.imwrite(ramp_image(), path)
+    samples = [dict(img_id='a', img_path=path, gt_label=np.array([1., 0., 1.], np.float32))]
+    infer_maps(RedChannelModel(), samples, str(tmp_path / 'quiet'), progress=False)
+    assert capfd.readouterr().out == ''
+    infer_maps(RedChannelModel(), samples, str(tmp_path / 'shown'))
+    assert '1/1' in capfd.readouterr().out

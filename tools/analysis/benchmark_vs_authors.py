@@ -525,9 +525,10 @@ def run(args: argparse.Namespace) -> dict:
         irn_pairs=lambda: irn_style_infer_maps(model, samples, folder('maps_irn_pairs'),
                                                args.scales, flip, True),
         toolbox=lambda: infer_maps(model, samples, folder('maps_toolbox'), args.scales, flip,
-                                   'mean', overwrite=True),
+                                   'mean', overwrite=True, progress=False),
         toolbox_amp=lambda: infer_maps(fast_model, samples, folder('maps_toolbox_amp'),
-                                       args.scales, flip, 'mean', overwrite=True, **fast))
+                                       args.scales, flip, 'mean', overwrite=True,
+                                       progress=False, **fast))
     seconds = {name: [] for name in variants}
     for _ in range(args.repeats):
         for name, function in variants.items():
@@ -573,7 +574,8 @@ def run(args: argparse.Namespace) -> dict:
             suffix = '_amp' if amp else ''
             in_processes(lambda part: infer_maps(
                 fast_model if amp else model, part, folder(f's2_maps_toolbox{suffix}'),
-                args.scales, flip, 'mean', overwrite=True, **(fast if amp else {})),
+                args.scales, flip, 'mean', overwrite=True, progress=False,
+                **(fast if amp else {})),
                 samples, nproc)
             toolbox_pseudo_labels(samples, folder(f's2_maps_toolbox{suffix}'),
                                   folder(f's2_labels_toolbox{suffix}'), nproc)

@@ -459,7 +459,8 @@ def infer_maps(model: torch.nn.Module,
                batch_pixels: Optional[int] = None,
                pad_views: bool = False,
                amp: bool = False,
-               channels_last: bool = False) -> Dict[str, int]:
+               channels_last: bool = False,
+               progress: bool = True) -> Dict[str, int]:
     """Write the map file of every sample that has none yet.
 
     Args:
@@ -492,6 +493,7 @@ def infer_maps(model: torch.nn.Module,
         channels_last: convert the model's weights to the channels-last memory format (in
             place; the convolutions then run channels-last). The same maps up to float
             rounding; it pays together with ``amp`` on the CPU (``docs/benchmarks.md``).
+        progress: show an mmengine progress bar (rank 0 only).
 
     Without ``partners`` and ``num_partners`` each image runs alone. Ranks split the anchors
     (``samples[rank::world_size]``); partners come from all samples. Every view's data
@@ -520,7 +522,7 @@ def infer_maps(model: torch.nn.Module,
     if channels_last:
         model.to(memory_format=torch.channels_last)
     mine = range(len(samples))[rank::world_size]
-    progress = ProgressBar(len(mine)) if rank == 0 and len(mine) else None
+    progress = ProgressBar(len(mine)) if progress and rank == 0 and len(mine) else None
     written = skipped = 0
     chunk_size = 1 if table is not None else int(batch_images)
     for chunk_start in range(0, len(mine), chunk_size):
