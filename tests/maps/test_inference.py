@@ -239,3 +239,14 @@ def test_progress_bar_can_be_switched_off(tmp_path, monkeypatch):
     assert bars == []
     infer_maps(RedChannelModel(), samples, str(tmp_path / 'shown'))
     assert bars == [1]
+
+
+def test_an_image_without_tags_gets_an_empty_map_file(tmp_path):
+    import mmcv
+    path = str(tmp_path / 'a.png')
+    mmcv.imwrite(ramp_image(), path)
+    samples = [dict(img_id='a', img_path=path, gt_label=np.zeros(3, np.float32))]
+    infer_maps(RedChannelModel(), samples, str(tmp_path / 'maps'), scales=(1.0, 0.5), stride=4)
+    record = load_maps(map_path(str(tmp_path / 'maps'), 'a'))
+    assert record['classes'].tolist() == [] and record['maps'].shape == (0, 8, 12)
+    assert record['strided_maps'].shape == (0, 2, 3)

@@ -184,6 +184,13 @@ def _forward_same_size(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
     return results
 
 
+def _resize(maps: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (K, h, w) maps to ``size`` (K may be 0: an image without tags)."""
+    if maps.shape[0] == 0:
+        return maps.new_zeros((0, ) + tuple(size))
+    return F.interpolate(maps[None], size=tuple(size), mode='bilinear', align_corners=False)[0]
+
+
 def _fuse_views(results: Sequence, height: int, width: int, fusion: str,
                 classes: Optional[np.ndarray] = None
                 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -203,8 +210,7 @@ def _fuse_views(results: Sequence, height: int, width: int, fusion: str,
             maps = maps[keep]
         if result.metainfo['flip']:
             maps = maps.flip(-1)
-        maps = F.interpolate(maps[None], size=(height, width), mode='bilinear',
-                             align_corners=False)[0]
+        maps = _resize(maps, (height, width))
         if fused is None:
             fused = maps
         elif fusion == 'mean':
@@ -338,8 +344,7 @@ def class_maps(fused: torch.Tensor, classes: np.ndarray,
     if stride is None:
         return maps, None
     size = strided_shape(*fused.shape[-2:], stride)
-    strided = F.interpolate(selected[None], size=size, mode='bilinear',
-                            align_corners=False)[0].clamp_(min=0)
+    strided = _resize(selected, size).clamp_(min=0)
     return maps, normalize_maps(strided, 'max', eps=MAP_NORMALIZE_EPS).cpu().numpy()
 
 
