@@ -157,3 +157,15 @@ def test_mixed_precision_maps_stay_close_to_the_irn_style_loop(tmp_path, bench, 
     difference = _max_map_difference(samples, str(tmp_path / 'irn'), str(tmp_path / 'amp'))
     assert 0 < difference <= bench.AMP_MAP_TOLERANCE
     assert not torch.is_autocast_enabled('cpu')  # the context was left
+
+
+def test_device_option_is_checked(bench):
+    bench.check_device('cpu', [1, 2])
+    with pytest.raises(SystemExit, match="'cpu' or 'cuda"):
+        bench.check_device('tpu', [1])
+    if torch.cuda.is_available():
+        with pytest.raises(SystemExit, match='--nprocs 1'):
+            bench.check_device('cuda', [1, 2])
+    else:
+        with pytest.raises(SystemExit, match='no CUDA device'):
+            bench.check_device('cuda', [1])

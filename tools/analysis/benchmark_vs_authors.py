@@ -282,7 +282,7 @@ def irn_style_infer_maps(model: torch.nn.Module, samples: Sequence[dict], out_di
         selected = total[torch.from_numpy(classes)]
         selected = selected / selected.amax(dim=(-2, -1), keepdim=True).clamp(min=1e-5)
         save_maps(map_path(out_dir, sample['img_id']), sample['img_id'], classes,
-                  selected.numpy())
+                  selected.cpu().numpy())
     return len(samples)
 
 
@@ -421,8 +421,12 @@ def in_processes(function: Callable, samples: Sequence[dict], nproc: int) -> Non
 
 
 def timed(function: Callable, *args) -> float:
+    """Wall seconds of ``function(*args)``, waiting for the GPU's queued work if there is
+    one."""
     start = time.perf_counter()
     function(*args)
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
@@ -458,6 +462,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="map-inference scales (IRN's)")
     parser.add_argument('--no-flip', action='store_true')
     parser.add_argument('--nprocs', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--device', default='cpu',
+                        help="where the model runs, e.g. 'cuda' (then --nprocs 1: the "
+                        'processes of the 2-process rows are forked, and CUDA does not fork)')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--oaa-images', type=int, default=1000)
     parser.add_argument('--oaa-epochs', type=int, default=3,
@@ -470,7 +477,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_device(device: str, nprocs: Sequence[int]) -> None:
+    """Raise a clear error for a device this machine lacks, or forked processes on a GPU."""
+    if device.startswith('cuda'):
+        if not torch.cuda.is_available():
+            raise SystemExit(f'--device {device}: torch sees no CUDA device on this machine '
+                             f'(torch {torch.__version__}); use --device cpu')
+        if any(nproc > 1 for nproc in nprocs):
+            raise SystemExit(f'--device {device} needs --nprocs 1: the multi-process rows fork '
+                             'the benchmark, and a forked process cannot use CUDA')
+    elif device != 'cpu':
+        raise SystemExit(f"--device must be 'cpu' or 'cuda[:N]', got {device!r}")
+
+
 def run(args: argparse.Namespace) -> dict:
+    check_device(args.device, args.nprocs)
     from wsss_toolbox.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     torch.set_num_threads(1)
@@ -485,6 +506,7 @@ def run(args: argparse.Namespace) -> dict:
     samples = benchmark_samples(data_root, args.num_images)
     model = build_model(args.config, args.checkpoint, args.seed,
                          num_classes=len(samples[0]['gt_label']))
+    model = model.to(args.device)
     # amp rows: channels_last converts the model in place, so they use a copy
     fast_model = copy.deepcopy(model)
     fast = dict(amp=True, channels_last=True)
@@ -596,7 +618,9 @@ def run(args: argparse.Namespace) -> dict:
                     repeats=args.repeats, oaa_images=args.oaa_images,
                     oaa_epochs=args.oaa_epochs, oaa_batch_size=args.oaa_batch_size,
                     oaa_feature_shape=list(VOC_FEATURE_SHAPE), oaa_maps=num_maps,
-                    png_dir=png_folder,
+                    png_dir=png_folder, device=args.device,
+                    device_name=(torch.cuda.get_device_name(torch.device(args.device))
+                                 if args.device.startswith('cuda') else None),
                     machine=dict(cpus=os.cpu_count(), processor=platform.processor() or
                                  platform.machine(), python=platform.python_version(),
                                  torch=torch.__version__))
@@ -617,7 +641,8 @@ def format_table(result: dict) -> str:
                  f'{settings["oaa_feature_shape"][0]}x{settings["oaa_feature_shape"][1]} '
                  f'in batches of {settings["oaa_batch_size"]} images; medians of '
                  f'{settings["repeats"]} interleaved repeats; {settings["machine"]["cpus"]} '
-                 'CPUs')
+                 'CPUs' + (f'; model on {settings["device_name"]}'
+                           if settings.get('device_name') else ''))
     return '\n'.join(lines)
 
 
