@@ -430,13 +430,13 @@ def timed(function: Callable, *args) -> float:
     return time.perf_counter() - start
 
 
-def interleaved(pairs: Dict[str, Tuple[Callable, Callable]], repeats: int) -> Dict[str, dict]:
-    """Seconds of every (baseline, toolbox) pair, interleaved over the repeats."""
-    seconds = {name: dict(baseline=[], toolbox=[]) for name in pairs}
+def interleaved(functions: Dict[str, Callable], repeats: int) -> Dict[str, List[float]]:
+    """Seconds of every function, all of them one after the other in each repeat (so that a
+    drift of the machine's speed hits every variant alike)."""
+    seconds = {name: [] for name in functions}
     for _ in range(repeats):
-        for name, (baseline, toolbox) in pairs.items():
-            seconds[name]['baseline'].append(timed(baseline))
-            seconds[name]['toolbox'].append(timed(toolbox))
+        for name, function in functions.items():
+            seconds[name].append(timed(function))
     return seconds
 
 
@@ -551,10 +551,7 @@ def run(args: argparse.Namespace) -> dict:
         toolbox_amp=lambda: infer_maps(fast_model, samples, folder('maps_toolbox_amp'),
                                        args.scales, flip, 'mean', overwrite=True,
                                        progress=False, **fast))
-    seconds = {name: [] for name in variants}
-    for _ in range(args.repeats):
-        for name, function in variants.items():
-            seconds[name].append(timed(function))
+    seconds = interleaved(variants, args.repeats)
     for name, baseline, ours in (
             ('map inference: IRN-style (batch 1 per view) vs infer_maps', 'irn', 'toolbox'),
             ('map inference: IRN make_cam (image + flip per forward) vs infer_maps',
@@ -571,12 +568,13 @@ def run(args: argparse.Namespace) -> dict:
     # 3. pseudo labels + CRF, from the same (toolbox) maps
     for nproc in args.nprocs:
         name = f'pseudo labels + CRF: IRN-style pool vs runner, {nproc} process(es)'
-        seconds = interleaved({name: (
-            lambda: irn_style_pseudo_labels(samples, folder('maps_toolbox'),
-                                            folder('labels_irn'), nproc),
-            lambda: toolbox_pseudo_labels(samples, folder('maps_toolbox'),
-                                          folder('labels_toolbox'), nproc))}, args.repeats)
-        rows[name] = dict(summarise(seconds[name], len(samples)), unit='images/s',
+        seconds = interleaved(dict(
+            baseline=lambda: irn_style_pseudo_labels(samples, folder('maps_toolbox'),
+                                                     folder('labels_irn'), nproc),
+            toolbox=lambda: toolbox_pseudo_labels(samples, folder('maps_toolbox'),
+                                                  folder('labels_toolbox'), nproc)),
+            args.repeats)
+        rows[name] = dict(summarise(seconds, len(samples)), unit='images/s',
                           difference=label_difference(samples, folder('labels_irn'),
                                                       folder('labels_toolbox')),
                           difference_unit='fraction of pixels')
@@ -601,13 +599,15 @@ def run(args: argparse.Namespace) -> dict:
                 samples, nproc)
             toolbox_pseudo_labels(samples, folder(f's2_maps_toolbox{suffix}'),
                                   folder(f's2_labels_toolbox{suffix}'), nproc)
-        amp_name = f'{name}, amp + channels_last'
-        seconds = interleaved({name: (baseline, toolbox),
-                               amp_name: (baseline, lambda nproc=nproc: toolbox(nproc, True))},
+        # one baseline run per repeat serves both toolbox variants
+        seconds = interleaved(dict(baseline=baseline, toolbox=toolbox,
+                                   toolbox_amp=lambda nproc=nproc: toolbox(nproc, True)),
                               args.repeats)
-        for row_name, suffix in ((name, ''), (amp_name, '_amp')):
+        for row_name, ours, suffix in ((name, 'toolbox', ''),
+                                       (f'{name}, amp + channels_last', 'toolbox_amp', '_amp')):
             rows[row_name] = dict(
-                summarise(seconds[row_name], len(samples)), unit='images/s',
+                summarise(dict(baseline=seconds['baseline'], toolbox=seconds[ours]),
+                          len(samples)), unit='images/s',
                 difference=label_difference(samples, folder('s2_labels_irn'),
                                             folder(f's2_labels_toolbox{suffix}')),
                 difference_unit='fraction of pixels')
