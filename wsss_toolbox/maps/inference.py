@@ -274,7 +274,8 @@ def fused_maps_and_scores(
         fusion: str, partner_images: Optional[Sequence[np.ndarray]] = None,
         group: Optional[dict] = None,
         gt_labels: Optional[Sequence] = None,
-        amp: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        amp: bool = False,
+        classes: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Fused (C, H, W) maps of one BGR image and the mean of its views' ``pred_scores``.
 
     The maps are scale-free: for ``fusion='mean'`` they are the *sum* over the views. The
@@ -290,6 +291,7 @@ def fused_maps_and_scores(
             the views' data samples as ``gt_label`` (heads that erase with the labels, e.g.
             SeeNet, need them); None: the data samples carry no label.
         amp: forwards in mixed precision (:func:`_test_step`).
+        classes: fuse only these class maps (the maps are then (K, H, W)); None: all.
 
     Returns:
         ``(maps, scores)``; ``scores`` (C,) is None when the model gives no ``pred_scores``.
@@ -299,14 +301,14 @@ def fused_maps_and_scores(
     if partner_images is None and group is None:
         return fused_maps_of_images(model, [image], scales, flip, fusion,
                                     None if gt_labels is None else gt_labels[:1],
-                                    amp=amp)[0]
+                                    amp=amp, classes=None if classes is None else [classes])[0]
     if partner_images is not None and group is None:
         group = dict(anchor=0, img_ids=[None] * (1 + len(partner_images)))
     batch = _view_batch(image, scales, flip, partner_images or (), group, gt_labels)
     results = _test_step(model, batch, amp)
     if group is not None:
         results = [result for result in results if result.metainfo['group_position'] == 0]
-    return _fuse_views(results, height, width, fusion)
+    return _fuse_views(results, height, width, fusion, classes)
 
 
 def infer_image_maps(model: torch.nn.Module, image: np.ndarray, scales: Sequence[float] = (1.0, ),
@@ -327,19 +329,21 @@ def infer_image_maps(model: torch.nn.Module, image: np.ndarray, scales: Sequence
     return fused
 
 
-def class_maps(fused: torch.Tensor, classes: np.ndarray,
+def class_maps(fused: torch.Tensor, classes: Optional[np.ndarray],
                stride: Optional[int] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Normalized maps of ``classes`` from fused maps, and their strided maps.
 
     Args:
         fused: (C, H, W) non-negative fused maps (any positive scale).
-        classes: (K,) class indices to keep.
+        classes: (K,) class indices to keep; None: every map of ``fused`` (already the
+            image's classes).
         stride: also return (K, ceil(H / stride), ceil(W / stride)) maps (module docstring).
 
     Returns:
         ``(maps float32 (K, H, W), strided_maps float32 or None)``, values in [0, 1].
     """
-    selected = fused[torch.from_numpy(np.asarray(classes, dtype=np.int64))]
+    selected = fused if classes is None else fused[torch.from_numpy(
+        np.asarray(classes, dtype=np.int64))]
     maps = normalize_maps(selected, 'max', eps=MAP_NORMALIZE_EPS).cpu().numpy()
     if stride is None:
         return maps, None
@@ -536,17 +540,16 @@ def infer_maps(model: torch.nn.Module,
                 if overwrite or not osp.exists(map_path(out_dir, samples[index]['img_id']))]
         skipped += len(chunk) - len(todo)
         if todo:
+            # only the image's classes are resized and fused
             classes = [_image_classes(samples[index]) for index in todo]
             if table is None:
-                # only the image's classes are resized and fused
                 fused = [maps for maps, _ in fused_maps_of_images(
                     model, [_read_bgr(samples[index]['img_path']) for index in todo], scales,
                     flip, fusion, [samples[index]['gt_label'] for index in todo],
                     batch_pixels, pad_views, amp, classes)]
             else:
                 fused = [_grouped_maps(model, samples, index, table, scales, flip, fusion,
-                                       amp)[torch.from_numpy(kept)]
-                         for index, kept in zip(todo, classes)]
+                                       amp, kept) for index, kept in zip(todo, classes)]
             for index, kept, maps in zip(todo, classes, fused):
                 _write_map_file(samples[index], kept, maps, out_dir, stride)
             written += len(todo)
@@ -560,8 +563,10 @@ def infer_maps(model: torch.nn.Module,
 
 def _grouped_maps(model: torch.nn.Module, samples: Sequence[Dict], index: int,
                   table: _PartnerTable, scales: Sequence[float], flip: bool,
-                  fusion: str, amp: bool = False) -> torch.Tensor:
-    """Fused maps of anchor ``samples[index]``, averaged over its partner groups (rounds)."""
+                  fusion: str, amp: bool = False,
+                  classes: Optional[np.ndarray] = None) -> torch.Tensor:
+    """Fused maps of anchor ``samples[index]`` (of ``classes``; None: all), averaged over its
+    partner groups (rounds)."""
     sample = samples[index]
     image = _read_bgr(sample['img_path'])
     per_round = []
@@ -572,7 +577,8 @@ def _grouped_maps(model: torch.nn.Module, samples: Sequence[Dict], index: int,
             model, image, scales, flip, fusion,
             [_read_bgr(samples[partner]['img_path']) for partner in group],
             group_meta, gt_labels=[sample['gt_label']] + [
-                samples[partner]['gt_label'] for partner in group], amp=amp)[0])
+                samples[partner]['gt_label'] for partner in group], amp=amp,
+            classes=classes)[0])
     return torch.stack(per_round).mean(0)
 
 
@@ -584,6 +590,6 @@ def _image_classes(sample: Dict) -> np.ndarray:
 def _write_map_file(sample: Dict, classes: np.ndarray, maps: torch.Tensor, out_dir: str,
                     stride: Optional[int]) -> None:
     """Normalise the fused maps of ``classes`` (K, H, W) and write the image's map file."""
-    selected, strided = class_maps(maps, np.arange(len(classes)), stride)
+    selected, strided = class_maps(maps, None, stride)
     save_maps(map_path(out_dir, sample['img_id']), sample['img_id'], classes, selected,
               strided_maps=strided, stride=stride)
