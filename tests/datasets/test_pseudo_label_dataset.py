@@ -223,3 +223,17 @@ def test_a_group_wrapper_lists_the_images_it_wraps_once(tmp_path):
     assert [s['img_id'] for s in wrapped] == [s['img_id'] for s in plain]
     assert len({s['img_id'] for s in wrapped}) == len(wrapped) == 6
     assert wrapped_meta['classes'] == meta['classes']
+
+
+def test_a_group_wrapper_hands_its_overrides_to_the_listed_dataset(tmp_path):
+    """ImageGroupDataset sets the keys it does not name (data_root ...) on the dataset it
+    wraps when training; stage 2 lists the images with the same settings, not the inner
+    config's."""
+    from tiny_benchmark import dataset_cfg, write_tiny_benchmark
+
+    from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
+    root = write_tiny_benchmark(str(tmp_path / 'bench'))
+    inner = dict(dataset_cfg(root), data_root=str(tmp_path / 'nowhere'))
+    samples, _ = samples_from_dataset_cfg(
+        dict(type='ImageGroupDataset', group_size=2, dataset=inner, data_root=root))
+    assert len(samples) == 6 and all(s['img_path'].startswith(root) for s in samples)

@@ -4,6 +4,7 @@ dataset config or from folders. The package functions only take such dicts, so t
 depend on any dataset class.
 """
 import copy
+import inspect
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -37,11 +38,29 @@ def dataset_cfg_from_config(cfg: Config, key: Optional[str] = None,
                    'entry or pass the key that holds it.')
 
 
+def _wrapped_dataset_cfg(wrapper_cfg: dict) -> dict:
+    """The config of the dataset a wrapper config (``dataset=...``) wraps, with the settings
+    the wrapper would hand on to it: a wrapper class that takes ``**kwargs`` (e.g.
+    ``ImageGroupDataset``) sets every key it does not name itself on the wrapped config."""
+    from wsss_toolbox.registry import DATASETS
+    inner = dict(wrapper_cfg['dataset'])
+    wrapper = wrapper_cfg.get('type')
+    wrapper = DATASETS.get(wrapper) if isinstance(wrapper, str) else wrapper
+    if wrapper is None:
+        return inner
+    parameters = inspect.signature(wrapper.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        inner.update({key: value for key, value in wrapper_cfg.items()
+                      if key != 'type' and key not in parameters})
+    return inner
+
+
 def samples_from_dataset_cfg(dataset_cfg: dict) -> tuple:
     """Build the dataset (without its pipeline) and return ``(samples, metainfo)``.
 
     A wrapper of one dataset (a ``dataset=`` config, e.g. ``ImageGroupDataset`` of the
-    cross-image methods) lists the images of the dataset it wraps, each once, in its order.
+    cross-image methods) lists the images of the dataset it wraps, each once, in its order,
+    with the settings the wrapper hands on to it (``data_root`` ...).
     ``img_id`` is derived from the image file name for datasets (e.g. mmseg's) whose items
     lack it.
     """
@@ -54,7 +73,7 @@ def samples_from_dataset_cfg(dataset_cfg: dict) -> tuple:
     register_all_modules(init_default_scope=False)
     dataset_cfg = copy.deepcopy(dict(dataset_cfg))
     while isinstance(dataset_cfg.get('dataset'), dict):  # a wrapper: the images it wraps
-        dataset_cfg = dict(dataset_cfg['dataset'])
+        dataset_cfg = _wrapped_dataset_cfg(dataset_cfg)
     dataset_cfg['pipeline'] = []
     dataset_cfg['lazy_init'] = False
     dataset = DATASETS.build(dataset_cfg)
