@@ -122,6 +122,33 @@ def test_similarity_loss_by_hand():
     torch.testing.assert_close(loss, torch.tensor(0.015625), atol=1e-4, rtol=0)
 
 
+def test_similarity_loss_normalisation_follows_authors_train_cam():
+    """The authors' L_s (step/train_cam.py L93-96, L108): ReLU(ReLU(c) - 1e-5) / (max ReLU(c)
+    + 1e-5) * label on both CAMs, mean squared difference; values and gradients."""
+    eps = 1e-5
+    cams = torch.tensor([[[[-1., 0.5e-5, 2.], [0.25, 8e-6, 1.]]]], requires_grad=True)
+    enhanced = torch.tensor([[[[0.5, 3e-6, 1.], [1., 2., -4.]]]], requires_grad=True)
+    labels = torch.tensor([[1.]])
+
+    def authors(cam):  # written out from the cited lines, for one class
+        positive = cam.clamp(min=0)
+        peak = positive.flatten().max() + eps
+        return (positive - eps).clamp(min=0) / peak
+
+    expected = ((authors(cams) - authors(enhanced))**2).mean()
+    by_hand = torch.tensor([[0., 0., 1.99999], [.24999, 0., .99999]]) / 2.00001 - \
+        torch.tensor([[.49999, 0., .99999], [.99999, 1.99999, 0.]]) / 2.00001
+    torch.testing.assert_close(expected, (by_hand**2).mean(), atol=1e-7, rtol=0)
+    loss = cam_similarity_loss(cams, enhanced, labels)
+    torch.testing.assert_close(loss, expected, atol=1e-7, rtol=0)
+    ours = torch.autograd.grad(loss, (cams, enhanced))
+    theirs = torch.autograd.grad(expected, (cams, enhanced))
+    for got, want in zip(ours, theirs):
+        torch.testing.assert_close(got, want, atol=1e-7, rtol=1e-6)
+    # an activation of 0.5e-5 (below eps) is 0 in the authors' numerator
+    assert float(authors(cams.detach())[0, 0, 0, 1]) == 0.0
+
+
 def identity_head(**kwargs):
     head = RPNetHead(in_channels=2, num_classes=2, channels=2, prototype_indices=(-1, ),
                      discard_prob=0.0, gaussian_sigma=None, enhance_scales=(1.0, ), **kwargs)

@@ -114,9 +114,13 @@ def gaussian_smooth(maps: Tensor, kernel: Tensor) -> Tensor:
 
 
 def normalised_label_cams(cams: Tensor, labels: Tensor, eps: float = 1e-5) -> Tensor:
-    """``C^ = ReLU(cams) / (max_{x,y} ReLU(cams) + eps) * label`` per image and class."""
+    """``C^ = ReLU(ReLU(cams) - eps) / (max_{x,y} ReLU(cams) + eps) * label`` per image and
+    class: the normalisation of the authors' ``L_s`` (liuweide01/RPNet-Weakly-Supervised-
+    Segmentation, step/train_cam.py L93-96), whose numerator also subtracts ``eps``, so
+    activations below ``eps`` count as 0 (tests/methods/rpnet: hand transcription)."""
     cams = F.relu(cams)
-    return cams / (cams.amax(dim=(2, 3), keepdim=True) + eps) * labels[..., None, None]
+    peak = cams.amax(dim=(2, 3), keepdim=True) + eps
+    return F.relu(cams - eps) / peak * labels[..., None, None]
 
 
 class NonLocalBlock(nn.Module):
