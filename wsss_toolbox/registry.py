@@ -4,7 +4,8 @@ Every registry of a kind mmsegmentation already has is a *child* of mmseg's, so 
 run under ``default_scope='wsss_toolbox'`` can name both mmseg components
 (``'EncoderDecoder'``, ``'IoUMetric'``) and ours (``'WSSSClassifier'``) without prefixes: an
 unprefixed key is looked up in the child first and then in its parents
-(``../shared/specs/openmmlab.md`` §1). The scope is the package name, as mmengine expects.
+(mmengine's ``Registry`` with ``parent=``; see mmengine's "Registry" tutorial). The scope is
+the package name, as mmengine expects.
 
 Kinds mmseg does not have get new root registries:
 

@@ -6,12 +6,12 @@ their outputs (so that the ratio compares like with like).
         [--image-size 128] [--scales 1.0 0.5 1.5 2.0] [--nprocs 1 2] [--repeats 3]
         [--oaa-images 1000] [--oaa-epochs 3] [--oaa-batch-size 16] [--out result.json]
 
-Rows (the baselines are written here from the descriptions in ``/work/shared/specs``, not
-copied):
+Rows (the baselines are written here from our reading of the authors' code, not copied):
 
-1. **OAA accumulation** (spec oaa.md §1 [C]): the authors keep one uint8 PNG per (image,
-   class) at feature resolution; per accepted map they check that the file exists, read it,
-   take the maximum with the new attention and write it back (:class:`PNGAccumulator`).
+1. **OAA accumulation** (PengtaoJiang/OAA-PyTorch, ``scripts/train.py``): the authors keep
+   one uint8 PNG per (image, class) at feature resolution; per accepted map they check that
+   the file exists, read it, take the maximum with the new attention and write it back
+   (:class:`PNGAccumulator`).
    Toolbox: :meth:`CumulativeMapStore.apply_batch`, one call per training batch (and, for
    reference, the per-image :meth:`CumulativeMapStore.apply` that the recorder used before).
    Same visits (VOC feature size 28x37, 1.5 classes per image on average, 80 % accepted;
