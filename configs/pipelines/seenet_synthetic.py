@@ -3,8 +3,10 @@
 #
 # Stage 1 trains the tiny classifier with SeeNet's head (S_A, S_B, S_C; same backbone, data and
 # schedule as the CAM baseline). Stage 2 infers max(M^_A, M^_B) with the paper's inference
-# (single scale, the flipped image fused by the max; T_A is built from the image labels, which
-# map inference hands to the head), then SeeNet's proxy ground truth (Algorithm 1: harmonic
+# (single scale, the flipped image fused by the max; T_A is built once from all the image's
+# labels, which map inference hands to the head, and the branches are fused at feature
+# resolution -- the head's defaults, not the released notebook's per-tag passes and bicubic
+# resize of the VOC configs), then SeeNet's proxy ground truth (Algorithm 1: harmonic
 # mean of attention and saliency, background 1 - D) -- the labels DeepLab-LargeFOV trains on.
 # For comparison with the CAM demo the same maps also go through CAM's threshold 0.3 +
 # DenseCRF labels (pseudo_labels_thr, pseudo_labels_crf), which stage 3 does not use.

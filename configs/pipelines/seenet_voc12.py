@@ -7,7 +7,9 @@
 #       stage3.cfg_options.model.backbone.pretrained=checkpoints/vgg16-397923af.pth \
 #       stage3.cfg_options.model.decode_head.fc_init_checkpoint=checkpoints/vgg16-397923af.pth
 # Stage 1: SeeNet (VGG-16, 25k iterations of batch 16). Stage 2: max(M^_A, M^_B) at one scale
-# with the flipped image fused by the max (T_A from the image labels), then Algorithm 1's
+# with the flipped image fused by the max, as the released notebook (houqb/SeeNet vis.ipynb):
+# one S_B pass per tag with T_A from that tag's map, each branch resized bicubically before
+# the normalisation (the stage-1 config's head options), then Algorithm 1's
 # proxy ground truth (harmonic mean of attention and saliency, background 1 - D). Stage 3:
 # DeepLab-LargeFOV (VGG-16) on the proxy ground truth (Table 2's VGG16 row; the ResNet-101 row
 # is seenet-r101_voc12.py).

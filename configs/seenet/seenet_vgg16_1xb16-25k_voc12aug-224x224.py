@@ -1,9 +1,12 @@
 # SeeNet on PASCAL VOC 2012 train_aug (10,582 images) with the paper's attention-network
-# settings (Sec. 5.1; spec seenet.md §1, §3): VGG-16 without pool5 and the FC layers (output
-# stride 16, relu5_3 features; ImageNet weights via `pretrained`), three branches of 3 convs
-# (512) + class-aware 1x1 conv + GAP, batch 16, SGD lr 1e-3 (momentum 0.9), divided by 10
-# after 15k of 25k iterations, weight decay 2e-4; ResNet-style augmentation (random short
-# side 256-480, random 224x224 crop, horizontal flip).
+# settings (Sec. 5.1; the backbone cut after houqb/SeeNet deploy_seenet.prototxt): VGG-16
+# without pool5 and the FC layers (output stride 16, relu5_3 features; ImageNet weights via
+# `pretrained`), three branches of 3 convs (512) + class-aware 1x1 conv + GAP, batch 16, SGD
+# lr 1e-3 (momentum 0.9, not stated in the paper), divided by 10 after 15k of 25k iterations,
+# weight decay 2e-4; ResNet-style augmentation (random short side 256-480, random 224x224
+# crop, horizontal flip; the paper only cites ResNet [8]). Inference follows the released
+# notebook (houqb/SeeNet vis.ipynb), which the paper leaves open: one S_B pass per tagged
+# class and the bicubic resize before the normalisation (configs/seenet/README.md).
 #
 #   python tools/train.py configs/seenet/seenet_vgg16_1xb16-25k_voc12aug-224x224.py \
 #       --work-dir work_dirs/seenet_vgg16_1xb16-25k_voc12aug-224x224 \
@@ -28,7 +31,8 @@ custom_imports = dict(imports=['wsss_toolbox.methods.seenet'], allow_failed_impo
 pretrained = None
 model = dict(
     # the standard VGG-16 (2x2 pools of stride 2, no dilation), pool1-pool4 kept, pool5 and
-    # the FC layers removed: output stride 16, 14x14 relu5_3 cells at 224 (spec §1)
+    # the FC layers removed: output stride 16, 14x14 relu5_3 cells at 224 (pool1-pool4 in
+    # houqb/SeeNet deploy_seenet.prototxt L67-307; the paper: "all three FC layers removed")
     backbone=dict(dilated=False, pool_kernel_size=2, pretrained=pretrained),
     head=dict(
         _delete_=True,
@@ -44,10 +48,17 @@ model = dict(
         threshold_rule='paper',  # 'released': absolute, strict thresholds (0.8 / 0.0)
         sc_threshold=None,  # S_C: below (delta_h + delta_l) / 2 = 0.375 of the max
         flip_background=True,  # False: Table 1's setting 2
+        # inference as the released notebook (vis.ipynb L110-125, L175-179; the paper does not
+        # say how S_B runs at test time, nor where the resize sits): one S_B pass per tagged
+        # class with T_A from that class alone ('all_classes': one T_A from all the tags), each
+        # branch resized bicubically to the input before ReLU, / max and the fusion
+        # ('bilinear_after_fusion': fuse at feature resolution, then bilinear)
+        inference_erasing='per_class',
+        inference_resize='bicubic_before_fusion',
         loss_cls=dict(type='MultiLabelSoftMarginLoss')))
 
-# ResNet-style augmentation [8] (spec §3 [A]): random short side in [256, 480], random
-# 224x224 crop, horizontal flip
+# ResNet-style augmentation (the paper: "as ResNet [8]", no details; ResNet's Sec. 3.4 scale
+# augmentation): random short side in [256, 480], random 224x224 crop, horizontal flip
 train_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='RandomResize', scale=[(100000, 256), (100000, 480)], keep_ratio=True),
@@ -82,6 +93,7 @@ default_hooks = dict(
     logger=dict(interval=100),
     checkpoint=dict(by_epoch=False, interval=5000, max_keep_ckpts=2))
 
-# Sec. 3.3 / spec §4: one scale (the original image size; the paper resizes to 224x224),
-# the flipped image fused by the element-wise max
+# Sec. 3.3: one scale (the original image size; the paper resizes to 224x224 (Sec. 5.1), the
+# notebook to 256x256, vis.ipynb L96, L166), the flipped image fused by the element-wise max
+# (vis.ipynb L177-180)
 map_inference = dict(scales=(1.0, ), flip=True, fusion='max')

@@ -1,9 +1,16 @@
 """SeeNet's head on hand-made maps: M_A, the ternary mask T_A and S_C's mask (thresholds
 relative to the max, ground-truth classes only, detached), C-ReLU forward and backward, the
-three losses, the inference fusion, and the errors for bad input."""
+three losses, the inference fusion, the inference options against transcriptions of the
+released notebook (houqb/SeeNet vis.ipynb, crelu_layer.py), and the errors for bad input."""
+import os.path as osp
+
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO_ROOT
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from wsss_toolbox.methods.seenet import (
@@ -14,6 +21,7 @@ from wsss_toolbox.methods.seenet import (
     seenet_attention,
     ternary_mask,
 )
+from wsss_toolbox.models.utils import resize_maps_to_image
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.structures import WSSSDataSample
 
@@ -165,3 +173,157 @@ def test_registered_with_the_paper_defaults():
     assert head.flip_background and head.threshold_rule == 'paper'
     # separate weights
     assert head.branch_a.classifier.weight.data_ptr() != head.branch_b.classifier.weight.data_ptr()
+
+
+# --- inference in the order of the released notebook (houqb/SeeNet vis.ipynb, crelu_layer.py) ---
+RELEASED = osp.join(REPO_ROOT, 'configs', 'seenet',
+                    'seenet-released_vgg16_1xb16-25k_voc12aug-224x224.py')
+
+
+def released_head(**overrides):
+    """The released VOC config's head (its defaults), on 2-channel features, 2 classes, no
+    extra convs (each branch = its class-aware 1x1 conv), so every map can be computed by
+    hand."""
+    cfg = Config.fromfile(RELEASED).model.head
+    cfg.update(in_channels=2, num_classes=2, num_convs=0, channels=2, dropout_ratio=0.0)
+    cfg.update(overrides)
+    return MODELS.build(cfg).eval()
+
+
+def notebook_att(score_a, score_b, height, width):
+    """vis.ipynb L119-125 (cell `forward`), transcribed: bicubic to (width, height), negatives
+    to 0, divide by max + 1e-8, element-wise max of the two branches."""
+    att1 = cv2.resize(score_a, (width, height), interpolation=cv2.INTER_CUBIC)
+    att2 = cv2.resize(score_b, (width, height), interpolation=cv2.INTER_CUBIC)
+    att1[att1 < 0] = 0
+    att2[att2 < 0] = 0
+    att1 = att1 / (np.max(att1) + 1e-8)
+    att2 = att2 / (np.max(att2) + 1e-8)
+    return np.maximum(att1, att2)
+
+
+def test_bicubic_before_fusion_is_the_notebook_order_by_hand():
+    rng = np.random.default_rng(3)
+    cams_a = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
+    cams_b = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
+    assert released_head().inference_resize == 'bicubic_before_fusion'  # the config's default
+    head = released_head(inference_erasing='all_classes')  # S_B's maps given here
+    outputs = dict(cams=torch.from_numpy(cams_a), cams_b=torch.from_numpy(cams_b),
+                   input_shapes=torch.tensor([[24, 32, 24, 32]]))
+    maps = head.localization_maps(outputs)
+    assert maps.shape == (1, 2, 24, 32)
+    for c in range(2):
+        np.testing.assert_allclose(maps[0, c].numpy(),
+                                   notebook_att(cams_a[0, c], cams_b[0, c], 24, 32), atol=1e-5)
+    # the former order (ReLU, / max, max at feature resolution, then bilinear) is another map
+    former = resize_maps_to_image(fuse_branch_maps(outputs['cams'], outputs['cams_b']),
+                                  (24, 32), (24, 32))
+    assert (former - maps).abs().max() > 0.05
+    # an image of 20 x 28 in a 24 x 32 padded batch: the padding is 0 and the maximum is taken
+    # over the image's pixels
+    padded = head.localization_maps(dict(outputs, input_shapes=torch.tensor([[24, 32, 20, 28]])))
+    up = F.interpolate(outputs['cams'], size=(24, 32), mode='bicubic', align_corners=False)
+    up = F.relu(up)[..., :20, :28]
+    up_b = F.relu(F.interpolate(outputs['cams_b'], size=(24, 32), mode='bicubic',
+                                align_corners=False))[..., :20, :28]
+    expected = torch.maximum(up / (up.amax((-2, -1), keepdim=True) + 1e-8),
+                             up_b / (up_b.amax((-2, -1), keepdim=True) + 1e-8))
+    torch.testing.assert_close(padded[..., :20, :28], expected)
+    assert not padded[..., 20:, :].any() and not padded[..., :, 28:].any()
+    with pytest.raises(ValueError, match='network input size'):
+        head.localization_maps(dict(outputs, input_shapes=torch.full((1, 4), -1)))
+    # the maps are at the input size: map inference's feature-grid aggregation is refused
+    with pytest.raises(ValueError, match="aggregation='image_grid'"):
+        head(torch.rand(1, 2, 3, 4), [sample([1., 0.], pred_on_feature_grid=True)])
+
+
+# two classes whose T_A differ: class 0's peak at (0, 0), class 1's at (1, 1)
+FEATS = np.array([[[4., 0., 1.], [2., 0., 0.]],  # channel 0 = S_A's map of class 0
+                  [[0., 3., 0.], [1., 4., 2.]]], np.float32)  # channel 1 = class 1's
+
+
+def notebook_crelu(feats, score_a, label, maxt, mint):
+    """crelu_layer.py L24-41 (forward), transcribed for one image and a 0/1 label vector."""
+    top = feats.copy()
+    mask = score_a.copy()
+    mask[mask < 0] = 0
+    for i in range(len(label)):
+        if int(label[i]) == 1:
+            ma, mi = np.max(mask[i]), np.min(mask[i])
+            mask[i] = (mask[i] - mi) / (ma - mi + 1e-8)
+        else:
+            mask[i, ...] = 0
+    mask = mask.max(axis=0)
+    pos = np.where(mask > maxt)
+    top[:, pos[0], pos[1]] = 0
+    pos1 = np.where(mask < mint)
+    top[:, pos1[0], pos1[1]] = top[:, pos1[0], pos1[1]] * -1
+    return top
+
+
+def test_per_class_erasing_is_the_notebook_one_forward_per_class_by_hand():
+    head = released_head(inference_resize='bilinear_after_fusion')
+    assert head.inference_erasing == 'per_class'  # the released config's default
+    w_b = np.array([[1., 1.], [1., -.5]], np.float32)
+    with torch.no_grad():
+        head.branch_a.classifier.weight.copy_(torch.eye(2)[:, :, None, None])
+        head.branch_a.classifier.bias.zero_()
+        head.branch_b.classifier.weight.copy_(torch.from_numpy(w_b)[:, :, None, None])
+        head.branch_b.classifier.bias.copy_(torch.tensor([.1, .2]))
+    label = np.array([1., 1.], np.float32)
+    with torch.no_grad():
+        outputs = head(torch.from_numpy(FEATS)[None], [sample(label, img_shape=(16, 24))])
+        maps = head.localization_maps(outputs)[0].numpy()
+
+    def score_b(top):  # the 1x1 conv of S_B
+        return np.einsum('ck,khw->chw', w_b, top) + np.array([.1, .2])[:, None, None]
+
+    def normalise(x):
+        x = np.maximum(x, 0)
+        return x / max(x.max(), 1e-5)
+
+    for c in range(2):
+        # vis.ipynb L114-118: the label blob holds class c only; the map of class c is read
+        one_hot = np.eye(2, dtype=np.float32)[c]
+        top = notebook_crelu(FEATS, FEATS, one_hot, 0.8, 0.0)
+        expected = np.maximum(normalise(FEATS[c]), normalise(score_b(top)[c]))
+        np.testing.assert_allclose(maps[c], expected, atol=1e-6)
+    # by hand: class 0's T_A erases only (0, 0), so its S_B map (x0 + x1) + .1 keeps (1, 1),
+    # where it peaks: [[.1, 3.1, 1.1], [3.1, 4.1, 2.1]] -> 1 there
+    np.testing.assert_allclose(maps[0, 1, 1], 1.0, atol=1e-6)
+    # today's reading, one T_A from both classes, erases (0, 0) and (1, 1) for both: another map
+    joint = released_head(inference_resize='bilinear_after_fusion',
+                          inference_erasing='all_classes')
+    joint.load_state_dict(head.state_dict())
+    with torch.no_grad():
+        joint_maps = joint.localization_maps(joint(torch.from_numpy(FEATS)[None],
+                                                   [sample(label, img_shape=(16, 24))]))[0]
+    top = notebook_crelu(FEATS, FEATS, label, 0.8, 0.0)
+    for c in range(2):
+        np.testing.assert_allclose(joint_maps[c].numpy(), np.maximum(
+            normalise(FEATS[c]), normalise(score_b(top)[c])), atol=1e-6)
+    # both tags erase (0, 0) and (1, 1): class 0's S_B map is [[.1, 3.1, 1.1], [3.1, .1, 2.1]]
+    # and S_A's is 0 at (1, 1), so the map there is .1 / 3.1 instead of 1
+    np.testing.assert_allclose(joint_maps[0, 1, 1], .1 / 3.1, atol=1e-6)
+
+
+def test_per_class_erasing_keeps_other_images_and_classes_apart():
+    """A batch of two images: each (image, class) pass uses that image's features and that
+    class's map only; a class the image does not carry keeps the single pass's map."""
+    torch.manual_seed(0)
+    head = released_head(inference_resize='bilinear_after_fusion',
+                         high_threshold=0.5, low_threshold=0.1, threshold_rule='paper')
+    feats = torch.rand(2, 2, 3, 4)
+    samples = [sample([1., 1.], img_shape=(24, 32)), sample([0., 1.], 'img_b', img_shape=(24, 32))]
+    with torch.no_grad():
+        outputs = head(feats, samples)
+        cams_b = head.per_class_cams_b(outputs)
+        for index, c in ((0, 0), (0, 1), (1, 1)):
+            one = head(feats[index:index + 1],
+                       [sample(np.eye(2, dtype=np.float32)[c], img_shape=(24, 32))])
+            torch.testing.assert_close(cams_b[index, c], one['cams_b'][0, c])
+    torch.testing.assert_close(cams_b[1, 0], outputs['cams_b'][1, 0])
+    with pytest.raises(ValueError, match='inference_erasing'):
+        SeeNetHead(in_channels=2, num_classes=2, inference_erasing='per_image')
+    with pytest.raises(ValueError, match='inference_resize'):
+        SeeNetHead(in_channels=2, num_classes=2, inference_resize='bicubic')

@@ -1,4 +1,6 @@
-"""SeeNet's self-erasing attention head (Hou et al., NeurIPS 2018, Sec. 3; spec ``seenet.md``).
+"""SeeNet's self-erasing attention head (Hou et al., NeurIPS 2018, Sec. 3; the authors' released
+Caffe files, houqb/SeeNet @ 2a448d4: ``deploy_seenet.prototxt``, ``crelu_layer.py``,
+``vis.ipynb``).
 
 Three branches after a shared backbone, each a :class:`~wsss_toolbox.models.heads.CAMBranch`
 (convs + class-aware 1x1 conv + GAP) with its own weights:
@@ -11,6 +13,14 @@ Three branches after a shared backbone, each a :class:`~wsss_toolbox.models.head
 
 ``T_A`` and ``B_C`` come from ``M_A``: the ReLU of ``S_A``'s maps of the image's ground-truth
 classes, min-max normalised per class, maximum over those classes, detached (a constant).
+
+Inference (Sec. 3.3) has two options that follow the released notebook (``vis.ipynb``) or the
+toolbox's earlier reading: ``inference_erasing`` (one ``T_A`` from all the image's classes, or
+one pass of ``S_B`` per class with ``T_A`` from that class alone) and ``inference_resize``
+(normalise and fuse at feature resolution, or resize each branch bicubically first).
+
+(Over 400 lines: the head's parts -- C-ReLU, M_A, T_A, B_C, the two inference fusions -- are
+module functions tested one by one, kept next to the head that uses them.)
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -29,6 +39,14 @@ from wsss_toolbox.models.utils import crop_valid_region
 from wsss_toolbox.registry import MODELS
 
 THRESHOLD_RULES = ('paper', 'released')
+#: ``inference_resize`` values: normalise + fuse at feature resolution, then the classifier
+#: resizes bilinearly / resize each branch bicubically first (vis.ipynb L119-125)
+INFERENCE_RESIZES = ('bilinear_after_fusion', 'bicubic_before_fusion')
+#: ``inference_erasing`` values: one ``T_A`` from all the image's classes / one ``S_B`` pass per
+#: class with ``T_A`` from that class (vis.ipynb L110-118, L175-179)
+INFERENCE_ERASINGS = ('all_classes', 'per_class')
+#: divisor floor of the notebook's normalisation, ``att / (max(att) + 1e-8)`` (vis.ipynb L123)
+NOTEBOOK_EPS = 1e-8
 
 
 class CReLUFunction(torch.autograd.Function):
@@ -67,8 +85,9 @@ def c_relu(x: Tensor, mask: Tensor) -> Tensor:
 
 def seenet_attention(cams: Tensor, labels: Tensor, valid: Optional[Tensor] = None) -> Tensor:
     """``M_A`` (Sec. 3.2): per image, the ReLU of ``S_A``'s class maps of the ground-truth
-    classes, each min-max normalised to [0, 1] (spec §1, §8.5), maximum over those classes;
-    detached.
+    classes, each min-max normalised to [0, 1], maximum over those classes; detached. The
+    paper only says "normalise"; the min-max after a ReLU follows houqb/SeeNet
+    ``crelu_layer.py`` L28-37 (which adds 1e-8 to the span; here a zero span gives 0).
 
     Args:
         cams: raw class maps of ``S_A`` (B, C, h, w).
@@ -111,9 +130,10 @@ def ternary_mask(attention: Tensor, high: float = 0.7, low: float = 0.05,
 
     ``rule='paper'``: ``T_A = 0`` where ``M_A >= delta_h``, ``-1`` where ``M_A < delta_l``,
     ``1`` elsewhere, with ``delta_h = high * max(M_A)`` and ``delta_l = low * max(M_A)``
-    (per image; paper 0.7 / 0.05). ``rule='released'``: the authors' released layer, absolute
-    and strict thresholds (``M_A > high`` erased, ``M_A < low`` flipped; released 0.8 / 0.0,
-    which never flips a sign because ``M_A >= 0``).
+    (per image; paper 0.7 / 0.05). ``rule='released'``: absolute and strict thresholds, after
+    houqb/SeeNet ``crelu_layer.py`` L38-41 (``M_A > high`` erased, ``M_A < low`` flipped;
+    ``deploy_seenet.prototxt`` L548 gives 0.8 / 0.0, which never flips a sign because
+    ``M_A >= 0``).
 
     ``flip_background=False`` is Table 1's setting 2: the background zone is 0 (zeroed)
     instead of -1. An image whose ``M_A`` has no positive value (``S_A`` finds none of its
@@ -131,7 +151,8 @@ def background_zone_mask(attention: Tensor, threshold: float = 0.375,
                          rule: str = 'paper') -> Tensor:
     """``S_C``'s binary mask ``B_C`` from ``M_A`` (B, 1, h, w): 1 where ``M_A`` is below
     ``threshold`` (times ``max(M_A)`` for ``rule='paper'``; absolute for ``'released'``), 0
-    elsewhere. The paper's factor is ``(delta_h + delta_l) / 2`` (Sec. 5.1; spec §8.3). An
+    elsewhere. The paper's factor is ``(delta_h + delta_l) / 2`` (Sec. 5.1; its Sec. 3.2
+    calls the region "the background zone", below ``delta_l``). An
     image without positive attention has no known background: ``B_C = 0``.
     """
     if rule not in THRESHOLD_RULES:
@@ -154,18 +175,53 @@ def fuse_branch_maps(cams_a: Tensor, cams_b: Tensor, valid: Optional[Tensor] = N
     return torch.maximum(*maps)
 
 
+def fuse_branch_maps_bicubic(cams_a: Tensor, cams_b: Tensor, input_shape: Sequence[int],
+                             image_shapes: Optional[Sequence[Sequence[int]]] = None) -> Tensor:
+    """Inference map in the order of houqb/SeeNet ``vis.ipynb`` L119-125: each branch's raw
+    class maps resized bicubically to the network input (``cv2.INTER_CUBIC`` there; torch's
+    bicubic uses the same kernel, a = -0.75, and half-pixel centres), then ReLU, divided by
+    ``max + 1e-8`` over the image's pixels, then the element-wise max of the two branches.
+
+    Args:
+        cams_a, cams_b: raw class maps (B, C, h, w) of ``S_A`` and ``S_B``.
+        input_shape: (H_pad, W_pad) of the (padded) network input; the maps are resized to
+            it, so the feature cells keep their position (the classifier then crops).
+        image_shapes: per image its (H, W) inside the padded input; the maximum is taken
+            over those pixels and the padding is 0. None: the whole input.
+
+    Returns:
+        (B, C, H_pad, W_pad) maps in [0, 1].
+    """
+    size = tuple(int(v) for v in input_shape)
+    inside = torch.ones(cams_a.shape[0], 1, *size, dtype=torch.bool, device=cams_a.device)
+    if image_shapes is not None:
+        inside.zero_()
+        for index, (height, width) in enumerate(image_shapes):
+            inside[index, :, :int(height), :int(width)] = True
+    maps = []
+    for cams in (cams_a, cams_b):
+        cams = F.interpolate(cams.float(), size=size, mode='bicubic', align_corners=False)
+        cams = F.relu(cams) * inside
+        maps.append(cams / (cams.amax(dim=(-2, -1), keepdim=True) + NOTEBOOK_EPS))
+    return torch.maximum(*maps)
+
+
 @MODELS.register_module()
 class SeeNetHead(BaseAttentionHead):
     """Self-erasing network head (Sec. 3.3, Fig. 3).
 
     ``forward`` needs the data samples (their ``gt_label``): ``T_A`` is built from the
-    ground-truth classes in training and at inference alike (spec §4). Outputs: ``logits`` /
+    ground-truth classes in training and at inference alike (the released notebook feeds the
+    label at test time, houqb/SeeNet ``vis.ipynb`` L114-115; the paper does not say how
+    ``S_B`` runs at test time). Outputs: ``logits`` /
     ``cams`` of ``S_A`` (the classifier's scores are ``S_A``'s, which do not see the labels),
     ``logits_b``/``cams_b``, ``logits_c``/``cams_c``, ``attention`` (``M_A``),
     ``ternary_mask`` (``T_A``), ``background_mask`` (``B_C``) and ``valid`` (cells covering
-    the image). Loss ``L = L_A + L_B + L_C`` (Sec. 3.3), each ``loss_cls`` (multi-label soft
-    margin) on the GAP logits; targets ``y`` for ``S_A`` and ``S_B``, all zeros for ``S_C``.
-    Inference maps: :func:`fuse_branch_maps` of ``S_A`` and ``S_B`` (``S_C`` is not used).
+    the image), and for the inference options ``features`` (the branches' input), ``labels``
+    (B, C) and ``input_shapes`` (B, 4: padded input H, W, image H, W). Loss
+    ``L = L_A + L_B + L_C`` (Sec. 3.3), each ``loss_cls`` (multi-label soft margin) on the GAP
+    logits; targets ``y`` for ``S_A`` and ``S_B``, all zeros for ``S_C``. Inference maps
+    (:meth:`localization_maps`): ``S_A`` and ``S_B`` fused by the max, ``S_C`` not used.
 
     Args:
         in_channels: channels of the selected backbone output.
@@ -180,6 +236,16 @@ class SeeNetHead(BaseAttentionHead):
         sc_threshold: ``S_C``'s threshold factor; None = ``(delta_h + delta_l) / 2``.
         flip_background: ``True`` = C-ReLU with -1 on the background zone (SeeNet);
             ``False`` = background zeroed (Table 1, setting 2).
+        inference_erasing: how ``S_B`` runs at inference. ``'all_classes'``: the forward's
+            single pass, ``T_A`` from all the image's classes (as in training).
+            ``'per_class'``: one ``S_B`` pass per ground-truth class ``c`` with ``T_A`` from
+            ``c``'s map alone, class ``c``'s ``S_B`` map taken from its own pass (the
+            notebook's one forward per class, ``vis.ipynb`` L110-118, L175-179); the maps of
+            the other classes stay those of the single pass.
+        inference_resize: ``'bilinear_after_fusion'``: :func:`fuse_branch_maps` at feature
+            resolution (ReLU, / max, max), resized bilinearly to the image by the
+            classifier. ``'bicubic_before_fusion'``: :func:`fuse_branch_maps_bicubic` (the
+            notebook's order: bicubic to the input size, ReLU, / (max + 1e-8), max).
         in_index: which backbone output to use.
         loss_cls: the loss of every branch.
         init_cfg: mmengine initialisation config.
@@ -201,6 +267,8 @@ class SeeNetHead(BaseAttentionHead):
                  threshold_rule: str = 'paper',
                  sc_threshold: Optional[float] = None,
                  flip_background: bool = True,
+                 inference_erasing: str = 'all_classes',
+                 inference_resize: str = 'bilinear_after_fusion',
                  in_index: int = -1,
                  loss_cls: dict = dict(type='MultiLabelSoftMarginLoss'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -211,6 +279,12 @@ class SeeNetHead(BaseAttentionHead):
         if threshold_rule not in THRESHOLD_RULES:
             raise ValueError(f'threshold_rule must be one of {THRESHOLD_RULES}, got '
                              f'{threshold_rule!r}')
+        if inference_erasing not in INFERENCE_ERASINGS:
+            raise ValueError(f'inference_erasing must be one of {INFERENCE_ERASINGS}, got '
+                             f'{inference_erasing!r}')
+        if inference_resize not in INFERENCE_RESIZES:
+            raise ValueError(f'inference_resize must be one of {INFERENCE_RESIZES}, got '
+                             f'{inference_resize!r}')
         if not low_threshold <= high_threshold:
             raise ValueError(f'low_threshold ({low_threshold}) must not exceed high_threshold '
                              f'({high_threshold})')
@@ -221,6 +295,8 @@ class SeeNetHead(BaseAttentionHead):
         self.sc_threshold = float((high_threshold + low_threshold) / 2
                                   if sc_threshold is None else sc_threshold)
         self.flip_background = bool(flip_background)
+        self.inference_erasing = inference_erasing
+        self.inference_resize = inference_resize
         branch = dict(num_convs=num_convs, channels=channels, kernel_size=kernel_size,
                       dilation=dilation, dropout_ratio=dropout_ratio, norm_cfg=norm_cfg,
                       act_cfg=act_cfg, init_std=init_std)
@@ -232,9 +308,9 @@ class SeeNetHead(BaseAttentionHead):
         """The (B, C) ground truth that builds ``T_A``, with clear errors for bad input."""
         if not data_samples:
             raise ValueError(
-                'SeeNetHead builds its erasing masks from the ground-truth classes (spec §4) '
-                'and got no data samples; call the classifier with data samples carrying '
-                'gt_label (stage-2 map inference passes the image labels).')
+                'SeeNetHead builds its erasing masks from the ground-truth classes (also at '
+                'inference) and got no data samples; call the classifier with data samples '
+                'carrying gt_label (stage-2 map inference passes the image labels).')
         for sample in data_samples:
             if 'gt_label' not in sample:
                 raise ValueError(
@@ -266,9 +342,29 @@ class SeeNetHead(BaseAttentionHead):
                 region.fill_(True)
         return valid
 
+    @staticmethod
+    def input_shapes(data_samples: Sequence) -> Tensor:
+        """(B, 4) int64 on the CPU: padded input (H, W) and image (H, W) of each sample, -1
+        where the metainfo lacks them (``batch_input_shape`` falls back to ``img_shape``)."""
+        rows = []
+        for sample in data_samples:
+            img = sample.metainfo.get('img_shape')
+            pad = sample.metainfo.get('batch_input_shape', img)
+            img = pad if img is None else img
+            rows.append([-1, -1, -1, -1] if pad is None else
+                        [int(pad[0]), int(pad[1]), int(img[0]), int(img[1])])
+        return torch.tensor(rows, dtype=torch.int64)
+
     def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
         x = self.select_input(feats)
         labels = self.labels_for_masks(data_samples, x.device)
+        if self.inference_resize == 'bicubic_before_fusion' and any(
+                sample.metainfo.get('pred_on_feature_grid', False) for sample in data_samples):
+            raise ValueError(
+                "SeeNetHead(inference_resize='bicubic_before_fusion') gives its maps at the "
+                "input size, but map inference asked for feature-grid maps (aggregation="
+                "'feature_grid'); use aggregation='image_grid' (SeeNet's configs) or "
+                "inference_resize='bilinear_after_fusion'")
         cams_a, logits_a = self.branch_a(x)
         valid = self.valid_cells(data_samples, cams_a.shape[-2:], x.device)
         attention = seenet_attention(cams_a, labels, valid)
@@ -280,7 +376,8 @@ class SeeNetHead(BaseAttentionHead):
         cams_c, logits_c = self.branch_c(c_relu(x, mask_c))
         return dict(logits=logits_a, cams=cams_a, logits_b=logits_b, cams_b=cams_b,
                     logits_c=logits_c, cams_c=cams_c, attention=attention,
-                    ternary_mask=mask_b, background_mask=mask_c, valid=valid)
+                    ternary_mask=mask_b, background_mask=mask_c, valid=valid,
+                    features=x, labels=labels, input_shapes=self.input_shapes(data_samples))
 
     def loss(self, outputs: Dict[str, Tensor], data_samples: Sequence) -> Dict[str, Tensor]:
         """``L_A + L_B + L_C`` (Sec. 3.3) as three entries ``loss_a``, ``loss_b``, ``loss_c``
@@ -290,6 +387,50 @@ class SeeNetHead(BaseAttentionHead):
                     loss_b=self.loss_cls(outputs['logits_b'], labels),
                     loss_c=self.loss_cls(outputs['logits_c'], torch.zeros_like(labels)))
 
+    def per_class_cams_b(self, outputs: Dict[str, Tensor]) -> Tensor:
+        """``S_B``'s class maps with ``inference_erasing='per_class'``: for every (image,
+        ground-truth class ``c``) one pass of ``S_B`` on ``C-ReLU(F)`` with ``T_A`` built
+        from ``c``'s map alone (``M_A`` of a one-hot label), keeping channel ``c`` of that
+        pass; the other classes' maps are those of the forward's pass. All pairs of the batch
+        go through ``S_B`` as one batch."""
+        for key in ('features', 'labels'):
+            if key not in outputs:
+                raise KeyError(f"SeeNetHead(inference_erasing='per_class') needs the "
+                               f"forward's output {key!r}; pass the outputs of "
+                               'SeeNetHead.forward')
+        cams_a, cams_b = outputs['cams'], outputs['cams_b']
+        images, classes = torch.nonzero(outputs['labels'] > 0, as_tuple=True)
+        if images.numel() == 0:
+            return cams_b
+        one_hot = F.one_hot(classes, self.num_classes).to(cams_a.dtype)
+        valid = outputs.get('valid')
+        attention = seenet_attention(cams_a[images], one_hot,
+                                     None if valid is None else valid[images])
+        mask = ternary_mask(attention, self.high_threshold, self.low_threshold,
+                            self.threshold_rule, self.flip_background)
+        cams, _ = self.branch_b(c_relu(outputs['features'][images], mask))
+        cams_b = cams_b.clone()
+        cams_b[images, classes] = cams[torch.arange(images.numel(), device=cams.device),
+                                       classes].to(cams_b.dtype)
+        return cams_b
+
     def localization_maps(self, outputs: Dict[str, Tensor]) -> Tensor:
-        """``max(M^_A, M^_B)`` per class (Sec. 3.3, inference); ``S_C`` is discarded."""
-        return fuse_branch_maps(outputs['cams'], outputs['cams_b'], outputs.get('valid'))
+        """``max(M^_A, M^_B)`` per class (Sec. 3.3, inference); ``S_C`` is discarded.
+        ``S_B``'s maps per ``inference_erasing``, the order per ``inference_resize``: (B, C,
+        h, w) at feature resolution, or (B, C, H_pad, W_pad) at the network input."""
+        cams_b = outputs['cams_b']
+        if self.inference_erasing == 'per_class':
+            cams_b = self.per_class_cams_b(outputs)
+        if self.inference_resize == 'bilinear_after_fusion':
+            return fuse_branch_maps(outputs['cams'], cams_b, outputs.get('valid'))
+        shapes = outputs.get('input_shapes')
+        if shapes is None or bool((shapes < 0).any()):
+            raise ValueError("SeeNetHead(inference_resize='bicubic_before_fusion') needs the "
+                             'network input size: give the data samples the metainfo '
+                             'batch_input_shape (WSSSClassifier sets it) or img_shape')
+        shapes = shapes.tolist()
+        if len({tuple(row[:2]) for row in shapes}) != 1:
+            raise ValueError(f'SeeNetHead: the images of one batch have different padded '
+                             f'input sizes {sorted({tuple(row[:2]) for row in shapes})}')
+        return fuse_branch_maps_bicubic(outputs['cams'], cams_b, shapes[0][:2],
+                                        [row[2:] for row in shapes])
