@@ -7,7 +7,7 @@
 #     authors' sum of 5 per-image losses is 5x their mean; a sum over our batch of 16 would
 #     be 16x);
 #   * the classifier's data and optimiser settings (oaa-authors_tiny_...py: loader not
-#     shuffled, ColorJitter, Nesterov).
+#     shuffled, ColorJitter on the PIL image, Nesterov).
 # The paper-reading counterpart: oaa-plus_tiny_1xb16-8e_synthetic-128x128.py.
 #   .venv/bin/python tools/train.py configs/oaa/oaa-authors_tiny_1xb16-8e_synthetic-128x128.py \
 #       --work-dir work_dirs/oaa-authors_tiny_1xb16-8e_synthetic-128x128
@@ -30,7 +30,8 @@ train_pipeline = [
     dict(type='LoadImageWithCheck'),
     # stored maps at feature resolution: not moved by the transforms that follow
     dict(type='LoadStoredCumulativeMaps', map_dir=soft_label_dir),
-    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1),
+    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1,
+         backend='pil'),
     dict(type='PackWSSSInputsWithSoftMaps'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -34,5 +34,5 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 # stage 2b (tools/make_pseudo_labels.py): OAA's saliency-guided labels (attention -> objects,
-# saliency -> background, conflicts ignored; spec oaa.md §4), no CRF
+# saliency -> background, conflicts ignored; paper Sec. 4 (opening), authors' gen_gt.py), no CRF
 pseudo_labels = dict(_delete_=True, generator=dict(type='SaliencyLabelGenerator'), refiners=[])

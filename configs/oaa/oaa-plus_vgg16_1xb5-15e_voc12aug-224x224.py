@@ -1,12 +1,14 @@
 # OAA+ on VOC 2012: the integral attention model (Sec. 3.4) -- the OAA classifier without GAP
 # and classification loss, trained with the hybrid loss on the cumulative maps of an OAA run
-# -- as the authors' released code trains it (issue 10, configs/oaa/README.md):
+# -- after the authors' released code (scripts/train_iam.py, utils/LoadData.py L126-207;
+# issues 10 and 20, configs/oaa/README.md):
 #   * targets: the OAA run's *stored* uint8 cumulative maps at feature resolution / 255
 #     (<oaa work dir>/cumulative_maps_raw, LoadStoredCumulativeMaps), no resizing;
 #   * loss: N+ / N- pooled over the classes of each image, tau = 0.001, and the per-image
 #     losses of the 5 accumulated iterations summed, not averaged (loss_weight 5 undoes
-#     mmengine's division of each accumulated loss by accumulative_counts = 5);
-#   * the classifier's backbone, optimiser and data settings (oaa_vgg16_...py).
+#     the division of each accumulated loss by accumulative_counts = 5);
+#   * the classifier's backbone, optimiser and data settings (oaa_vgg16_...py), the count of
+#     accumulated iterations restarting every epoch included (train_iam.py L113, L124-128).
 # Paper-reading options: LoadCumulativeMaps(map_dir=<oaa work dir>/cumulative_maps) before a
 # Resize + label_resize_mode='area', HybridLoss(tau=0.0, reduction='per_class',
 # batch_reduction='mean', loss_weight=1.0).
@@ -36,8 +38,10 @@ train_pipeline = [
     dict(type='LoadImageWithCheck'),
     # stored maps at feature resolution: not moved by the geometric transforms
     dict(type='LoadStoredCumulativeMaps', map_dir=soft_label_dir),
-    dict(type='ResizeShortSide', size=224, interpolation='bicubic'),
-    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1),
+    dict(type='ResizeShortSide', size=224, interpolation='bicubic', backend='pil',
+         long_side_rounding='round'),
+    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1,
+         backend='pil'),
     dict(type='PackWSSSInputsWithSoftMaps'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

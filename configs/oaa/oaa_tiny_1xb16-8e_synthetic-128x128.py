@@ -38,5 +38,5 @@ custom_hooks = [
         snapshot_ids=None),  # 'all' or a list of ids: per-epoch copies (growth figure)
 ]
 # stage 2b (tools/make_pseudo_labels.py): OAA's saliency-guided labels (attention -> objects,
-# saliency -> background, conflicts ignored; spec oaa.md §4), no CRF
+# saliency -> background, conflicts ignored; paper Sec. 4 (opening), authors' gen_gt.py), no CRF
 pseudo_labels = dict(_delete_=True, generator=dict(type='SaliencyLabelGenerator'), refiners=[])

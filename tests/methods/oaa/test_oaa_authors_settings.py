@@ -207,11 +207,13 @@ def test_voc_optimiser_groups_match_the_authors_multipliers(name):
 
 
 # ------------------------------------------------------------------ item 5: data
-def test_short_side_resize_as_torchvision_and_unshuffled_loader():
+def test_short_side_resize_options_and_unshuffled_loader():
+    # the authors' rounding and Pillow's resampling: test_oaa_training_data.py (issue 20)
     from torchvision.transforms.functional import resize
     for height, width in ((300, 499), (499, 300), (224, 224), (333, 500)):
         img = np.zeros((height, width, 3), np.uint8)
-        out = ResizeShortSide(224).transform(dict(img=img))
+        out = ResizeShortSide(224, backend='cv2', long_side_rounding='floor').transform(
+            dict(img=img))
         # by hand: torchvision's Resize(224) -- short side 224, long side truncated
         short, long = min(height, width), max(height, width)
         new_long = int(224 * long / short)
@@ -219,8 +221,9 @@ def test_short_side_resize_as_torchvision_and_unshuffled_loader():
         assert out['img'].shape[:2] == expected == out['img_shape']
         assert tuple(resize(torch.zeros(1, height, width), 224).shape[-2:]) == expected
     img = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    jittered = ColorJitterBGR().transform(dict(img=img.copy()))['img']
-    assert jittered.shape == img.shape and jittered.dtype == np.uint8
+    for backend in ('tensor', 'pil'):
+        jittered = ColorJitterBGR(backend=backend).transform(dict(img=img.copy()))['img']
+        assert jittered.shape == img.shape and jittered.dtype == np.uint8
     for name in ('oaa', 'oaa-drop', 'oaa-avg', 'oaa-plus', 'oaa-drop-plus'):
         cfg = Config.fromfile(VOC.format(name))
         assert cfg.train_dataloader.sampler.shuffle is False

@@ -10,10 +10,14 @@ Importing this package registers every OAA component:
   (``MODELS``);
 * :mod:`.losses` -- :class:`HybridLoss` (Eqs. 7-9) and :class:`MCELoss` (Eq. 6) (``MODELS``);
 * :mod:`.transforms` -- :class:`LoadCumulativeMaps` and :class:`PackWSSSInputsWithSoftMaps`,
-  the soft pixel labels of OAA+ (``TRANSFORMS``);
+  the soft pixel labels of OAA+, and the authors' data transforms :class:`ResizeShortSide`
+  and :class:`ColorJitterBGR` (``TRANSFORMS``);
+* :mod:`.accumulation` -- :class:`PerEpochAccumulationOptimWrapper`, gradient accumulation
+  counted per epoch as the authors' training loops count it (``OPTIM_WRAPPERS``);
 * :mod:`.steps` -- :class:`CumulativeMaps`, the pipeline step that hands the exported
   cumulative maps to stage 2 (``PIPELINE_STEPS``).
 """
+from .accumulation import PerEpochAccumulationOptimWrapper
 from .heads import IntegralAttentionHead
 from .hooks import (
                     AttentionDropHook,
@@ -52,5 +56,5 @@ __all__ = [
     'feature_maps_to_image', 'sample_geometry', 'LoadCumulativeMaps',
     'PackWSSSInputsWithSoftMaps', 'CumulativeMaps', 'LoadStoredCumulativeMaps',
     'ResizeShortSide', 'ColorJitterBGR', 'attention_maps', 'load_stored_maps',
-    'save_stored_maps'
+    'save_stored_maps', 'PerEpochAccumulationOptimWrapper'
 ]
