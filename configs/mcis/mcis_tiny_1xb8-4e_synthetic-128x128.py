@@ -26,14 +26,20 @@ model = dict(
         num_classes=8,
         num_convs=1,  # the tiny CAM head's structure (VGG: 3 convs of 512)
         channels=128,
+        # authors (vgg.py L90-96): each new conv N(0, sqrt(2 / (k^2 out))), bias 0 -- here
+        # 0.042 for the 3x3 conv, 0.5 for the 8-class phi; 'normal' + init_std = one std
+        init_mode='kaiming_fan_out',
         shared_classifier=False,  # authors' code; True = the paper's single phi
         contrastive=True,
         contrastive_start_epoch=2,  # authors: the contrastive term from (0-based) epoch 2
-        contrastive_skip_empty=True,  # authors: skipped when every target is empty
+        # authors (train.py L278-282): each side's term left out when that side of the batch
+        # has no target; 'both_sides_empty' / 'never' (Eq. 10) are the other readings
+        contrastive_skip_empty='own_side_empty',
         loss_weighting='code',  # 'paper' = Eq. 10 literally (CE_m + CE_n per term)
         loss_cls=dict(type='MultiLabelSoftMarginLoss')))
 
-# pairs sharing a class (the anchor may be its own partner, as the authors' sampler)
+# pairs sharing a class (the anchor may be its own partner; the authors' sampler allows it
+# too: utils/LoadData.py L224-226)
 train_dataloader = dict(
     batch_size=8,
     sampler=dict(_delete_=True, type='ClassPairSampler', group_size=2, shuffle=True),
@@ -51,7 +57,10 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 # stage 2 (configs/pipelines/mcis_synthetic.py, MCISInferMaps): the authors' 5-map fusion with
 # 3 related images per class; mode='multi_round' (paper, Sec. 3.4) or 'single_round' (basic
 # branch). tools/infer_maps.py uses map_inference: the basic branch alone (single-round).
-mcis_inference = dict(mode='fusion', num_related=3, related_seed=0, input_size=None)
+# fusion_resize='cv2_uint8': the fused uint8 map resized by OpenCV, rounded to uint8 (authors'
+# test.py L105); 'float' keeps the resized values unrounded
+mcis_inference = dict(mode='fusion', num_related=3, related_seed=0, input_size=None,
+                      fusion_resize='cv2_uint8')
 map_inference = dict(scales=(1.0, ), flip=False, fusion='mean')
 # stage 2b: MCIS's saliency-guided labels (OAA's rule with conflict 0.99, att 0.95; fg 0.3,
 # background saliency 32), no CRF

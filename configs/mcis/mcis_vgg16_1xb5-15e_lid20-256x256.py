@@ -3,7 +3,7 @@
 # ILSVRC DET layout that LIDImageLabelDataset reads:
 #   data/ILSVRC/ImageSets/DET/train.txt, Data/DET/train/<stem>.JPEG,
 #   Annotations/DET/train/<stem>.xml, classes.txt ("wnid name" per line, 200 lines).
-# The challenge entry (spec §6, "LID'20 setting") used a ResNet-38 classifier with SEAM's
+# The challenge entry (paper Sec. 4.4, Table 3) used a ResNet-38 classifier with SEAM's
 # equivariant attention, lr 0.005 poly, batch 8, 15 epochs, single-round maps and AffinityNet
 # labels with background 0.2 -- no ResNet-38/SEAM/AffinityNet here: this config keeps MCIS's
 # VGG-16 classifier, uses the single-round maps of that setting and a background threshold
@@ -43,7 +43,9 @@ val_dataloader = dict(dataset=dict(
            pipeline=test_pipeline)))
 test_dataloader = val_dataloader
 # LID'20 setting: single-round maps (basic branch), background threshold 0.2, no saliency
-mcis_inference = dict(mode='single_round', num_related=0, related_seed=0, input_size=input_size)
+# (fusion_resize only acts on mode='fusion'; kept at the authors' uint8 resize)
+mcis_inference = dict(mode='single_round', num_related=0, related_seed=0, input_size=input_size,
+                      fusion_resize='cv2_uint8')
 pseudo_labels = dict(
     _delete_=True, generator=dict(type='ThresholdLabelGenerator', bg_threshold=0.2),
     refiners=[])

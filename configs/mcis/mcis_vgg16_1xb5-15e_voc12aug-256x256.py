@@ -1,9 +1,11 @@
-# MCIS on PASCAL VOC 2012 train_aug (10,582 images; Table 1a "Ours*"), trained as the authors'
-# released code (github.com/GuoleiSun/MCIS_wsss, spec mcis.md §1, §6, §9):
+# MCIS on PASCAL VOC 2012 train_aug (10,582 images; Table 1a "Ours*"), trained after the authors'
+# released code (github.com/GuoleiSun/MCIS_wsss @ 1fc8f75: Classifier/models/vgg.py,
+# scripts/train.py, scripts/test.py), with the differences listed in configs/mcis/README.md:
 #   * VGG-16, pool4 3x3 stride 1, dilated conv5, 3 extra 3x3 convs of 512 (output stride 8:
 #     256x256 inputs give 32x32 features); torchvision-style 2x2 pools;
 #   * MCISHead: separate bias-free co-attention classifier, W_P / W_B bias-free, contrastive
-#     term from (0-based) epoch 2, self-pairs (flip, 0.75x, 2x);
+#     term from (0-based) epoch 2, each side's term only when that side has targets, new
+#     convs initialised by fan-out, self-pairs (flip, 0.75x, 2x);
 #   * batch 5 pairs, SGD Nesterov lr 1e-3 momentum 0.9 wd 5e-4, lr multipliers backbone
 #     weights x1 / biases x2, new layers x10 / x20; lr / 10 at epochs 5 and 10 of 15; the
 #     authors keep the checkpoint "epoch_10" (0-based), i.e. after 11 epochs: training stops
@@ -16,7 +18,7 @@
 #   .venv/bin/python tools/pipeline.py configs/pipelines/mcis_voc12.py \
 #       --work-dir work_dirs/mcis_voc12
 _base_ = ['../cam/cam_vgg16_1xb5-15e_voc12aug-224x224.py']
-# ColorJitterBGR is OAA's transform (the same torchvision ColorJitter on BGR images)
+# ColorJitterBGR is OAA's transform (torchvision's ColorJitter applied to BGR images)
 custom_imports = dict(imports=['wsss_toolbox.methods.mcis', 'wsss_toolbox.methods.oaa'],
                       allow_failed_imports=False)
 input_size = (256, 256)
@@ -33,11 +35,14 @@ model = dict(
         num_classes=20,
         num_convs=3,
         channels=512,
-        init_std=(2 / (3 * 3 * 512))**0.5,  # authors: N(0, sqrt(2 / (k^2 out)))
+        # authors (vgg.py L90-96): each new conv N(0, sqrt(2 / (k^2 out))), bias 0: 0.021 for
+        # the 3x3 convs, 0.316 for the 20-class 1x1 phi (W_P, W_B and the co-attention
+        # classifier keep PyTorch's default, as theirs); the backbone is the pretrained one
+        init_mode='kaiming_fan_out',
         shared_classifier=False,
         contrastive=True,
         contrastive_start_epoch=2,
-        contrastive_skip_empty=True,
+        contrastive_skip_empty='own_side_empty',  # authors: train.py L278-282
         loss_weighting='code',
         loss_cls=dict(type='MultiLabelSoftMarginLoss')))
 
@@ -86,8 +91,10 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[5, 10], gamma=0.1)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 
-# stage 2: the authors' test script (5-map fusion, 3 related images, 256x256 inputs)
-mcis_inference = dict(mode='fusion', num_related=3, related_seed=0, input_size=input_size)
+# stage 2: after the authors' test script (5-map fusion, 3 related images, 256x256 inputs,
+# the fused uint8 map resized by OpenCV and rounded to uint8: test.py L105)
+mcis_inference = dict(mode='fusion', num_related=3, related_seed=0, input_size=input_size,
+                      fusion_resize='cv2_uint8')
 map_inference = dict(scales=(1.0, ), flip=False, fusion='mean')  # tools/infer_maps.py: basic
 pseudo_labels = dict(
     _delete_=True,

@@ -1,9 +1,9 @@
 # LID 2020 track 1 with MCIS (the track-1 winner's method; configs/mcis/README.md): MCIS's LID
 # classifier config (VGG-16, pairs sharing a class) on the layout of configs/lid/README.md (class
 # list LID/classes.txt), single-round maps of the training images (the LID'20 setting of the
-# MCIS spec), background-threshold labels from the classifier config, then the same stage 3,
-# val metrics (mIoU, mean accuracy, pixel accuracy), test result files and parameter rule as
-# configs/pipelines/cam_lid200.py.
+# MCIS paper, Sec. 4.4), background-threshold labels from the classifier config, then the same
+# stage 3, val metrics (mIoU, mean accuracy, pixel accuracy), test result files and parameter
+# rule as configs/pipelines/cam_lid200.py.
 #   .venv/bin/python tools/pipeline.py configs/pipelines/mcis_lid200.py --work-dir DIR
 _base_ = ['./cam_lid200.py']
 custom_imports = dict(imports=['wsss_toolbox.methods.mcis'], allow_failed_imports=False)

@@ -151,3 +151,25 @@ def test_negative_weight_clamping_hand_computed():
     plain, _ = _hand_set_head()
     assert 'clamped_cams' not in plain(feats)
     assert plain.branch.pooling == 'gap' and not plain.clamp_negative_weights
+
+
+def test_cam_branch_init_modes_default_normal_and_fan_out_by_hand():
+    from wsss_toolbox.models.heads import CAMBranch
+
+    torch.manual_seed(3)
+    normal = CAMBranch(8, 5, num_convs=2, channels=16, init_std=1.0)
+    torch.manual_seed(3)
+    fan_out = CAMBranch(8, 5, num_convs=2, channels=16, init_mode='kaiming_fan_out')
+    assert normal.init_mode == 'normal'  # the default keeps N(0, init_std) for every conv
+    convs_n = [m for m in normal.modules() if isinstance(m, torch.nn.Conv2d)]
+    convs_f = [m for m in fan_out.modules() if isinstance(m, torch.nn.Conv2d)]
+    # by hand: sqrt(2 / (k * k * out)) -- 3x3 convs of 16: sqrt(2 / 144); 1x1 of 5: sqrt(0.4)
+    stds = [(2 / 144)**0.5, (2 / 144)**0.5, 0.4**0.5]
+    for conv_n, conv_f, std in zip(convs_n, convs_f, stds):
+        # the same draws, scaled: the default path draws exactly what it drew before
+        torch.testing.assert_close(conv_f.weight, conv_n.weight * std)
+        assert torch.all(conv_f.bias == 0)
+    fan_out.init_weights()  # mmengine's call keeps the rule
+    assert abs(convs_f[-1].weight.std().item() - 0.4**0.5) < 0.25
+    with pytest.raises(ValueError, match='init_mode'):
+        CAMBranch(8, 5, init_mode='xavier')

@@ -31,13 +31,16 @@ def test_voc_config_has_the_authors_settings():
     assert cfg.model.self_pairs == ('flip', 0.75, 2.0)
     assert cfg.model.head.shared_classifier is False and cfg.model.head.num_classes == 20
     assert cfg.model.head.contrastive_start_epoch == 2
+    # issue #20 items 9-11: the authors' init, per-side contrastive rule and uint8 resize
+    assert cfg.model.head.init_mode == 'kaiming_fan_out' and 'init_std' not in cfg.model.head
+    assert cfg.model.head.contrastive_skip_empty == 'own_side_empty'
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.lr, optimizer.weight_decay, optimizer.nesterov) == (1e-3, 5e-4, True)
     assert cfg.param_scheduler[0].milestones == [5, 10] and cfg.train_cfg.max_epochs == 11
     resize = cfg.train_dataloader.dataset.dataset.pipeline[1]
     assert resize.scale == (256, 256) and resize.keep_ratio is False
     assert cfg.mcis_inference == dict(mode='fusion', num_related=3, related_seed=0,
-                                      input_size=(256, 256))
+                                      input_size=(256, 256), fusion_resize='cv2_uint8')
     generator = cfg.pseudo_labels.generator
     assert (generator.conflict_threshold, generator.att_ignore, generator.att_threshold) == (
         0.99, 0.95, 0.3)
@@ -51,6 +54,14 @@ def test_lid_config_reads_the_ilsvrc_layout_with_200_classes():
     assert dataset.type == 'LIDImageLabelDataset' and dataset.data_prefix.ann_path == \
         'Annotations/DET/train'
     assert cfg.mcis_inference['mode'] == 'single_round'
+    assert cfg.model.head.init_mode == 'kaiming_fan_out'
+
+
+def test_synthetic_config_has_the_authors_head_rules():
+    cfg = load_config('configs/mcis/mcis_tiny_1xb8-4e_synthetic-128x128.py')
+    assert cfg.model.head.init_mode == 'kaiming_fan_out' and 'init_std' not in cfg.model.head
+    assert cfg.model.head.contrastive_skip_empty == 'own_side_empty'
+    assert cfg.mcis_inference.fusion_resize == 'cv2_uint8'
 
 
 @pytest.mark.parametrize('name', ['mcis_synthetic', 'mcis-single_synthetic', 'mcis_voc12',

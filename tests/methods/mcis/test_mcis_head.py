@@ -124,12 +124,13 @@ def test_losses_follow_eq_10_with_the_authors_weighting_and_warm_up():
     expected = ce(out['contrast_logits'][:, 0], torch.tensor([[1., 0., 0.], [0., 0., 0.]])) + \
         ce(out['contrast_logits'][:, 1], torch.tensor([[0., 0., 1.], [0., 0., 0.]]))
     torch.testing.assert_close(losses['loss_contrast'], expected)
-    # all contrastive targets empty: skipped (code), kept with 'paper'-style skip off
+    # all contrastive targets empty: skipped (code), kept with the paper's rule ('never')
     same = samples_of([[1, 0, 0], [1, 0, 0]])
     out_same = head(feats[:2], same)
     assert head.loss(out_same, same)['loss_contrast'].item() == 0
-    head.contrastive_skip_empty = False
+    head.contrastive_skip_empty = 'never'
     assert head.loss(out_same, same)['loss_contrast'].item() > 0
+    head.contrastive_skip_empty = 'own_side_empty'
     # paper weighting: CE_m + CE_n, twice the code's mean over the 2P rows
     paper = small_head(loss_weighting='paper')
     paper.load_state_dict(head.state_dict())
@@ -211,3 +212,88 @@ def test_single_image_classes_are_named():
     labels = np.array([[1, 0, 1], [1, 0, 0], [1, 1, 0]], bool)
     assert single_image_classes(labels, ['a', 'b', 'c'], ['cat', 'dog', 'cow']) == [
         'dog (c)', 'cow (a)']
+
+
+def authors_contrastive_loss(labels1, labels2, contrast1, contrast2):
+    """Transcription of GuoleiSun/MCIS_wsss scripts/train.py L225-232, L257-258, L278-282."""
+    label_new = labels1 + labels2
+    label_new[label_new != 2] = 0
+    label_new[label_new == 2] = 1
+    comple1, comple2 = labels1 - label_new, labels2 - label_new
+    loss = torch.zeros(())
+    if (comple1 > 0).any():
+        loss = loss + F.multilabel_soft_margin_loss(contrast1, comple1)
+    if (comple2 > 0).any():
+        loss = loss + F.multilabel_soft_margin_loss(contrast2, comple2)
+    return loss
+
+
+def test_contrastive_terms_are_left_out_per_side_as_the_authors_train_script():
+    head = small_head(contrastive_start_epoch=0)
+    assert head.contrastive_skip_empty == 'own_side_empty'  # the default
+    torch.manual_seed(1)
+    feats = torch.randn(4, 4, 3, 3)
+    # side m (anchors) has a class its partner lacks in pair 1; side n never does
+    labels = [[1, 1, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]]
+    samples = samples_of(labels)
+    out = head(feats, samples)
+    contrast_m, contrast_n = out['contrast_logits'][:, 0], out['contrast_logits'][:, 1]
+    label_t = torch.tensor(labels, dtype=torch.float32)
+    expected = authors_contrastive_loss(label_t[[0, 2]], label_t[[1, 3]], contrast_m, contrast_n)
+    # by hand: only side m's term, l_m \ l_n = [[0, 1, 0], [0, 0, 0]]
+    torch.testing.assert_close(expected, ce(contrast_m, torch.tensor([[0., 1., 0.],
+                                                                      [0., 0., 0.]])))
+    torch.testing.assert_close(head.loss(out, samples)['loss_contrast'], expected)
+    # the other readings: both terms when either side has targets, or always (Eq. 10)
+    both = ce(contrast_m, torch.tensor([[0., 1., 0.], [0., 0., 0.]])) + \
+        ce(contrast_n, torch.zeros(2, 3))
+    for rule in ('both_sides_empty', 'never'):
+        head.contrastive_skip_empty = rule
+        torch.testing.assert_close(head.loss(out, samples)['loss_contrast'], both)
+    # both sides empty: only 'never' keeps the terms; the others give a graph-keeping zero
+    same = samples_of([[1, 0, 0], [1, 0, 0]])
+    out_same = head(feats[:2], same)
+    for rule, positive in (('own_side_empty', False), ('both_sides_empty', False),
+                           ('never', True)):
+        head.contrastive_skip_empty = rule
+        loss = head.loss(out_same, same)['loss_contrast']
+        assert (loss.item() > 0) == positive and loss.requires_grad
+    with pytest.raises(ValueError, match='contrastive_skip_empty must be one of'):
+        small_head(contrastive_skip_empty='sometimes')
+
+
+def test_contrastive_skip_empty_booleans_are_deprecated_and_keep_their_old_meaning():
+    with pytest.warns(DeprecationWarning, match="'both_sides_empty'"):
+        assert small_head(contrastive_skip_empty=True).contrastive_skip_empty == \
+            'both_sides_empty'
+    with pytest.warns(DeprecationWarning, match="'never'"):
+        assert small_head(contrastive_skip_empty=False).contrastive_skip_empty == 'never'
+
+
+def test_new_layers_are_initialised_by_fan_out_as_the_authors_init_loop():
+    # authors (vgg.py L90-96): every conv of their loop N(0, sqrt(2 / (k^2 out))), bias 0; the
+    # loop does not reach W_P, W_B or the co-attention classifier (PyTorch's default init)
+    torch.manual_seed(0)
+    ref = MCISHead(in_channels=16, num_classes=20, num_convs=2, channels=64,
+                   init_mode='normal', init_std=1.0)
+    torch.manual_seed(0)
+    head = MCISHead(in_channels=16, num_classes=20, num_convs=2, channels=64)  # default
+    convs = [head.branch.convs[0].conv, head.branch.convs[1].conv, head.branch.classifier]
+    ref_convs = [ref.branch.convs[0].conv, ref.branch.convs[1].conv, ref.branch.classifier]
+    # by hand: 3x3 convs of 64 -> sqrt(2 / 576) = 0.0589; 1x1 of 20 classes -> 0.3162
+    for conv, ref_conv, std in zip(convs, ref_convs, (0.0589256, 0.0589256, 0.3162278)):
+        torch.testing.assert_close(conv.weight, ref_conv.weight * std)
+        assert torch.all(conv.bias == 0)
+    for name in ('affinity', 'common_gate', 'co_classifier'):  # fan_in 64 each
+        layer = getattr(head, name)
+        assert layer.bias is None
+        assert layer.weight.abs().max() <= 1 / 64**0.5  # PyTorch: U(+-1/sqrt(fan_in))
+        torch.testing.assert_close(layer.weight, getattr(ref, name).weight)  # not rescaled
+    # mmengine's init_weights (the runner's call) keeps the rule
+    head.init_weights()
+    assert 0.25 < head.branch.classifier.weight.std().item() < 0.38
+    assert 0.05 < head.branch.convs[0].conv.weight.std().item() < 0.07
+    # init_std alone keeps the old meaning (N(0, init_std)); with fan-out it is an error
+    assert small_head(init_std=0.3).branch.init_mode == 'normal'
+    with pytest.raises(ValueError, match='ignores init_std'):
+        small_head(init_mode='kaiming_fan_out', init_std=0.3)

@@ -1,6 +1,7 @@
 """MCIS map inference: related images (deterministic per seed, labelled with the class, with
-replacement), the multi-round average over related images, the authors' 5-map fusion rule,
-single-round = basic branch, rank split, and errors for listed related images."""
+replacement), the multi-round average over related images, the authors' 5-map fusion rule and
+its final uint8 resize, single-round = basic branch, rank split, and errors for listed related
+images."""
 import os
 import os.path as osp
 
@@ -16,6 +17,7 @@ from wsss_toolbox.methods.mcis import (
     fuse_authors_maps,
     infer_mcis_maps,
     mcis_image_maps,
+    resize_fused_maps,
     sample_related_images,
 )
 from wsss_toolbox.methods.mcis import inference as mcis_inference
@@ -90,6 +92,57 @@ def test_authors_fusion_rule_on_hand_made_maps():
     expected = torch.floor((torch.tensor([[255., 0.], [0., 0.]])
                             + torch.tensor([[85., 85.], [85., 255.]])) / 5)
     torch.testing.assert_close(fused[0], expected)
+
+
+def cubic_resize_matrix(n_in, n_out, a=-0.75):
+    """Rows of the bicubic interpolation (Keys, a = -0.75; half-pixel centres; edge pixels
+    repeated), the kernel of OpenCV's INTER_CUBIC, written out by hand."""
+    def kernel(t):
+        t = abs(t)
+        if t <= 1:
+            return (a + 2) * t**3 - (a + 3) * t**2 + 1
+        return a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a if t < 2 else 0.
+    rows = np.zeros((n_out, n_in))
+    for out in range(n_out):
+        src = (out + 0.5) * n_in / n_out - 0.5
+        left = int(np.floor(src))
+        for offset in (-1, 0, 1, 2):
+            rows[out, min(max(left + offset, 0), n_in - 1)] += kernel(src - left - offset)
+    return rows
+
+
+def test_fused_map_final_resize_is_the_authors_uint8_cv2_resize():
+    # authors (test.py L83, L105): the fused map as uint8, cv2.resize(INTER_CUBIC) -> uint8
+    fused = torch.tensor([[[0., 255., 40.], [200., 10., 128.]]])
+    interpolated = cubic_resize_matrix(2, 5) @ fused[0].numpy() @ cubic_resize_matrix(3, 4).T
+    # by hand: e.g. -43.87 (-> 0), 200.10 (-> 200), 0.72 (-> 1); none within 0.018 of x.5
+    assert abs(interpolated[0, 0] + 43.875) < 1e-3 and abs(interpolated[1, 0] - 0.716) < 1e-3
+    assert np.abs(interpolated - np.floor(interpolated) - 0.5).min() > 0.015
+    expected = np.clip(np.round(interpolated), 0, 255)
+    authors = resize_fused_maps(fused, (5, 4))  # default: 'cv2_uint8'
+    np.testing.assert_array_equal(authors[0].numpy(), expected)
+    # 'float': the same interpolation, clamped, not rounded
+    floats = resize_fused_maps(fused, (5, 4), 'float')
+    np.testing.assert_allclose(floats[0].numpy(), np.clip(interpolated, 0, 255), atol=1e-3)
+    assert np.abs(floats[0].numpy() - expected).max() <= 0.5
+    with pytest.raises(ValueError, match='fusion_resize must be one of'):
+        resize_fused_maps(fused, (5, 4), 'nearest')
+
+
+def test_fusion_maps_are_whole_grey_levels_by_default(setup):
+    model, samples = setup
+    differ = 0
+    for sample in samples:
+        anchor = mmcv.imread(sample['img_path'], channel_order='bgr')
+        classes = {int(k): [] for k in np.flatnonzero(sample['gt_label'])}
+        with torch.no_grad():
+            authors = mcis_image_maps(model, anchor, classes, mode='fusion') * 255
+            floats = mcis_image_maps(model, anchor, classes, mode='fusion',
+                                     fusion_resize='float') * 255
+        torch.testing.assert_close(authors, authors.round(), atol=1e-4, rtol=0)
+        assert (authors - floats).abs().max() <= 0.51
+        differ += int((authors != floats).sum())
+    assert differ > 0
 
 
 @pytest.mark.filterwarnings('ignore:classes .* have a single image')

@@ -24,11 +24,18 @@ from .heads import (
     label_intersection,
 )
 from .hooks import MCISTrainingHook
-from .inference import fuse_authors_maps, infer_mcis_maps, mcis_image_maps, sample_related_images
+from .inference import (
+    fuse_authors_maps,
+    infer_mcis_maps,
+    mcis_image_maps,
+    resize_fused_maps,
+    sample_related_images,
+)
 from .steps import MCISInferMaps
 
 __all__ = [
     'MCISHead', 'MCISClassifier', 'MCISTrainingHook', 'MCISInferMaps',
     'co_attention', 'contrastive_features', 'group_pairs', 'label_intersection', 'label_difference',
-    'infer_mcis_maps', 'mcis_image_maps', 'fuse_authors_maps', 'sample_related_images'
+    'infer_mcis_maps', 'mcis_image_maps', 'fuse_authors_maps', 'resize_fused_maps',
+    'sample_related_images'
 ]

@@ -1,4 +1,5 @@
-"""MCIS classifier: :class:`WSSSClassifier` plus the authors' self-pairs (spec §2)."""
+"""MCIS classifier: :class:`WSSSClassifier` plus the authors' self-pairs (GuoleiSun/MCIS_wsss,
+Classifier/scripts/train.py L209-211, L239-241, L260-265)."""
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch.nn.functional as F

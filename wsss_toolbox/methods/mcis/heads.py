@@ -1,4 +1,4 @@
-"""MCIS co-attention classifier head (Sun et al., ECCV 2020, Sec. 3.2-3.3; spec mcis.md §1-2).
+"""MCIS co-attention classifier head (Sun et al., ECCV 2020, Sec. 3.2-3.3, Eqs. 1-10).
 
 One head serves both images of a pair (Siamese): the basic branch is CAM (``S = phi(F)``,
 ``s = GAP(S)``, Eq. 1); every pair ``(m, n)`` of a group also gets
@@ -8,11 +8,12 @@ One head serves both images of a pair (Siamese): the basic branch is CAM (``S = 
 * the contrastive co-attention (Eqs. 6-8): ``B_m = sigma(W_B F_m^{m∩n})``,
   ``F_m^{m\\n} = F_m ⊗ (1 - B_m)``;
 
-each classified by the co-attention classifier (authors' code: a separate bias-free 1x1
-conv; the paper: the basic ``phi``) and trained on ``l_m ∩ l_n`` (Eq. 5) and ``l_m \\ l_n``
-(Eq. 9).
+each classified by the co-attention classifier (authors' code, GuoleiSun/MCIS_wsss
+Classifier/models/vgg.py L140, L205-222: a separate bias-free 1x1 conv; the paper: the basic
+``phi``) and trained on ``l_m ∩ l_n`` (Eq. 5) and ``l_m \\ l_n`` (Eq. 9).
 """
 import math
+import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -24,9 +25,31 @@ from wsss_toolbox.models.heads.cam_head import CAMBranch
 from wsss_toolbox.registry import MODELS
 
 LOSS_WEIGHTINGS = ('code', 'paper')
+#: when a contrastive term (Eq. 9) is left out of the loss:
+#: ``'own_side_empty'``: the term of side m (l_m \\ l_n) when every target of side m in the
+#: batch is 0, that of side n likewise, each on its own (authors' code, scripts/train.py
+#: L278-282); ``'both_sides_empty'``: both terms only when both sides are empty (the toolbox
+#: before this option); ``'never'``: always (the paper's Eq. 10)
+CONTRASTIVE_SKIP_RULES = ('own_side_empty', 'both_sides_empty', 'never')
 
 
-# ---------------------------------------------------------------- label algebra (spec §2)
+def contrastive_skip_rule(value: Union[str, bool]) -> str:
+    """Check ``contrastive_skip_empty``; the old booleans still work (DeprecationWarning):
+    ``True`` -> ``'both_sides_empty'`` (what it did), ``False`` -> ``'never'``."""
+    if isinstance(value, bool):
+        rule = 'both_sides_empty' if value else 'never'
+        warnings.warn(
+            f'MCISHead.contrastive_skip_empty={value} is deprecated: use '
+            f"contrastive_skip_empty={rule!r} (what {value} did); the authors' rule, now the "
+            "default, is 'own_side_empty'", DeprecationWarning, stacklevel=3)
+        return rule
+    if value not in CONTRASTIVE_SKIP_RULES:
+        raise ValueError(f'contrastive_skip_empty must be one of {CONTRASTIVE_SKIP_RULES}, '
+                         f'got {value!r}')
+    return value
+
+
+# ---------------------------------------------------------------- label algebra (Eqs. 5, 9)
 def label_intersection(labels_m: Tensor, labels_n: Tensor) -> Tensor:
     """``l_m ∩ l_n``: classes present in both images (element-wise AND of multi-hot labels)."""
     return (labels_m > 0).to(labels_m.dtype) * (labels_n > 0).to(labels_m.dtype)
@@ -46,7 +69,8 @@ def co_attention(feat_m: Tensor, feat_n: Tensor,
         feat_m: (B, C, Hm, Wm) features ``F_m``.
         feat_n: (B, C, Hn, Wn) features ``F_n``; the two sizes may differ.
         affinity: ``W_P`` as a map on ``F_m^T`` (B, Hm*Wm, C) -> (B, Hm*Wm, C), e.g. a
-            bias-free ``nn.Linear`` (as the authors' code; then ``W_P = weight^T``).
+            bias-free ``nn.Linear`` (the authors' code uses one, vgg.py L137, L185; then
+            ``W_P = weight^T``).
 
     Returns:
         ``(F_m^{m∩n} (B, C, Hm, Wm), F_n^{m∩n} (B, C, Hn, Wn), A_m (B, HWm, HWn),
@@ -120,8 +144,17 @@ class MCISHead(BaseAttentionHead):
     Args:
         in_channels: channels of the backbone output.
         num_classes: number K of foreground classes.
-        num_convs, channels, kernel_size, dilation, dropout_ratio, norm_cfg, act_cfg, init_std:
+        num_convs, channels, kernel_size, dilation, dropout_ratio, norm_cfg, act_cfg:
             the extra convs + basic classifier ``phi`` (:class:`CAMBranch`; VGG: 3 convs of 512).
+        init_mode: initialisation of the extra convs and ``phi``: ``'kaiming_fan_out'``
+            (authors' code, vgg.py L90-96: each conv N(0, sqrt(2 / (k^2 out_channels))), bias
+            0; ``phi`` with 20 classes: std 0.316) or ``'normal'`` (every conv N(0,
+            ``init_std``)). ``None`` (default): ``'normal'`` when ``init_std`` is given, else
+            ``'kaiming_fan_out'``. ``W_P``, ``W_B`` and the separate co-attention classifier
+            keep PyTorch's default initialisation, as in the authors' code (their loop does
+            not reach them).
+        init_std: std of ``init_mode='normal'`` (default 0.01 there); an error with
+            ``'kaiming_fan_out'``, which ignores it.
         shared_classifier: False (authors' code): the co-attention and contrastive branches
             use a separate bias-free 1x1 conv; True (paper): they share ``phi``.
         contrastive: train the contrastive branch (Eq. 9); False = Table 4's L_basic + L_co-att.
@@ -129,8 +162,11 @@ class MCISHead(BaseAttentionHead):
             ``contrastive=False`` = Table 4's L_basic (pairs still formed).
         contrastive_start_epoch: first (0-based) epoch with the contrastive term (authors'
             code: 2); the epoch comes from :class:`MCISTrainingHook` (``head.epoch``).
-        contrastive_skip_empty: add the contrastive term only when some target of the batch
-            is positive (authors' code); False: always (the paper's Eq. 10).
+        contrastive_skip_empty: when a contrastive term is left out: ``'own_side_empty'``
+            (authors' code: each side's term only when that side of the batch has a positive
+            target), ``'both_sides_empty'`` (both terms whenever either side has one),
+            ``'never'`` (the paper's Eq. 10). The old ``True`` / ``False`` still work with a
+            DeprecationWarning (= ``'both_sides_empty'`` / ``'never'``).
         loss_weighting: ``'code'``: basic and co-attention terms are one mean over the 2P
             pair members, the two contrastive terms separate means (authors' code);
             ``'paper'``: Eq. 10, ``CE_m + CE_n`` for every term.
@@ -146,12 +182,13 @@ class MCISHead(BaseAttentionHead):
                  dropout_ratio: float = 0.0,
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = dict(type='ReLU'),
-                 init_std: float = 0.01,
+                 init_mode: Optional[str] = None,
+                 init_std: Optional[float] = None,
                  shared_classifier: bool = False,
                  contrastive: bool = True,
                  co_attention_loss: bool = True,
                  contrastive_start_epoch: int = 2,
-                 contrastive_skip_empty: bool = True,
+                 contrastive_skip_empty: Union[str, bool] = 'own_side_empty',
                  loss_weighting: str = 'code',
                  in_index: int = -1,
                  loss_cls: Optional[dict] = dict(type='MultiLabelSoftMarginLoss'),
@@ -167,13 +204,21 @@ class MCISHead(BaseAttentionHead):
         if contrastive and not co_attention_loss:
             raise ValueError('contrastive=True needs co_attention_loss=True (W_B reads the '
                              'co-attentive features, Eq. 6)')
+        if init_mode is None:
+            init_mode = 'kaiming_fan_out' if init_std is None else 'normal'
+        if init_mode == 'kaiming_fan_out' and init_std is not None:
+            raise ValueError(f"MCISHead: init_mode='kaiming_fan_out' gives each conv its own "
+                             f"std and ignores init_std={init_std}: drop init_std or set "
+                             "init_mode='normal'")
         self.in_channels = in_channels
         self.branch = CAMBranch(
             in_channels, num_classes, num_convs=num_convs, channels=channels,
             kernel_size=kernel_size, dilation=dilation, dropout_ratio=dropout_ratio,
-            norm_cfg=norm_cfg, act_cfg=act_cfg, init_std=init_std)
+            norm_cfg=norm_cfg, act_cfg=act_cfg,
+            init_std=0.01 if init_std is None else init_std, init_mode=init_mode)
         feat_channels = channels if num_convs > 0 else in_channels
-        # W_P (Eq. 2) and W_B (Eq. 6): bias-free, PyTorch's default initialisation (code)
+        # W_P (Eq. 2), W_B (Eq. 6) and the co-attention classifier: bias-free, PyTorch's
+        # default initialisation (authors: vgg.py L137-141, outside their init loop)
         self.affinity = nn.Linear(feat_channels, feat_channels, bias=False)
         self.common_gate = nn.Conv2d(feat_channels, 1, 1, bias=False)
         self.shared_classifier = shared_classifier
@@ -182,10 +227,19 @@ class MCISHead(BaseAttentionHead):
         self.contrastive = contrastive
         self.co_attention_loss = co_attention_loss
         self.contrastive_start_epoch = contrastive_start_epoch
-        self.contrastive_skip_empty = contrastive_skip_empty
+        self.contrastive_skip_empty = contrastive_skip_empty  # checked by the setter
         self.loss_weighting = loss_weighting
         #: current 0-based training epoch, set by MCISTrainingHook
         self.epoch: Optional[int] = None
+
+    @property
+    def contrastive_skip_empty(self) -> str:
+        """When a contrastive term is left out (one of ``CONTRASTIVE_SKIP_RULES``)."""
+        return self._contrastive_skip_empty
+
+    @contrastive_skip_empty.setter
+    def contrastive_skip_empty(self, value: Union[str, bool]) -> None:
+        self._contrastive_skip_empty = contrastive_skip_rule(value)
 
     # ------------------------------------------------------------------ branches
     def image_branch(self, feats: Features) -> Dict[str, Tensor]:
@@ -264,6 +318,19 @@ class MCISHead(BaseAttentionHead):
                 'head.epoch), or set contrastive_start_epoch=0.')
         return self.epoch >= self.contrastive_start_epoch
 
+    def contrastive_terms_used(self, only_m: Tensor, only_n: Tensor,
+                               with_contrastive: bool) -> Tuple[bool, bool]:
+        """Whether the terms of ``l_m \\ l_n`` and ``l_n \\ l_m`` (B, K each) enter the loss
+        (``contrastive_skip_empty``; authors: train.py L278-282)."""
+        if not with_contrastive:
+            return False, False
+        has_m, has_n = bool((only_m > 0).any()), bool((only_n > 0).any())
+        if self.contrastive_skip_empty == 'own_side_empty':
+            return has_m, has_n
+        if self.contrastive_skip_empty == 'both_sides_empty':
+            return (has_m or has_n, ) * 2
+        return True, True
+
     def _pair_mean(self, loss: Tensor) -> Tensor:
         # 'code': one mean over the 2P rows = (CE_m + CE_n) / 2; 'paper' (Eq. 10): CE_m + CE_n
         return loss * 2 if self.loss_weighting == 'paper' else loss
@@ -285,13 +352,14 @@ class MCISHead(BaseAttentionHead):
             contrast_m, contrast_n = branches['contrast_logits_m'], branches['contrast_logits_n']
             only_m = label_difference(labels_m, labels_n)
             only_n = label_difference(labels_n, labels_m)
-            use = with_contrastive and (not self.contrastive_skip_empty
-                                        or bool((only_m > 0).any() or (only_n > 0).any()))
-            if use:
-                losses['loss_contrast'] = self.loss_cls(contrast_m, only_m) + \
-                    self.loss_cls(contrast_n, only_n)
-            else:  # warm-up or all targets empty: zero, parameters stay in the graph (DDP)
-                losses['loss_contrast'] = (contrast_m.sum() + contrast_n.sum()) * 0
+            # zero, not absent, when skipped: the parameters stay in the graph (DDP)
+            total = (contrast_m.sum() + contrast_n.sum()) * 0
+            use_m, use_n = self.contrastive_terms_used(only_m, only_n, with_contrastive)
+            if use_m:
+                total = total + self.loss_cls(contrast_m, only_m)
+            if use_n:
+                total = total + self.loss_cls(contrast_n, only_n)
+            losses['loss_contrast'] = total
         return losses
 
     def loss(self, outputs: Dict[str, Tensor], data_samples: Sequence) -> Dict[str, Tensor]:
@@ -320,8 +388,9 @@ class MCISHead(BaseAttentionHead):
 
     def self_pair_losses(self, anchor: Dict[str, Tensor], partner: Dict[str, Tensor],
                          labels: Tensor) -> Dict[str, Tensor]:
-        """Authors' extra self-pairs (spec §2): ``L_basic + L_co-att`` of (I, T(I)) with the
-        image's labels for both; the contrastive outputs are not used."""
+        """Authors' extra self-pairs (scripts/train.py L209-211, L260-265): ``L_basic +
+        L_co-att`` of (I, T(I)) with the image's labels for both; the contrastive outputs are
+        not used."""
         branches = self.pair_branches(anchor['features'], partner['features'])
         return self.pair_losses(anchor['logits'], partner['logits'], labels, labels, branches,
                                 with_contrastive=False)

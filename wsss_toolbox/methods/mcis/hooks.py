@@ -63,7 +63,7 @@ class MCISTrainingHook(Hook):
         if lonely:
             warnings.warn(
                 f'{len(lonely)} class(es) have a single training image, which is then paired '
-                f'with itself for that class (allowed, as the authors\' sampler): '
+                f'with itself for that class (allowed; the authors\' sampler allows it too): '
                 f"{', '.join(lonely[:10])}{' ...' if len(lonely) > 10 else ''}",
                 stacklevel=2)
 

@@ -1,5 +1,6 @@
-"""MCIS localization maps (Sec. 3.4; spec mcis.md §4 and §9): single-round, multi-round with
-related images, and the authors' 5-map fusion.
+"""MCIS localization maps (paper Sec. 3.4; authors' test script GuoleiSun/MCIS_wsss,
+Classifier/scripts/test.py L71-109, L123-230): single-round, multi-round with related images,
+and the authors' 5-map fusion.
 
 * ``'single_round'``: ``L_n = ReLU(S_n)`` of the basic branch (the image alone).
 * ``'multi_round'`` (Sec. 3.4): for every class ``k`` of image ``n``,
@@ -12,7 +13,10 @@ related images, and the authors' 5-map fusion.
   bicubically to the feature size, (5) the related-image average above -- each ReLU'd and
   scaled to ``255 / max``; map 1 is always summed, maps 2-5 only where
   ``sigmoid(mean of the map before ReLU) > 0.1``; the sum is divided by 5 (always), cast to
-  uint8 (truncation) and resized bicubically to the image size.
+  uint8 (truncation) and resized bicubically to the image size: ``fusion_resize='cv2_uint8'``
+  (default) resizes the uint8 map with OpenCV's bicubic, whose output is rounded to uint8
+  (test.py L105), ``'float'`` keeps the resized values unrounded (the toolbox before this
+  option; 0-1 grey level apart).
 
 Every written map is finally divided by its maximum, as every map file of the toolbox (the
 saliency-guided labels min-max normalise the maps anyway). Images are resized to
@@ -25,6 +29,7 @@ import time
 import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import cv2
 import mmcv
 import numpy as np
 import torch
@@ -39,6 +44,8 @@ from wsss_toolbox.maps.io import map_path, save_maps
 from wsss_toolbox.maps.normalize import normalize_maps
 
 MODES = ('fusion', 'multi_round', 'single_round')
+#: final resize of the fused map: the authors' cv2 bicubic of the uint8 map, or a float one
+FUSION_RESIZES = ('cv2_uint8', 'float')
 #: a fused map (2-5) counts where sigmoid(mean before ReLU) exceeds this (authors' script)
 FUSION_GATE = 0.1
 #: the authors' fusion always divides by 5 (the number of maps), whichever are kept
@@ -55,11 +62,18 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+def check_fusion_resize(fusion_resize: str) -> str:
+    if fusion_resize not in FUSION_RESIZES:
+        raise ValueError(f'MCIS map inference fusion_resize must be one of {FUSION_RESIZES}, '
+                         f'got {fusion_resize!r}')
+    return fusion_resize
+
+
 def sample_related_images(labels: np.ndarray, anchor: int, classes: Sequence[int],
                           num_related: int, seed: int = 0) -> Dict[int, List[int]]:
     """``class k -> num_related`` indices of images labelled ``k`` (with replacement, the
-    anchor allowed, as the authors' ``random.choices``), deterministic from ``(seed,
-    anchor, k)`` whatever the rank or the order of the anchors."""
+    anchor allowed, after the authors' ``random.choices``, utils/LoadData.py L96),
+    deterministic from ``(seed, anchor, k)`` whatever the rank or the order of the anchors."""
     related = {}
     for k in classes:
         members = np.flatnonzero(labels[:, int(k)])
@@ -143,16 +157,38 @@ def _bicubic(maps: Tensor, size: Tuple[int, int]) -> Tensor:
     return F.interpolate(maps[None], size=size, mode='bicubic', align_corners=False)[0]
 
 
+def resize_fused_maps(fused: Tensor, size: Tuple[int, int],
+                      fusion_resize: str = 'cv2_uint8') -> Tensor:
+    """(K, h, w) fused maps (integers 0-255) -> (K, H, W) values in [0, 255].
+
+    ``'cv2_uint8'``: each class map as uint8 through ``cv2.resize(..., INTER_CUBIC)``, whose
+    uint8 output is rounded and saturated (authors: test.py L83, L105); ``'float'``: PyTorch's
+    bicubic on floats, clamped to [0, 255], not rounded.
+    """
+    check_fusion_resize(fusion_resize)
+    height, width = int(size[0]), int(size[1])
+    if fusion_resize == 'float':
+        return _bicubic(fused, (height, width)).clamp_(0, 255)
+    planes = fused.detach().cpu().numpy().astype(np.uint8)
+    resized = [cv2.resize(plane, (width, height), interpolation=cv2.INTER_CUBIC)
+               for plane in planes]
+    return torch.from_numpy(np.stack(resized)).to(device=fused.device, dtype=fused.dtype)
+
+
 @torch.no_grad()
 def mcis_image_maps(model, image: np.ndarray, related: Dict[int, List[np.ndarray]],
                     mode: str = 'fusion',
-                    input_size: Optional[Tuple[int, int]] = None) -> Tensor:
+                    input_size: Optional[Tuple[int, int]] = None,
+                    fusion_resize: str = 'cv2_uint8') -> Tensor:
     """(C, H, W) non-negative maps of one BGR image at its original size (see module doc);
     only the classes in ``related`` (the image's classes) are filled, the rest are 0.
 
     ``related``: class k -> BGR related images labelled k (empty lists: no map 5).
+    ``fusion_resize``: the fused map's final resize (``mode='fusion'`` only; see
+    :func:`resize_fused_maps`).
     """
     check_mode(mode)
+    check_fusion_resize(fusion_resize)
     height, width = image.shape[:2]
     anchor = _resize(image, input_size)
     size = anchor.shape[:2]
@@ -195,7 +231,7 @@ def mcis_image_maps(model, image: np.ndarray, related: Dict[int, List[np.ndarray
         if related_average is not None:
             fused_inputs.append(related_average)
         fused = fuse_authors_maps([m[classes] for m in fused_inputs])
-        full = _bicubic(fused, (height, width)).clamp_(0, 255) / 255
+        full = resize_fused_maps(fused, (height, width), fusion_resize) / 255
         maps = torch.zeros((cams.shape[1], height, width), dtype=full.dtype,
                            device=full.device)
         maps[classes] = full
@@ -219,6 +255,7 @@ def infer_mcis_maps(model: torch.nn.Module,
                     related_seed: int = 0,
                     related: RelatedSource = None,
                     input_size: Optional[Sequence[int]] = None,
+                    fusion_resize: str = 'cv2_uint8',
                     overwrite: bool = False) -> Dict[str, float]:
     """Write the MCIS map file of every sample (resumable, rank-split).
 
@@ -231,12 +268,15 @@ def infer_mcis_maps(model: torch.nn.Module,
         related_seed: seed of the related images (deterministic per ``(seed, image, class)``).
         related: listed related images instead, ``img_id -> [ids]`` (dict or JSON file).
         input_size: (h, w) every image is resized to (authors: (256, 256)); None: as is.
+        fusion_resize: final resize of the fused map (``'fusion'`` only): ``'cv2_uint8'``
+            (authors, rounded to uint8) or ``'float'`` (see :func:`resize_fused_maps`).
         overwrite: recompute existing files.
 
     Returns:
         ``dict(written, skipped, seconds)`` of this rank (``seconds``: inference time).
     """
     check_mode(mode)
+    check_fusion_resize(fusion_resize)
     if num_related < 0:
         raise ValueError(f'num_related must be >= 0, got {num_related}')
     if not hasattr(getattr(model, 'head', None), 'pair_branches'):
@@ -277,7 +317,7 @@ def infer_mcis_maps(model: torch.nn.Module,
                                                related_seed)
             related_images = {k: [_read_bgr(samples[i]['img_path']) for i in ids]
                               for k, ids in chosen.items()}
-            maps = mcis_image_maps(model, image, related_images, mode, size)
+            maps = mcis_image_maps(model, image, related_images, mode, size, fusion_resize)
             if maps.shape[0] != labels.shape[1]:
                 raise ValueError(f'the model predicts {maps.shape[0]} classes but the dataset '
                                  f'has {labels.shape[1]}: check model.head.num_classes')

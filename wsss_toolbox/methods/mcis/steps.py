@@ -17,24 +17,28 @@ class MCISInferMaps(InferMaps):
     Args:
         classifier: the ``TrainClassifier`` step whose last checkpoint is used.
         split: ``'train'`` or ``'val'``.
-        mode, num_related, related_seed, related, input_size: see ``infer_mcis_maps``;
+        mode, num_related, related_seed, related, input_size, fusion_resize: see
+            ``infer_mcis_maps``;
             options left ``None`` take the classifier config's ``mcis_inference`` entry.
 
     Result: ``written``/``skipped`` counts, ``seconds`` and ``images_per_s`` (inference of
     the written images, reading included).
     """
-    inference_args = ('mode', 'num_related', 'related_seed', 'related', 'input_size')
+    inference_args = ('mode', 'num_related', 'related_seed', 'related', 'input_size',
+                      'fusion_resize')
     inference_config_key = 'mcis_inference'
 
     def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
                  mode: Optional[str] = None, num_related: Optional[int] = None,
                  related_seed: Optional[int] = None, related: Optional[Any] = None,
-                 input_size: Optional[Sequence[int]] = None) -> None:
+                 input_size: Optional[Sequence[int]] = None,
+                 fusion_resize: Optional[str] = None) -> None:
         if split not in ('train', 'val'):
             raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
         PipelineStep.__init__(self, name, runner, classifier=classifier, split=split,
                               mode=mode, num_related=num_related, related_seed=related_seed,
-                              related=related, input_size=input_size)
+                              related=related, input_size=input_size,
+                              fusion_resize=fusion_resize)
 
     def run(self) -> Dict[str, Any]:
         import torch

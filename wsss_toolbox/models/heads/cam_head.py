@@ -24,6 +24,11 @@ from wsss_toolbox.registry import MODELS
 from .base_attention_head import BaseAttentionHead, Features
 
 POOLINGS = ('gap', 'tap')
+#: ``'normal'``: every conv N(0, init_std); ``'kaiming_fan_out'``: each conv
+#: N(0, sqrt(2 / (k_h * k_w * out_channels))) -- He et al. by fan-out, the rule of
+#: GuoleiSun/MCIS_wsss, Classifier/models/vgg.py L90-96 (so the class-aware 1x1 conv gets a
+#: far larger std than the 3x3 convs)
+INIT_MODES = ('normal', 'kaiming_fan_out')
 
 
 def thresholded_average_pooling(features: Tensor, threshold: float) -> Tensor:
@@ -45,9 +50,10 @@ class CAMBranch(nn.Module):
     """``num_convs`` x [Conv k x k + (norm) + ReLU] -> dropout -> class-aware 1x1 conv -> GAP.
 
     A reusable block for heads with several classification branches (SeeNet's S_A, S_B,
-    S_C, MCIS's co-attention branches). Convs are initialised N(0, ``init_std``), bias 0,
-    norms to weight 1 / bias 0 -- in the constructor and again by :meth:`init_weights`,
-    which mmengine calls instead of the convs' own (Kaiming) initialisation.
+    S_C, MCIS's co-attention branches). Convs are initialised N(0, ``init_std``) (or by
+    fan-out, ``init_mode``), bias 0, norms to weight 1 / bias 0 -- in the constructor and
+    again by :meth:`init_weights`, which mmengine calls instead of the convs' own (Kaiming)
+    initialisation.
 
     Args:
         in_channels: input feature channels.
@@ -59,7 +65,11 @@ class CAMBranch(nn.Module):
         dropout_ratio: dropout before the class-aware conv (0 disables it).
         norm_cfg: optional norm layer of the extra convs (OAA: none).
         act_cfg: activation of the extra convs.
-        init_std: std of the normal initialisation.
+        init_std: std of the normal initialisation (``init_mode='normal'``).
+        init_mode: ``'normal'`` (default): every conv, the class-aware one included,
+            N(0, ``init_std``); ``'kaiming_fan_out'``: each conv its own std
+            ``sqrt(2 / (k_h * k_w * out_channels))`` (``init_std`` unused), the rule of
+            MCIS's released code (GuoleiSun/MCIS_wsss, Classifier/models/vgg.py L90-96).
         classifier_bias: whether the class-aware 1x1 conv has a bias.
         pooling: ``'gap'`` (logits = GAP(F), the mean of the class maps) or ``'tap'``
             (logits = classifier(TAP(features)), see :func:`thresholded_average_pooling`).
@@ -77,6 +87,7 @@ class CAMBranch(nn.Module):
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  init_std: float = 0.01,
+                 init_mode: str = 'normal',
                  classifier_bias: bool = True,
                  pooling: str = 'gap',
                  tap_threshold: float = 0.0) -> None:
@@ -87,6 +98,9 @@ class CAMBranch(nn.Module):
             raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
         if not 0.0 <= tap_threshold < 1.0:
             raise ValueError(f'tap_threshold must be in [0, 1), got {tap_threshold}')
+        if init_mode not in INIT_MODES:
+            raise ValueError(f'init_mode must be one of {INIT_MODES}, got {init_mode!r}')
+        self.init_mode = init_mode
         self.pooling = pooling
         self.tap_threshold = float(tap_threshold)
         self.init_std = init_std
@@ -105,13 +119,20 @@ class CAMBranch(nn.Module):
     def init_weights(self) -> None:
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                nn.init.normal_(module.weight, mean=0.0, std=self.init_std)
+                nn.init.normal_(module.weight, mean=0.0, std=self.conv_init_std(module))
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, (nn.modules.batchnorm._NormBase, nn.GroupNorm)):
                 if module.weight is not None:
                     nn.init.ones_(module.weight)
                     nn.init.zeros_(module.bias)
+
+    def conv_init_std(self, conv: nn.Conv2d) -> float:
+        """The std a conv of the branch is initialised with (see ``init_mode``)."""
+        if self.init_mode == 'normal':
+            return self.init_std
+        fan_out = conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels
+        return (2.0 / fan_out)**0.5
 
     def features(self, x: Tensor) -> Tensor:
         """The features the class-aware conv reads (after the extra convs and dropout)."""
