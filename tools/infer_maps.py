@@ -1,7 +1,8 @@
 """Stage 2a on its own: write the localization maps of a trained classifier.
 
     .venv/bin/python tools/infer_maps.py CONFIG CHECKPOINT --out-dir DIR [--split train|val]
-        [--scales 1.0 0.5 1.5] [--no-flip] [--fusion mean|max] [--overwrite]
+        [--scales 1.0 0.5 1.5] [--no-flip] [--fusion mean|max]
+        [--aggregation image_grid|feature_grid] [--overwrite]
         [--partners PARTNERS.json | --num-partners N [--rounds R] [--partner-seed S]]
         [--stride 4] [--partial-load]
     torchrun --nproc_per_node=N tools/infer_maps.py ... --launcher pytorch   # ranks share images
@@ -21,7 +22,7 @@ from mmengine.registry import init_default_scope
 
 from wsss_toolbox.engine.checkpoint import load_model_checkpoint
 from wsss_toolbox.engine.config import load_config
-from wsss_toolbox.maps.inference import FUSIONS, infer_maps
+from wsss_toolbox.maps.inference import AGGREGATIONS, FUSIONS, infer_maps
 from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.utils import register_all_modules
@@ -38,6 +39,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--scales', type=float, nargs='+', help='image scale factors')
     parser.add_argument('--no-flip', action='store_true', help='no horizontal-flip TTA')
     parser.add_argument('--fusion', choices=list(FUSIONS), help='how TTA maps are fused')
+    parser.add_argument('--aggregation', choices=list(AGGREGATIONS),
+                        help="image_grid: views resized to the image, then flipped back and "
+                        "fused; feature_grid: IRN/RPNet's make_cam (mirror flipped back and "
+                        'added on the feature grid, each scale resized once)')
     parser.add_argument('--partners', help='JSON file: img_id -> partner ids (cross-image '
                         'methods; one list, or one list per round)')
     parser.add_argument('--num-partners', type=int,
@@ -80,7 +85,8 @@ def main() -> None:
         options['amp'] = True
     if args.channels_last:
         options['channels_last'] = True
-    for key in ('fusion', 'partners', 'num_partners', 'rounds', 'partner_seed', 'stride'):
+    for key in ('fusion', 'aggregation', 'partners', 'num_partners', 'rounds', 'partner_seed',
+                'stride'):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     loader = 'train_dataloader' if args.split == 'train' else 'val_dataloader'

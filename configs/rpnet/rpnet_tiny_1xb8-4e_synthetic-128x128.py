@@ -57,7 +57,8 @@ max_epochs = 4
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[3], gamma=0.1)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 
-# the code's inference: original branch, single images, scales 1, 0.5, 1.5, 2 and flips. The
-# code sums the views; map inference's 'mean' is that sum divided by 8, which the max
-# normalisation of every class map cancels: the normalised maps are the same.
+# the code's views: original branch, single images, scales 1, 0.5, 1.5, 2 and flips, fused on
+# the image grid here (tools/infer_maps.py; --cfg-options map_inference.aggregation=feature_grid
+# gives the code's make_cam arithmetic, which configs/pipelines/rpnet*_synthetic.py use; this
+# entry stays as it is so that finished stage-1 runs keep their fingerprint)
 map_inference = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean')

@@ -1,5 +1,6 @@
 # RPNet on MS COCO 2014 train (80 classes; background comes from the map threshold) with the
-# VOC recipe (the paper gives no COCO backbone or schedule; spec rpnet.md §8.7).
+# VOC recipe, its non-local blocks and map inference included (the paper gives no COCO
+# backbone or schedule: Sec. IV-A/B name the data set only).
 #
 #   python tools/train.py configs/rpnet/rpnet_x50_1xb8-5e_coco2014-512x512.py \
 #       --work-dir work_dirs/rpnet_x50_1xb8-5e_coco2014-512x512 \

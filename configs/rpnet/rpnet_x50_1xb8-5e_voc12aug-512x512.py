@@ -1,5 +1,6 @@
-# RPNet on PASCAL VOC 2012 train_aug (10,582 images) as the authors trained it (spec rpnet.md
-# §5; authors' code where it differs from the paper, the paper's reading as options in
+# RPNet on PASCAL VOC 2012 train_aug (10,582 images) following the authors' recipe (paper
+# Sec. IV-B; liuweide01/RPNet-Weakly-Supervised-Segmentation, run_sample.py and
+# step/train_cam.py, where it differs from the paper; the paper's reading as options in
 # configs/rpnet/README.md): ResNeXt-50 (32x4d) with a stride-1 last stage (output stride 16,
 # no dilation), block-2 and block-4 prototypes, pairs sharing a class (batch 8 pairs), SGD lr
 # 0.02 with poly decay (power 0.9) and 10x on the new layers, weight decay 1e-4, 5 epochs,
@@ -55,7 +56,11 @@ model = dict(
         similarity_loss_weight=10.0,
         cls_loss_branch='original',
         separate_partner_head=True,
-        non_local=False,  # the code's non-local blocks: True
+        # the code's non-local block before each classifier (net/resnet50_cam.py L146, L182,
+        # L273), with the batch statistics of [image, mirror] in its BatchNorm when making
+        # CAMs (the code's model never leaves training mode: L252-256)
+        non_local=True,
+        non_local_inference_bn='flip_pair_batch_stats',
         loss_cls=dict(type='MultiLabelSoftMarginLoss')))
 
 # the code's augmentation: long side at random in [320, 640], flip, random 512x512 crop (the
@@ -97,9 +102,12 @@ test_cfg = dict(type='TestLoop')
 log_processor = dict(by_epoch=True)
 default_hooks = dict(checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=2))
 
-# the code's CAMs: original branch of single images, scales 1, 0.5, 1.5, 2 and flips summed
-# ('mean' divides the sum by 8, which the per-class max normalisation cancels)
-map_inference = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean')
+# the code's CAMs (step/make_cam.py L35-55): original branch of single images, scales 1, 0.5,
+# 1.5, 2, each with its mirror flipped back and added on the feature grid, summed over scales,
+# maps and stride-4 maps each divided by their own max + 1e-5 (the views are rescaled by mmcv,
+# bilinear, not PIL bicubic as the code's data loader)
+map_inference = dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, fusion='mean',
+                     aggregation='feature_grid')
 # without IRN: the code's dense CAM evaluation (background score 0.15, argmax)
 pseudo_labels = dict(generator=dict(type='ThresholdLabelGenerator', bg_threshold=0.15),
                      refiners=[])

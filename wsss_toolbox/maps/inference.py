@@ -2,11 +2,29 @@
 
 For every image the classifier runs on rescaled copies (``scales``, factors of the original
 size) and, with ``flip=True``, on their horizontal mirrors. Each prediction is flipped back,
-resized to the original image size and fused per class: ``fusion='mean'`` (IRN/SEAM's
-multi-scale CAM; they write it as a sum, which gives the same maps after the normalisation)
-or ``'max'``. The fused map of every class the image carries is divided by its maximum
-(:func:`~wsss_toolbox.maps.normalize.normalize_maps`, ``mode='max'``, ``eps=1e-5``: OAA Eq. 2
-applied after fusion) and written as one map file (:mod:`.io`).
+resized to the original image size and fused per class: ``fusion='mean'`` or ``'max'``
+(``'mean'`` is the views' sum divided by their number, a factor that the normalisation removes:
+tests/maps/test_inference.py). The fused map of every class the image carries is divided by
+its maximum (:func:`~wsss_toolbox.maps.normalize.normalize_maps`, ``mode='max'``,
+``eps=1e-5``: OAA Eq. 2 applied after fusion) and written as one map file (:mod:`.io`).
+
+**Aggregation.** The above is ``aggregation='image_grid'`` (the default): every view is resized
+to the image before the flip and the fusion, and the strided maps come from the fused
+full-size map. ``aggregation='feature_grid'`` is IRN's and RPNet's ``make_cam`` instead
+(:mod:`.feature_grid`): the mirror is flipped back on the feature grid and added, each
+scale's sum is resized once to the strided size and once to the image, the scales are summed,
+and each kind is divided by its own maximum + 1e-5 (tests/maps/test_feature_grid.py
+transcribes IRN's lines). The two rules differ most near narrow peaks: a mirrored view's cells
+are flipped before, not after, the resize, the full-size maps come from the strided-up size
+cropped (not from a resize to the image), and the strided maps are resized from the feature
+grid rather than from the full-size map. ``feature_grid`` sums the views
+(``fusion='mean'`` only) and runs single images (no partners, no ``pad_views``).
+
+**Flip pairs.** Every view's data sample carries the metainfo ``flip_pair_id``, shared by a
+view and its mirror (unique per image and scale within one call). A model whose head asks for
+it (``model.head.needs_flip_pairs``, e.g. RPNet's non-local blocks with batch statistics of
+[image, mirror], as the authors' code computes its CAMs) gets every view and its mirror in the
+same forward.
 
 **Groups (cross-image methods: MCIS, RPNet).** With partners, every view (scale x flip) of the
 anchor goes through ``model.test_step`` together with the same view of its partner images, as
@@ -37,6 +55,9 @@ to the model's own ``pad_size_divisor``): the maps equal those of one forward pe
 (IRN's loop) up to float noise. With partners, each view's group is one ``test_step`` as
 described above.
 
+(This module keeps the inference loop, its batching and the partner groups together: they
+share the view layout; the feature-grid arithmetic is in :mod:`.feature_grid`.)
+
 The run is resumable (images whose map file exists are skipped) and shares the images among
 distributed ranks (``torchrun``) by striding, so N processes write disjoint files.
 """
@@ -54,10 +75,14 @@ from mmengine.utils import ProgressBar
 
 from wsss_toolbox.structures import WSSSDataSample
 
+from .feature_grid import feature_grid_sums, normalize_by_max
 from .io import map_path, save_maps, strided_shape
 from .normalize import normalize_maps
 
 FUSIONS = ('mean', 'max')
+#: ``'image_grid'``: views resized to the image, then flipped back and fused (the toolbox's
+#: rule); ``'feature_grid'``: IRN/RPNet's make_cam (module docstring, :mod:`.feature_grid`)
+AGGREGATIONS = ('image_grid', 'feature_grid')
 #: default input pixels per batched forward on a GPU (16 views of 512 x 512)
 DEFAULT_BATCH_PIXELS = 16 * 512 * 512
 #: ... and on the CPU, where a convolution is already compute-bound at one large view and
@@ -79,6 +104,24 @@ def check_fusion(fusion: str) -> str:
             if fusion == 'sum' else ''
         raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}{hint}')
     return fusion
+
+
+def check_aggregation(aggregation: str) -> str:
+    """Raise a clear error unless ``aggregation`` is one of :data:`AGGREGATIONS`."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got {aggregation!r}')
+    return aggregation
+
+
+def model_needs_flip_pairs(model: torch.nn.Module) -> bool:
+    """Whether ``model.head.needs_flip_pairs``: every view must share its forward with its
+    mirror (e.g. RPNet's non-local blocks with the batch statistics of the pair)."""
+    return bool(getattr(getattr(model, 'head', None), 'needs_flip_pairs', False))
+
+
+def _flip_pair_id(view_index: int, flip: bool, offset: int = 0) -> int:
+    """The id shared by a view and its mirror (views come as view, mirror per scale)."""
+    return offset + (view_index // 2 if flip else view_index)
 
 
 def _augmented_inputs(image: np.ndarray, scales: Sequence[float],
@@ -114,8 +157,9 @@ def _view_batch(image: np.ndarray, scales: Sequence[float], flip: bool,
     labels = list(gt_labels) if gt_labels is not None else [None] * (1 + len(partner_images))
     if group is None:
         samples = [_with_label(WSSSDataSample(metainfo=dict(
-            img_shape=tuple(view.shape[-2:]), ori_shape=(height, width), flip=flipped)),
-            labels[0]) for view, flipped in views]
+            img_shape=tuple(view.shape[-2:]), ori_shape=(height, width), flip=flipped,
+            flip_pair_id=_flip_pair_id(index, flip))), labels[0])
+            for index, (view, flipped) in enumerate(views)]
         return dict(inputs=[view for view, _ in views], data_samples=samples)
     members = [(image, group['img_ids'][0])] + list(zip(partner_images, group['img_ids'][1:]))
     member_views = [views] + [_augmented_inputs(partner, scales, flip)
@@ -128,19 +172,26 @@ def _view_batch(image: np.ndarray, scales: Sequence[float], flip: bool,
             samples.append(_with_label(WSSSDataSample(metainfo=dict(
                 img_shape=tuple(tensor.shape[-2:]), ori_shape=member.shape[:2], flip=flipped,
                 img_id=img_id, group_position=position, group_size=len(members),
-                group_anchor=group['anchor'])), labels[position]))
+                group_anchor=group['anchor'],
+                flip_pair_id=_flip_pair_id(view_index, flip, position * len(views)))),
+                labels[position]))
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _size_batches(shapes: Sequence[Tuple[int, int]], batch_pixels: int) -> List[List[int]]:
+def _size_batches(shapes: Sequence[Tuple[int, int]], batch_pixels: int,
+                  unit: int = 1) -> List[List[int]]:
     """Indices of ``shapes`` grouped by size, each group cut into batches of at most
-    ``batch_pixels`` pixels (at least one view per batch); first-seen size first."""
+    ``batch_pixels`` pixels (at least one view per batch); first-seen size first.
+
+    ``unit=2``: batches hold whole pairs of consecutive same-size indices (a view and its
+    mirror), at least one pair even beyond ``batch_pixels``."""
     by_size: Dict[Tuple[int, int], List[int]] = {}
     for index, shape in enumerate(shapes):
         by_size.setdefault(tuple(shape), []).append(index)
     batches = []
     for (height, width), indices in by_size.items():
         per_batch = max(1, int(batch_pixels) // max(1, height * width))
+        per_batch = max(unit, per_batch - per_batch % unit)
         batches.extend(indices[start:start + per_batch]
                        for start in range(0, len(indices), per_batch))
     return batches
@@ -170,13 +221,16 @@ def _test_step(model: torch.nn.Module, batch: dict, amp: bool = False) -> list:
 
 def _forward_same_size(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
                        samples: Sequence[WSSSDataSample],
-                       batch_pixels: Optional[int] = None, amp: bool = False) -> list:
+                       batch_pixels: Optional[int] = None, amp: bool = False,
+                       unit: int = 1) -> list:
     """``model.test_step`` results of every view, in the order given; views of the same size
-    share the forwards (:func:`_size_batches`; ``batch_pixels`` None: by the device)."""
+    share the forwards (:func:`_size_batches`; ``batch_pixels`` None: by the device;
+    ``unit=2``: a view and its mirror, consecutive, always share one)."""
     if batch_pixels is None:
         batch_pixels = default_batch_pixels(model)
     results = [None] * len(inputs)
-    for indices in _size_batches([tuple(view.shape[-2:]) for view in inputs], batch_pixels):
+    for indices in _size_batches([tuple(view.shape[-2:]) for view in inputs], batch_pixels,
+                                 unit):
         outputs = _test_step(model, dict(inputs=[inputs[i] for i in indices],
                                          data_samples=[samples[i] for i in indices]), amp)
         for index, output in zip(indices, outputs):
@@ -251,21 +305,61 @@ def fused_maps_of_images(model: torch.nn.Module, images: Sequence[np.ndarray],
                                                           [label]), amp),
                             *image.shape[:2], fusion, kept)
                 for image, label, kept in zip(images, labels, keep)]
+    per_image = _image_view_results(model, images, scales, flip, labels, batch_pixels, amp)
+    return [_fuse_views(views, *image.shape[:2], fusion, kept)
+            for views, image, kept in zip(per_image, images, keep)]
+
+
+def _image_view_results(model: torch.nn.Module, images: Sequence[np.ndarray],
+                        scales: Sequence[float], flip: bool, labels: Sequence,
+                        batch_pixels: Optional[int], amp: bool,
+                        feature_grid: bool = False) -> List[list]:
+    """Per image, the ``test_step`` results of its views (scale after scale, each view then
+    its mirror), batched by size; ``feature_grid``: the samples ask for the maps on the
+    feature grid (metainfo ``pred_on_feature_grid``)."""
     inputs, samples, owners = [], [], []
+    views_per_image = len(scales) * (2 if flip else 1)
     for index, image in enumerate(images):
         height, width = image.shape[:2]
-        for view, flipped in _augmented_inputs(image, scales, flip):
+        for view_index, (view, flipped) in enumerate(_augmented_inputs(image, scales, flip)):
+            metainfo = dict(img_shape=tuple(view.shape[-2:]), ori_shape=(height, width),
+                            flip=flipped, flip_pair_id=_flip_pair_id(
+                                view_index, flip, index * views_per_image))
+            if feature_grid:
+                metainfo['pred_on_feature_grid'] = True
             inputs.append(view)
-            samples.append(_with_label(WSSSDataSample(metainfo=dict(
-                img_shape=tuple(view.shape[-2:]), ori_shape=(height, width), flip=flipped)),
-                labels[index]))
+            samples.append(_with_label(WSSSDataSample(metainfo=metainfo), labels[index]))
             owners.append(index)
-    results = _forward_same_size(model, inputs, samples, batch_pixels, amp)
+    unit = 2 if flip and model_needs_flip_pairs(model) else 1
+    results = _forward_same_size(model, inputs, samples, batch_pixels, amp, unit)
     per_image = [[] for _ in images]
     for owner, result in zip(owners, results):
         per_image[owner].append(result)
-    return [_fuse_views(views, *image.shape[:2], fusion, kept)
-            for views, image, kept in zip(per_image, images, keep)]
+    return per_image
+
+
+@torch.no_grad()
+def feature_grid_maps_of_images(model: torch.nn.Module, images: Sequence[np.ndarray],
+                                scales: Sequence[float], flip: bool,
+                                gt_labels: Optional[Sequence] = None,
+                                batch_pixels: Optional[int] = None, amp: bool = False,
+                                classes: Optional[Sequence[np.ndarray]] = None,
+                                stride: Optional[int] = None
+                                ) -> List[Tuple[np.ndarray, Optional[np.ndarray]]]:
+    """Normalised maps of several images with ``aggregation='feature_grid'``
+    (:mod:`.feature_grid`): per image ``(maps (K, H, W), strided maps or None)``, float32,
+    each class divided by its own maximum + 1e-5. Arguments as :func:`fused_maps_of_images`;
+    ``stride``: the stride of the strided maps (None: none)."""
+    labels = [None] * len(images) if gt_labels is None else list(gt_labels)
+    keep = [None] * len(images) if classes is None else list(classes)
+    per_image = _image_view_results(model, images, scales, flip, labels, batch_pixels, amp,
+                                    feature_grid=True)
+    outputs = []
+    for views, image, kept in zip(per_image, images, keep):
+        maps, strided = feature_grid_sums(views, *image.shape[:2], flip, stride, kept)
+        outputs.append((normalize_by_max(maps),
+                        None if strided is None else normalize_by_max(strided)))
+    return outputs
 
 
 @torch.no_grad()
@@ -457,6 +551,7 @@ def infer_maps(model: torch.nn.Module,
                scales: Sequence[float] = (1.0, ),
                flip: bool = True,
                fusion: str = 'mean',
+               aggregation: str = 'image_grid',
                overwrite: bool = False,
                partners: PartnerSource = None,
                num_partners: int = 0,
@@ -479,6 +574,11 @@ def infer_maps(model: torch.nn.Module,
             ``[dataset.get_data_info(i) for i in range(len(dataset))]``.
         out_dir: folder of the ``<img_id>.npz`` files.
         scales, flip: test-time augmentation views; ``fusion``: ``'mean'`` or ``'max'``.
+        aggregation: ``'image_grid'`` (default: views resized to the image, flipped back and
+            fused; strided maps from the fused map) or ``'feature_grid'`` (IRN/RPNet's
+            make_cam: flip and sum on the feature grid, each scale resized once to the image
+            and once to the strided size; module docstring). ``'feature_grid'`` needs
+            ``fusion='mean'`` and no partners or ``pad_views``.
         overwrite: recompute files that already exist.
         partners: listed partners, ``img_id -> [ids]`` or ``img_id -> [[ids], ...]`` (one
             group per round), as a dict or the path of a JSON file of one.
@@ -512,12 +612,24 @@ def infer_maps(model: torch.nn.Module,
         ``dict(written=..., skipped=...)`` counts of this rank.
     """
     check_fusion(fusion)
+    check_aggregation(aggregation)
     if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int)
                                or stride < 1):
         raise ValueError(f'stride must be an integer >= 1 or None, got {stride!r}')
     if num_partners < 0:
         raise ValueError(f'num_partners must be >= 0, got {num_partners}')
     grouped = partners is not None or num_partners > 0
+    feature_grid = aggregation == 'feature_grid'
+    if feature_grid and fusion != 'mean':
+        raise ValueError(f"aggregation='feature_grid' sums the views (IRN/RPNet make_cam.py); "
+                         f"fusion={fusion!r} applies to aggregation='image_grid' only: use "
+                         "fusion='mean'")
+    if feature_grid and grouped:
+        raise ValueError("aggregation='feature_grid' runs single images; partners / "
+                         "num_partners need aggregation='image_grid'")
+    if feature_grid and pad_views:
+        raise ValueError("pad_views reproduces earlier image-grid maps; it does not combine "
+                         "with aggregation='feature_grid'")
     if rounds != 1 and not grouped:
         raise ValueError('rounds needs partners: set num_partners (or give partners)')
     samples = list(samples)
@@ -542,16 +654,25 @@ def infer_maps(model: torch.nn.Module,
         if todo:
             # only the image's classes are resized and fused
             classes = [_image_classes(samples[index]) for index in todo]
-            if table is None:
-                fused = [maps for maps, _ in fused_maps_of_images(
+            if feature_grid:
+                normalised = feature_grid_maps_of_images(
                     model, [_read_bgr(samples[index]['img_path']) for index in todo], scales,
-                    flip, fusion, [samples[index]['gt_label'] for index in todo],
-                    batch_pixels, pad_views, amp, classes)]
+                    flip, [samples[index]['gt_label'] for index in todo], batch_pixels, amp,
+                    classes, stride)
             else:
-                fused = [_grouped_maps(model, samples, index, table, scales, flip, fusion,
-                                       amp, kept) for index, kept in zip(todo, classes)]
-            for index, kept, maps in zip(todo, classes, fused):
-                _write_map_file(samples[index], kept, maps, out_dir, stride)
+                if table is None:
+                    fused = [maps for maps, _ in fused_maps_of_images(
+                        model, [_read_bgr(samples[index]['img_path']) for index in todo],
+                        scales, flip, fusion, [samples[index]['gt_label'] for index in todo],
+                        batch_pixels, pad_views, amp, classes)]
+                else:
+                    fused = [_grouped_maps(model, samples, index, table, scales, flip, fusion,
+                                           amp, kept) for index, kept in zip(todo, classes)]
+                normalised = [class_maps(maps, None, stride) for maps in fused]
+            for index, kept, (maps, strided) in zip(todo, classes, normalised):
+                save_maps(map_path(out_dir, samples[index]['img_id']), samples[index]['img_id'],
+                          kept, maps, strided_maps=strided,
+                          stride=None if strided is None else stride)
             written += len(todo)
         if progress is not None:
             for _ in chunk:
@@ -585,11 +706,3 @@ def _grouped_maps(model: torch.nn.Module, samples: Sequence[Dict], index: int,
 def _image_classes(sample: Dict) -> np.ndarray:
     """Indices of the classes ``sample`` is tagged with."""
     return np.flatnonzero(np.asarray(sample['gt_label']) > 0)
-
-
-def _write_map_file(sample: Dict, classes: np.ndarray, maps: torch.Tensor, out_dir: str,
-                    stride: Optional[int]) -> None:
-    """Normalise the fused maps of ``classes`` (K, H, W) and write the image's map file."""
-    selected, strided = class_maps(maps, None, stride)
-    save_maps(map_path(out_dir, sample['img_id']), sample['img_id'], classes, selected,
-              strided_maps=strided, stride=stride)

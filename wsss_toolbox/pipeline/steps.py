@@ -104,6 +104,8 @@ class InferMaps(PipelineStep):
         classifier: the ``TrainClassifier`` step whose last checkpoint is used.
         split: ``'train'`` (the classifier config's ``train_dataloader`` dataset) or ``'val'``.
         scales, flip, fusion: test-time augmentation;
+        aggregation: ``'image_grid'`` or ``'feature_grid'`` (IRN/RPNet's make_cam), see
+            :func:`wsss_toolbox.maps.inference.infer_maps`;
         partners, num_partners, rounds, partner_seed: partner images for cross-image heads
             (listed or drawn among images sharing a class, averaged over ``rounds``);
         stride: also store maps at this stride (IRN's random walk works at 4).
@@ -116,7 +118,7 @@ class InferMaps(PipelineStep):
     """
     input_args = ('classifier', )
     inference_args = ('scales', 'flip', 'fusion', 'partners', 'num_partners', 'rounds',
-                      'partner_seed', 'stride', 'amp', 'channels_last')
+                      'partner_seed', 'stride', 'amp', 'channels_last', 'aggregation')
     # the classifier config's entry that gives the defaults of the inference options
     inference_config_key = 'map_inference'
 
@@ -125,13 +127,18 @@ class InferMaps(PipelineStep):
                  fusion: Optional[str] = None, partners: Optional[Any] = None,
                  num_partners: Optional[int] = None, rounds: Optional[int] = None,
                  partner_seed: Optional[int] = None, stride: Optional[int] = None,
-                 amp: Optional[bool] = None, channels_last: Optional[bool] = None) -> None:
+                 amp: Optional[bool] = None, channels_last: Optional[bool] = None,
+                 aggregation: Optional[str] = None) -> None:
         if split not in ('train', 'val'):
             raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
+        from wsss_toolbox.maps.inference import AGGREGATIONS
+        if aggregation is not None and aggregation not in AGGREGATIONS:
+            raise ValueError(f'step {name}: aggregation must be one of {AGGREGATIONS}, got '
+                             f'{aggregation!r}')
         super().__init__(name, runner, classifier=classifier, split=split, scales=scales,
                          flip=flip, fusion=fusion, partners=partners, num_partners=num_partners,
                          rounds=rounds, partner_seed=partner_seed, stride=stride, amp=amp,
-                         channels_last=channels_last)
+                         channels_last=channels_last, aggregation=aggregation)
 
     def classifier(self) -> TrainStep:
         return self.input_step('classifier', [TrainStep])

@@ -17,6 +17,7 @@ max-normalised CAMs of the original branch and the multi-scale enhanced branch
 (:class:`~wsss_toolbox.methods.rpnet.RPNetClassifier` computes the extra scales). Inference
 uses the original branch of a single image (``localization_maps = ReLU(CAM)``).
 """
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -28,6 +29,10 @@ from wsss_toolbox.registry import MODELS
 
 SIMILARITY_LOSSES = ('cam', 'feature')
 CLS_LOSS_BRANCHES = ('original', 'enhanced')
+#: BatchNorm of the non-local blocks at inference: ``'running_stats'`` (eval mode) or
+#: ``'flip_pair_batch_stats'`` (the batch statistics of each view and its mirror, as the
+#: authors' CAMs: their model never leaves training mode)
+NON_LOCAL_INFERENCE_BNS = ('running_stats', 'flip_pair_batch_stats')
 
 
 def confident_mask(features: Tensor, threshold: float = 0.3, eps: float = 1e-5) -> Tensor:
@@ -126,7 +131,12 @@ def normalised_label_cams(cams: Tensor, labels: Tensor, eps: float = 1e-5) -> Te
 class NonLocalBlock(nn.Module):
     """Embedded dot-product non-local block (in the authors' code, not in the paper):
     ``z = x + BN(W (softmax-free theta^T phi / HW) g)``, theta/phi/g 1x1 convs D -> D/2; W's
-    BatchNorm starts at 0, so the block starts as the identity."""
+    BatchNorm starts at 0, so the block starts as the identity.
+
+    ``forward(x, norm_groups)``: with ``norm_groups`` (B,) ids, the BatchNorm normalises each
+    group of images with that group's own batch statistics (biased variance, as BatchNorm in
+    training mode; the running statistics are neither used nor updated), whatever the mode.
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -138,14 +148,23 @@ class NonLocalBlock(nn.Module):
         nn.init.zeros_(self.out[1].weight)
         nn.init.zeros_(self.out[1].bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, norm_groups: Optional[Tensor] = None) -> Tensor:
         batch, _, height, width = x.shape
         theta = self.theta(x).flatten(2).transpose(1, 2)  # (B, HW, D/2)
         phi = self.phi(x).flatten(2)  # (B, D/2, HW)
         g = self.g(x).flatten(2).transpose(1, 2)  # (B, HW, D/2)
         affinity = theta @ phi / (height * width)
         y = (affinity @ g).transpose(1, 2).reshape(batch, -1, height, width)
-        return x + self.out(y)
+        if norm_groups is None:
+            return x + self.out(y)
+        conv, norm = self.out
+        y = conv(y)
+        normalised = torch.empty_like(y)
+        for group in norm_groups.unique():
+            members = (norm_groups == group).nonzero(as_tuple=True)[0]
+            normalised[members] = F.batch_norm(y[members], None, None, norm.weight, norm.bias,
+                                               training=True, eps=norm.eps)
+        return x + normalised
 
 
 @MODELS.register_module()
@@ -175,7 +194,16 @@ class RPNetHead(BaseAttentionHead):
         cls_loss_branch: ``'original'`` (code) or ``'enhanced'`` (paper) logits for ``L_c``.
         separate_partner_head: partners (group position > 0) use their own classifier (and
             non-local blocks), as the code's separate q / r heads; inference uses the anchor's.
-        non_local: a non-local block before the classifier in each branch (code; option).
+        non_local: a non-local block before the classifier in each branch (code).
+        non_local_inference_bn: the BatchNorm of the non-local blocks at inference (eval
+            mode): ``'running_stats'`` (default) or ``'flip_pair_batch_stats'``, the batch
+            statistics of each view and its mirror, as the authors' CAMs (their
+            ``Net.train`` override keeps the model in training mode, and make_cam.py runs
+            [image, mirror] as one batch: net/resnet50_cam.py L252-256, L266-277). Map
+            inference puts a view and its mirror in one forward with a shared metainfo
+            ``flip_pair_id`` (:attr:`needs_flip_pairs`); samples without it (e.g. a
+            validation loop) fall back to the running statistics with a warning. No effect
+            without ``non_local``.
         loss_cls: image-level loss (multilabel soft margin).
     """
 
@@ -197,6 +225,7 @@ class RPNetHead(BaseAttentionHead):
                  cls_loss_branch: str = 'original',
                  separate_partner_head: bool = True,
                  non_local: bool = False,
+                 non_local_inference_bn: str = 'running_stats',
                  loss_cls: Optional[dict] = dict(type='MultiLabelSoftMarginLoss'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(num_classes=num_classes, in_index=in_index, loss_cls=loss_cls,
@@ -210,6 +239,9 @@ class RPNetHead(BaseAttentionHead):
         if not enhance_scales or float(enhance_scales[0]) != 1.0:
             raise ValueError('RPNetHead: enhance_scales must start with 1.0 (the scale that '
                              f'gets gradients), got {tuple(enhance_scales)}')
+        if non_local_inference_bn not in NON_LOCAL_INFERENCE_BNS:
+            raise ValueError('RPNetHead: non_local_inference_bn must be one of '
+                             f'{NON_LOCAL_INFERENCE_BNS}, got {non_local_inference_bn!r}')
         if not prototype_indices:
             raise ValueError('RPNetHead: prototype_indices must name at least one level')
         if not 0.0 <= discard_prob < 1.0:
@@ -225,6 +257,7 @@ class RPNetHead(BaseAttentionHead):
         self.similarity_loss_weight = similarity_loss_weight
         self.cls_loss_branch = cls_loss_branch
         self.separate_partner_head = separate_partner_head
+        self.non_local_inference_bn = non_local_inference_bn
         if gaussian_sigma is None:
             self.register_buffer('gaussian', None, persistent=False)
         else:
@@ -241,6 +274,28 @@ class RPNetHead(BaseAttentionHead):
         else:
             self.non_local = None
 
+    @property
+    def needs_flip_pairs(self) -> bool:
+        """Whether inference needs every view in one forward with its mirror (map inference
+        reads it): non-local blocks with ``non_local_inference_bn='flip_pair_batch_stats'``."""
+        return self.non_local is not None and \
+            self.non_local_inference_bn == 'flip_pair_batch_stats'
+
+    def _norm_groups(self, data_samples: Optional[Sequence],
+                     num_images: int) -> Optional[Tensor]:
+        """At inference with flip-pair statistics: the (B,) ``flip_pair_id`` of the samples;
+        else None (the BatchNorm's own mode decides)."""
+        if self.training or not self.needs_flip_pairs:
+            return None
+        ids = [sample.metainfo.get('flip_pair_id') for sample in data_samples or ()]
+        if len(ids) != num_images or any(pair_id is None for pair_id in ids):
+            warnings.warn("RPNetHead(non_local_inference_bn='flip_pair_batch_stats'): the "
+                          'data samples carry no flip_pair_id (map inference sets it), so the '
+                          'non-local BatchNorm uses its running statistics for this batch')
+            return None
+        return torch.tensor([int(pair_id) for pair_id in ids],
+                            device=self.projection.weight.device)
+
     # ------------------------------------------------------------------ branches
     def forward(self, feats: Features, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
         """``logits``/``cams`` of the original branch; in training also the enhanced branch
@@ -248,7 +303,8 @@ class RPNetHead(BaseAttentionHead):
         feats = (feats, ) if isinstance(feats, Tensor) else tuple(feats)
         projected = self.projection(self.select_input(feats))
         positions = self._head_positions(data_samples, projected.shape[0])
-        cams = self._classify(projected, positions, 'original')
+        cams = self._classify(projected, positions, 'original',
+                              self._norm_groups(data_samples, projected.shape[0]))
         outputs = dict(logits=cams.mean(dim=(2, 3)), cams=cams, projected=projected)
         if self.training:
             outputs.update(self._enhance(feats, projected, positions, data_samples))
@@ -299,8 +355,11 @@ class RPNetHead(BaseAttentionHead):
                                             mode='bilinear', align_corners=True))
         return levels
 
-    def _classify(self, features: Tensor, positions: Tensor, branch: str) -> Tensor:
-        """Raw CAMs ``Theta^T NL(f)`` with the classifier of each image's group position."""
+    def _classify(self, features: Tensor, positions: Tensor, branch: str,
+                  norm_groups: Optional[Tensor] = None) -> Tensor:
+        """Raw CAMs ``Theta^T NL(f)`` with the classifier of each image's group position;
+        ``norm_groups``: per image, the group whose batch statistics its non-local BatchNorm
+        uses (None: the BatchNorm's mode decides)."""
         outputs = None
         for head_index, classifier in enumerate(self.classifiers):
             selected = (positions == head_index).nonzero(as_tuple=True)[0]
@@ -308,7 +367,8 @@ class RPNetHead(BaseAttentionHead):
                 continue
             x = features[selected]
             if self.non_local is not None:
-                x = self.non_local[branch][head_index](x)
+                x = self.non_local[branch][head_index](
+                    x, None if norm_groups is None else norm_groups[selected])
             cams = classifier(x)
             if outputs is None:
                 outputs = cams.new_zeros((features.shape[0], *cams.shape[1:]))

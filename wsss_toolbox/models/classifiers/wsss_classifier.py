@@ -33,7 +33,10 @@ class WSSSClassifier(BaseModel):
       maps cover it, each image occupying its top-left ``img_shape``.
     * ``'predict'``: returns the data samples with ``pred_scores`` (C,) = sigmoid(logits)
       and ``pred_maps`` (C, H, W) = the head's non-negative ``localization_maps`` resized
-      bilinearly to the sample's ``img_shape`` (batch padding cropped away).
+      bilinearly to the sample's ``img_shape`` (batch padding cropped away). A data sample
+      whose metainfo has ``pred_on_feature_grid=True`` gets ``pred_feature_maps`` (C, h, w)
+      instead: the same maps on the feature grid of the padded batch, not resized (map
+      inference's ``aggregation='feature_grid'`` resizes them itself).
     * ``'tensor'``: the head's output dict.
 
     Every data sample also gets the metainfo ``batch_input_shape``.
@@ -113,6 +116,9 @@ class WSSSClassifier(BaseModel):
         for index, sample in enumerate(data_samples):
             img_shape = sample.metainfo.get('img_shape', batch_input_shape)
             sample.pred_scores = scores[index].detach()
+            if sample.metainfo.get('pred_on_feature_grid', False):
+                sample.pred_feature_maps = maps[index].detach().clamp(min=0)
+                continue
             sample.pred_maps = resize_maps_to_image(
                 maps[index].detach(), batch_input_shape, img_shape[:2]).clamp(min=0)
         return data_samples
