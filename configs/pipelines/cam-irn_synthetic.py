@@ -13,7 +13,9 @@ custom_imports = dict(imports=['wsss_toolbox.methods.irn'], allow_failed_imports
 
 steps = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'irn_seeds',
          'irn_train', 'irn_labels', 'stage3', 'test', 'summary']
-maps = dict(stride=4)
+# IRN's make_cam: views flipped back and summed on the feature grid, the stride-4 maps resized
+# from it (maps/feature_grid.py); configs/pipelines/cam_synthetic.py keeps the image grid
+maps = dict(stride=4, aggregation='feature_grid')
 irn_seeds = dict(type='IRNSeeds', maps='maps', nproc=2)
 irn_train = dict(type='TrainAffinityNet', config='../irn/irn_tiny_1xb16-3e_synthetic-128x128.py',
                  seeds='irn_seeds', init_backbone_from='stage1', cfg_options=dict())

@@ -6,7 +6,9 @@ _base_ = ['./cam_voc12.py']
 custom_imports = dict(imports=['wsss_toolbox.methods.irn'], allow_failed_imports=False)
 steps = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'irn_seeds',
          'irn_train', 'irn_labels', 'stage3', 'test', 'summary']
-maps = dict(stride=4)
+# IRN's make_cam (step/make_cam.py L32-52): views flipped back and summed on the feature grid,
+# the stride-4 maps resized from it (maps/feature_grid.py)
+maps = dict(stride=4, aggregation='feature_grid')
 irn_seeds = dict(type='IRNSeeds', maps='maps', nproc=8)
 irn_train = dict(type='TrainAffinityNet', config='../irn/irn_r50_1xb32-3e_voc12aug-512x512.py',
                  seeds='irn_seeds', cfg_options=dict())
