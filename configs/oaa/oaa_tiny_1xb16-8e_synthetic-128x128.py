@@ -7,7 +7,7 @@
 #   .venv/bin/python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
 #       --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
 #
-# Spec oaa.md §1 / §8: the paper's score rule (target score above every non-target score),
+# Paper reading (Sec. 3.2): the paper's score rule (target score above every non-target score),
 # M initialised in the first epoch (paper; the authors' code skips it), fixed geometry.
 _base_ = ['../cam/cam_tiny_1xb16-8e_synthetic-128x128.py']
 # OAA's components (recorder / drop hooks, integral attention head, losses, soft-label

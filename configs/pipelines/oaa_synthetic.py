@@ -6,7 +6,8 @@
 # step (wsss_toolbox/methods/oaa/steps.py) takes the maps the recorder exported as stage 2's
 # maps instead of running map inference.
 # Pseudo labels: OAA's saliency-guided generator (attention -> objects, saliency -> background,
-# conflicts ignored; spec oaa.md §4), no CRF, as cam_saliency_synthetic.py.
+# conflicts ignored; paper Sec. 4 (opening), authors' gen_gt.py), no CRF, as
+# cam_saliency_synthetic.py.
 _base_ = ['./cam_saliency_synthetic.py']
 custom_imports = dict(imports=['wsss_toolbox.methods.oaa'], allow_failed_imports=False)
 stage1 = dict(config='../oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py')
