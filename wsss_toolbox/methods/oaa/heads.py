@@ -1,4 +1,4 @@
-"""OAA's integral attention model (OAA+, Sec. 3.4; spec ``oaa.md`` §3)."""
+"""OAA's integral attention model (OAA+, Sec. 3.4)."""
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch

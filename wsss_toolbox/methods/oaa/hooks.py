@@ -1,4 +1,4 @@
-"""OAA's training hooks (spec ``oaa.md`` §1-2): the recorder and the attention drop layer.
+"""OAA's training hooks (OAA paper Sec. 3.2-3.3): the recorder and the attention drop layer.
 
 :class:`CumulativeMapRecorderHook` (online attention accumulation) reads the training
 forward pass that :class:`~wsss_toolbox.models.WSSSClassifier` records in
@@ -200,7 +200,7 @@ def _as_numpy(value) -> np.ndarray:
 
 @HOOKS.register_module()
 class CumulativeMapRecorderHook(Hook):
-    """Online attention accumulation (OAA, Jiang et al.; spec oaa.md §1).
+    """Online attention accumulation (OAA, Jiang et al., Sec. 3.2).
 
     After every training iteration the hook reads ``model.train_outputs`` (raw maps ``F``,
     logits and data samples of the training forward), computes ``A = ReLU(F) / max(F)`` of the

@@ -1,4 +1,4 @@
-"""The cumulative attention-map store of OAA (Jiang et al., TPAMI; spec ``oaa.md`` §1-2).
+"""The cumulative attention-map store of OAA (Jiang et al., TPAMI; Sec. 3.2-3.3).
 
 For every training image the store keeps, per ground-truth class ``c``, the cumulative map
 ``M^c`` at feature resolution (the part of the feature map that covers the image, padding
@@ -834,7 +834,8 @@ class CumulativeMapStore:
         ``mode='authors'``: :meth:`export_image_authors` (``interpolation`` is ignored).
         ``mode='toolbox'`` (default):
 
-        Steps (the toolbox's reading of spec oaa.md §1, "bicubic upsample, min-max"; the
+        Steps (the toolbox's reading: Sec. 3.2 does not say how the cumulative maps are
+        brought to image size, so bicubic upsampling and min-max are our choice; the
         authors' ``res.py`` differs, see :meth:`export_image_authors`): upsample the feature-
         resolution maps to the network input (``interpolation``, bicubic by default), undo the
         recorded geometry (:func:`restore_geometry`: flip, crop, resize to ``ori_shape``),
