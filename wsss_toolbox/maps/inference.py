@@ -40,11 +40,12 @@ anchor goes through R groups with different partners; its fused maps are average
 rounds before the normalisation.
 
 **Strided maps.** ``stride=s`` also writes ``strided_maps`` of size ceil(H/s) x ceil(W/s)
-(IRN's random walk works at stride 4): the fused, not yet normalised maps are resized
-bilinearly to that size and each class map is then divided by its own maximum, as IRN
-normalises its strided CAMs (so every strided map with a positive peak reaches 1, which the
-background thresholds of the random walk assume; a downsampled narrow peak would otherwise
-stay below 1).
+(IRN's random walk works at stride 4). With the image grid, the fused, not yet normalised
+maps are resized bilinearly to that size and each class map is then divided by its own
+maximum (IRN also normalises its strided CAMs separately, by max + 1e-5: so every strided map
+with a positive peak reaches about 1, which the background thresholds of the random walk
+assume; a downsampled narrow peak would otherwise stay below 1). With the feature grid they
+are resized from each scale's feature-grid sum (**Aggregation** above).
 
 **Batching.** Without partners, views of the same size go through ``model.test_step``
 together: all views (scales x flip) of a chunk of ``batch_images`` images are sorted by size,

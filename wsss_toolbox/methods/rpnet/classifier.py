@@ -1,5 +1,6 @@
 """RPNet's classifier: :class:`WSSSClassifier` plus the extra scales of the enhanced branch that
-the authors' ``L_s`` averages (spec ``rpnet.md`` §4)."""
+the authors' ``L_s`` averages (liuweide01/RPNet-Weakly-Supervised-Segmentation,
+net/resnet50_cam.py L284-328: ``Net_CAM`` runs scales 0.5, 1.5 and 2 without gradient)."""
 from typing import Dict, List, Optional
 
 import torch

@@ -1,5 +1,7 @@
-"""RPNet's region-prototype head (Liu et al., "Region Prototypical Network for weakly supervised
-semantic segmentation"; spec ``rpnet.md``).
+"""RPNet's region-prototype head (Liu et al., "Cross-Image Region Mining with Region Prototypical
+Network for Weakly Supervised Segmentation", Sec. III; where the released code differs,
+liuweide01/RPNet-Weakly-Supervised-Segmentation, net/resnet50_cam.py, is followed and the
+paper's reading is an option: configs/rpnet/README.md).
 
 Two branches share a 1x1 projection ``f_N`` (D = 512, no bias) of the last backbone stage:
 
@@ -15,7 +17,9 @@ Loss (Eq. 11, authors' code): ``L_c`` of the original branch's logits for every 
 group plus ``lambda * L_s`` with ``L_s`` the mean squared difference of the label-masked,
 max-normalised CAMs of the original branch and the multi-scale enhanced branch
 (:class:`~wsss_toolbox.methods.rpnet.RPNetClassifier` computes the extra scales). Inference
-uses the original branch of a single image (``localization_maps = ReLU(CAM)``).
+uses the original branch of a single image (``localization_maps = ReLU(CAM)``; the released
+code's ``CAM.forward``, net/resnet50_cam.py L266-277), its non-local BatchNorm optionally on
+the batch statistics of [view, mirror] (``non_local_inference_bn``).
 """
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
