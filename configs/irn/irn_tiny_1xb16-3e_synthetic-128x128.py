@@ -15,7 +15,13 @@ model = dict(
         std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=8),
     backbone=dict(type='TinyConvNet', base_channels=32, out_indices=(0, 1, 2, 3)),
     head=dict(type='BoundaryHead', in_channels=(32, 64, 128, 128), channels=32, num_groups=4),
-    stride=4, radius=10, freeze_backbone=True)
+    stride=4, radius=10, freeze_backbone=True,
+    # the authors' arithmetic (configs/irn/README.md): band paths, training pairs from the
+    # cropped source set, seeds read at pixel 4i + 2 (PIL's nearest rescale by 1/4); the
+    # boundary map at inference padded to the training input size (the authors: their 512
+    # crop; here the 128x128 images, which already are a multiple of the pad divisor)
+    path='band', pair_sources='cropped', seed_sampling='pil_nearest',
+    infer_pad_size=(128, 128))
 
 train_pipeline = [
     dict(type='LoadImageWithCheck'),
@@ -49,4 +55,4 @@ default_hooks = dict(
     checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 # random walk (RandomWalkLabels step options; the authors' values)
-random_walk = dict(beta=10.0, exp_times=8, radius=5, bg_threshold=0.25)
+random_walk = dict(beta=10.0, exp_times=8, radius=5, bg_threshold=0.25, path='band')

@@ -91,3 +91,28 @@ def test_registry_build_and_parameters():
     assert refiner.iterations == 1 and refiner.needs_image
     with pytest.raises(ValueError, match='gt_prob'):
         DenseCRFRefiner(gt_prob=1.0)
+
+
+def test_named_label_set_keeps_absent_labels_as_crf_labels():
+    """``labels=``: every named label is a CRF label (IRN's seed CRF, jiwoon-ahn/irn
+    misc/imutils.py L156-170, runs on background + all the image's classes); by hand with
+    pydensecrf: n_labels = 3, the label indices as they are, no unsure pixels."""
+    import pydensecrf.densecrf as dcrf
+    from pydensecrf.utils import unary_from_labels
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (20, 20, 3)).astype(np.uint8)
+    label = np.where(rng.random((20, 20)) < 0.8, 0, 3).astype(np.uint8)  # label 8: absent
+    labels = np.array([0, 3, 8])
+    crf = dcrf.DenseCRF2D(20, 20, 3)
+    crf.setUnaryEnergy(unary_from_labels(np.searchsorted(labels, label), 3, gt_prob=0.7,
+                                         zero_unsure=False))
+    crf.addPairwiseGaussian(sxy=3, compat=3)
+    crf.addPairwiseBilateral(sxy=50, srgb=5, rgbim=image, compat=10)
+    expected = labels[np.argmax(np.array(crf.inference(10)).reshape(3, 20, 20), axis=0)]
+    refiner = DenseCRFRefiner(gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50,
+                              bilateral_srgb=5, bilateral_compat=10)
+    np.testing.assert_array_equal(refiner(label, image, labels=[0, 3, 8]), expected)
+    present_only = refiner(label, image)  # the default: labels 0 and 3 only
+    assert (present_only != expected).any()
+    with pytest.raises(ValueError, match=r'label\(s\) \[3\] that are not among'):
+        refiner(label, image, labels=[0, 8])

@@ -12,7 +12,7 @@ Other published settings, for configs:
 * MCIS test (mcis.md §5 [code]): 1 iteration; Gaussian ``sxy=3, compat=1``; bilateral
   ``sxy=80, srgb=4, compat=3``.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -35,13 +35,15 @@ class DenseCRFRefiner:
     """DenseCRF refinement of a label mask (``__call__``) or of class probabilities
     (:meth:`refine_probs`).
 
-    Label refinement: only the labels present in the mask (255 excluded) are CRF labels,
-    remapped to a compact index set. Each labelled pixel gets probability ``gt_prob`` for its
-    label and ``(1 - gt_prob) / (L - 1)`` for the others; pixels that were 255 get a uniform
-    unary ("unsure"), so the CRF may give them a label through the pairwise terms. The CRF
-    relabels every pixel; with ``keep_ignore=True`` (default) the pixels that were 255 stay
-    255. A mask with fewer than two labels is returned unchanged (nothing to decide), and so
-    is a wholly ignored mask.
+    Label refinement: by default only the labels present in the mask (255 excluded) are CRF
+    labels, remapped to a compact index set; ``__call__(..., labels=...)`` names the CRF's
+    label set instead (every one of them, present in the mask or not, as IRN's seed CRF,
+    which runs on background + all the image's classes). Each labelled pixel gets probability
+    ``gt_prob`` for its label and ``(1 - gt_prob) / (L - 1)`` for the other ``L - 1`` CRF
+    labels; pixels that were 255 get a uniform unary ("unsure"), so the CRF may give them a
+    label through the pairwise terms. The CRF relabels every pixel; with ``keep_ignore=True``
+    (default) the pixels that were 255 stay 255. With fewer than two CRF labels the mask is
+    returned unchanged (nothing to decide), and so is a wholly ignored mask.
 
     Args:
         iterations: mean-field iterations.
@@ -97,25 +99,46 @@ class DenseCRFRefiner:
         marginals = np.array(crf.inference(self.iterations), dtype=np.float32)
         return marginals.reshape(num_labels, height, width)
 
-    def __call__(self, label: np.ndarray, image: np.ndarray) -> np.ndarray:
-        """Refine a uint8 HxW label mask with the RGB uint8 HxWx3 ``image``."""
+    def __call__(self, label: np.ndarray, image: np.ndarray,
+                 labels: Optional[Sequence[int]] = None) -> np.ndarray:
+        """Refine a uint8 HxW label mask with the RGB uint8 HxWx3 ``image``.
+
+        Args:
+            label: the mask (255 = ignored).
+            image: RGB uint8 HxWx3.
+            labels: the CRF's label values, all of them CRF labels whether the mask holds
+                them or not (e.g. ``[0] + [k + 1 for k in classes]``, as jiwoon-ahn/irn
+                ``misc/imutils.py`` L156-170 ``crf_inference_label`` with ``n_labels`` =
+                K + 1); every non-ignored value of the mask must be among them. None
+                (default): the labels present in the mask.
+        """
         label = np.asarray(label)
         if label.ndim != 2:
             raise ValueError(f'DenseCRFRefiner: label must be HxW, got shape {label.shape}.')
         image = self._check_image(image, *label.shape, what='label mask')
-        present = np.unique(label)
-        present = present[present != IGNORE_INDEX]
-        if len(present) < 2:
+        ignored = label == IGNORE_INDEX
+        if labels is None:
+            crf_labels = np.unique(label[~ignored])
+        else:
+            crf_labels = np.unique(np.asarray(labels, dtype=np.int64))
+            if IGNORE_INDEX in crf_labels or crf_labels.min(initial=0) < 0:
+                raise ValueError(f'DenseCRFRefiner: labels must be values in 0..254, got '
+                                 f'{np.asarray(labels).tolist()}.')
+            unknown = np.setdiff1d(np.unique(label[~ignored]), crf_labels)
+            if len(unknown):
+                raise ValueError(f'DenseCRFRefiner: the mask holds label(s) '
+                                 f'{unknown.tolist()} that are not among labels='
+                                 f'{crf_labels.tolist()}.')
+        if len(crf_labels) < 2 or ignored.all():
             return label.astype(np.uint8, copy=True)
         _, crf_utils = _import_densecrf()
-        ignored = label == IGNORE_INDEX
         # compact labels 1..L, 0 = unsure (uniform unary) for the ignored pixels
         compact = np.zeros(label.shape, np.int64)
-        compact[~ignored] = np.searchsorted(present, label[~ignored]) + 1
-        unary = crf_utils.unary_from_labels(compact, len(present), gt_prob=self.gt_prob,
+        compact[~ignored] = np.searchsorted(crf_labels, label[~ignored]) + 1
+        unary = crf_utils.unary_from_labels(compact, len(crf_labels), gt_prob=self.gt_prob,
                                             zero_unsure=True)
         marginals = self._mean_field(unary, image)
-        refined = present[marginals.argmax(axis=0)].astype(np.uint8)
+        refined = crf_labels[marginals.argmax(axis=0)].astype(np.uint8)
         if self.keep_ignore:
             refined[ignored] = IGNORE_INDEX
         return refined

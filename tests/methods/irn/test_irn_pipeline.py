@@ -16,6 +16,9 @@ def tiny_options(data_root):
             'stage1.cfg_options.train_cfg.max_epochs=1',
             'stage1.cfg_options.train_cfg.val_interval=1',
             'irn_train.cfg_options.train_cfg.max_epochs=1',
+            # 48 px images: a 12x12 grid has no source pixel of the authors' pairs at radius
+            # 10 (it needs 19 columns); radius 4 keeps the default pair rules
+            'irn_train.cfg_options.model.radius=4',
             'irn_train.cfg_options.train_dataloader.batch_size=4',
             'irn_train.cfg_options.train_dataloader.num_workers=0',
             'irn_train.cfg_options.train_dataloader.persistent_workers=False',
@@ -32,6 +35,7 @@ def test_cam_irn_pipeline_end_to_end(tmp_path):
                      '--work-dir', work_dir, '--cfg-options', *tiny_options(data_root)])
     log = proc.stdout + proc.stderr
     assert 'loss_pos: ' in log and 'loss_neg: ' in log  # the boundary network trained
+    assert 'no source pixel' not in log  # ... on labelled pairs
     assert 'step "irn_labels": random walk of 12 of 12 images' in log
     for step in ('irn_seeds', 'irn_labels'):
         names = os.listdir(osp.join(work_dir, step))

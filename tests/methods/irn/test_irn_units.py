@@ -86,15 +86,17 @@ def test_pair_offsets_radius_and_half_disc():
                                        (1, 2), (2, -2), (2, -1), (2, 0), (2, 1), (2, 2)]
 
 
-def test_path_points_are_the_straight_line_with_both_ends():
-    assert path_points((0, 3)) == [(0, 0), (0, 1), (0, 2), (0, 3)]
-    assert path_points((2, -2)) == [(0, 0), (1, -1), (2, -2)]
-    assert path_points((1, 4)) == [(0, 0), (0, 1), (1, 2), (1, 3), (1, 4)]
+def test_line_path_points_are_the_straight_line_with_both_ends():
+    assert path_points((0, 3), path='line') == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    assert path_points((2, -2), path='line') == [(0, 0), (1, -1), (2, -2)]
+    assert path_points((1, 4), path='line') == [(0, 0), (0, 1), (1, 2), (1, 3), (1, 4)]
+    with pytest.raises(ValueError, match="path must be one of"):
+        path_points((1, 1), path='curve')
 
 
 def test_affinity_labels_same_different_ignore_and_outside():
     seeds = torch.tensor([[[1, 1, 0, 255, 2]]])  # one row, 5 pixels
-    labels = affinity_labels(seeds, radius=3)
+    labels = affinity_labels(seeds, radius=3, pair_sources='all')
     slot = {offset: i for i, offset in enumerate(pair_offsets(3))}
     right, two_right = slot[(0, 1)], slot[(0, 2)]
 
@@ -108,9 +110,21 @@ def test_affinity_labels_same_different_ignore_and_outside():
     assert at('neg', two_right, 0) == 1                                 # 1 - 0
     assert all(at(kind, two_right, 4) == 0 for kind in labels)          # partner outside
     assert all(labels[kind][0, slot[(1, 0)]].sum() == 0 for kind in labels)  # one row only
-    bg = affinity_labels(torch.zeros(1, 3, 3, dtype=torch.long), radius=2)
+    zeros = torch.zeros(1, 3, 3, dtype=torch.long)
+    bg = affinity_labels(zeros, radius=2, pair_sources='all')
     # radius 2: offsets (0,1) (1,-1) (1,0) (1,1); pairs inside a 3x3 grid: 6 + 4 + 6 + 4
     assert bg['bg_pos'].sum() == 20 and bg['fg_pos'].sum() == 0 and bg['neg'].sum() == 0
+    # the authors' sources (default): rows [0, 2), column 1 -> 2 pixels x 4 offsets
+    cropped = affinity_labels(zeros, radius=2)['bg_pos']
+    assert cropped.sum() == 8 and cropped[0, :, :2, 1].sum() == 8
+
+
+def test_affinity_labels_warn_when_the_grid_has_no_source_pixel():
+    with pytest.warns(UserWarning, match="no source pixel.*pair_sources='all'"):
+        labels = affinity_labels(torch.zeros(1, 12, 12, dtype=torch.long), radius=10)
+    assert all(mask.sum() == 0 for mask in labels.values())
+    with pytest.raises(ValueError, match='pair_sources must be one of'):
+        affinity_labels(torch.zeros(1, 4, 4, dtype=torch.long), 2, pair_sources='inner')
 
 
 def test_affinity_is_one_minus_the_max_boundary_on_the_path():

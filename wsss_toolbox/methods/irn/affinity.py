@@ -4,16 +4,27 @@ instead of equation numbers).
 
 Everything works on the grid of the boundary map, i.e. at stride 4 of the image. A pair is a
 pixel ``p`` and ``p + o`` for an offset ``o`` of :func:`pair_offsets` (half a disc of
-``radius``: every unordered pair once). The path of an offset is the straight line of grid
-points from ``(0, 0)`` to ``o`` (both ends included), and the affinity of a pair is
+``radius``: every unordered pair once). The affinity of a pair is
 
     a(p, p + o) = 1 - max_{k in path(o)} B(p + k)                 (IRN's affinity)
 
-so a boundary anywhere between two pixels separates them. Labels of a pair from the seed
-labels: positive when both pixels carry the same label (split into background and
-foreground positives), negative when they carry different labels, ignored when either pixel is
-ignored (255) or outside the image.
+so a boundary anywhere between two pixels separates them. The path of an offset
+(:func:`path_points`) is, by default (``path='band'``), every grid cell of the pair's bounding
+box closer than one grid step to the line through both pixels, after jiwoon-ahn/irn
+``misc/indexing.py`` L32-46 (a 4-connected band; test_irn_authors_rules.py
+``test_band_paths_against_the_authors_rule``); ``path='line'`` is the thinner rounded
+straight line (one cell per step), which a diagonal pair can cross a one-cell boundary
+through.
+
+Labels of a pair from the seed labels: positive when both pixels carry the same label (split
+into background and foreground positives), negative when they carry different labels,
+ignored when either pixel is ignored (255) or outside the grid. Which pixels are sources of
+training pairs (``pair_sources``): ``'cropped'`` (default) leaves out the bottom ``r - 1``
+rows and the left and right ``r - 1`` columns, so every partner lies inside the grid, after
+jiwoon-ahn/irn ``misc/indexing.py`` L58-88 (``PathIndex.get_path_indices``); ``'all'`` takes
+every pixel whose partner is inside the grid (2.4x the pairs on a 32x32 grid, radius 10).
 """
+import warnings
 from functools import lru_cache
 from typing import Dict, List, Tuple
 
@@ -24,21 +35,54 @@ from torch import Tensor
 
 IGNORE_INDEX = 255
 
+#: rules for the grid cells of a pair's path (module docstring)
+PATH_RULES = ('band', 'line')
+#: which pixels are sources of training pairs (module docstring)
+PAIR_SOURCES = ('cropped', 'all')
+#: which pixel of each stride x stride cell a seed label is read from (:func:`strided_seeds`)
+SEED_SAMPLINGS = ('pil_nearest', 'top_left')
+
+
+def check_choice(name: str, value: str, choices: Tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
+    return value
+
+
+def check_radius(radius: int) -> int:
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 2:
+        raise ValueError(f'radius must be an integer >= 2, got {radius!r}')
+    return radius
+
 
 @lru_cache(maxsize=None)
 def pair_offsets(radius: int) -> Tuple[Tuple[int, int], ...]:
-    """Offsets ``(dy, dx)`` of the pairs within ``radius`` (distance strictly below it, as
-    the authors' code), one of each ``o`` / ``-o``: ``dy > 0``, or ``dy == 0`` and ``dx > 0``.
-    """
-    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 2:
-        raise ValueError(f'radius must be an integer >= 2, got {radius!r}')
+    """Offsets ``(dy, dx)`` of the pairs within ``radius`` (``dy² + dx² < radius²``, after
+    jiwoon-ahn/irn ``misc/indexing.py`` L22-30, test_irn_units.py
+    ``test_pair_offsets_radius_and_half_disc``), one of each ``o`` / ``-o``: ``dy > 0``, or
+    ``dy == 0`` and ``dx > 0``."""
+    check_radius(radius)
     offsets = [(0, dx) for dx in range(1, radius)]
     offsets += [(dy, dx) for dy in range(1, radius) for dx in range(-radius + 1, radius)
                 if dy * dy + dx * dx < radius * radius]
     return tuple(offsets)
 
 
-def path_points(offset: Tuple[int, int]) -> List[Tuple[int, int]]:
+def band_path_points(offset: Tuple[int, int]) -> List[Tuple[int, int]]:
+    """Cells ``(y, x)`` of the bounding box of ``(0, 0)`` and ``offset`` whose distance to
+    the line through both is below one grid step: ``(dy x - dx y)² < dy² + dx²`` (exact in
+    integers), ordered by ``|y| + |x|``."""
+    dy, dx = offset
+    length_sq = dy * dy + dx * dx
+    if length_sq == 0:
+        return [(0, 0)]
+    cells = [(y, x) for y in range(min(0, dy), max(0, dy) + 1)
+             for x in range(min(0, dx), max(0, dx) + 1)
+             if (dy * x - dx * y) ** 2 < length_sq]
+    return sorted(cells, key=lambda cell: (abs(cell[0]) + abs(cell[1]), cell))
+
+
+def line_path_points(offset: Tuple[int, int]) -> List[Tuple[int, int]]:
     """Grid points of the straight line from ``(0, 0)`` to ``offset``, both included (one per
     step along the longer axis, rounded half away from zero)."""
     dy, dx = offset
@@ -53,18 +97,37 @@ def path_points(offset: Tuple[int, int]) -> List[Tuple[int, int]]:
     return points
 
 
+def path_points(offset: Tuple[int, int], path: str = 'band') -> List[Tuple[int, int]]:
+    """The grid cells of the path of ``offset`` (both ends included) under the ``path`` rule:
+    ``'band'`` (:func:`band_path_points`, the authors') or ``'line'``
+    (:func:`line_path_points`)."""
+    check_choice('path', path, PATH_RULES)
+    return band_path_points(offset) if path == 'band' else line_path_points(offset)
+
+
 @lru_cache(maxsize=None)
-def path_table(radius: int) -> Tuple[Tuple[Tuple[int, int], ...], np.ndarray]:
-    """``(points, index)``: the distinct grid points of all paths of :func:`pair_offsets`
-    and an int64 (num_offsets, max_path_length) table of each path's points as indices into
-    ``points`` (short paths repeat their last point)."""
-    paths = [path_points(offset) for offset in pair_offsets(radius)]
-    points = sorted({point for path in paths for point in path})
+def path_table(radius: int, path: str = 'band'
+               ) -> Tuple[Tuple[Tuple[int, int], ...], Tuple[Tuple[np.ndarray, np.ndarray], ...],
+                          np.ndarray]:
+    """``(points, groups, order)`` of the paths of :func:`pair_offsets`: the distinct grid
+    points of all paths; per path length ``L`` the offsets' slots (G,) and an int64 (G, L)
+    table of their paths' points as indices into ``points``; and the slot order of the
+    concatenated groups' inverse (``order[slot]`` = position of ``slot`` in that
+    concatenation). Grouping by length (as the authors do, ``misc/indexing.py`` L48-53) lets
+    one gather + max serve every path of a length."""
+    paths = [path_points(offset, path) for offset in pair_offsets(radius)]
+    points = sorted({point for cells in paths for point in cells})
     lookup = {point: index for index, point in enumerate(points)}
-    length = max(len(path) for path in paths)
-    index = np.array([[lookup[path[min(i, len(path) - 1)]] for i in range(length)]
-                      for path in paths], dtype=np.int64)
-    return tuple(points), index
+    groups, concatenated = [], []
+    for length in sorted({len(cells) for cells in paths}):
+        slots = [slot for slot, cells in enumerate(paths) if len(cells) == length]
+        index = np.array([[lookup[point] for point in paths[slot]] for slot in slots],
+                         dtype=np.int64)
+        groups.append((np.array(slots, dtype=np.int64), index))
+        concatenated += slots
+    order = np.empty(len(paths), dtype=np.int64)
+    order[np.array(concatenated)] = np.arange(len(paths))
+    return tuple(points), tuple(groups), order
 
 
 def shift_stack(grid: Tensor, offsets, fill: float) -> Tensor:
@@ -77,41 +140,72 @@ def shift_stack(grid: Tensor, offsets, fill: float) -> Tensor:
                         for dy, dx in offsets], dim=1)
 
 
-def boundary_to_affinity(boundary: Tensor, radius: int) -> Tensor:
+def boundary_to_affinity(boundary: Tensor, radius: int, path: str = 'band') -> Tensor:
     """Affinities of every pixel with its :func:`pair_offsets` partners (the formula above).
 
     Args:
         boundary: (N, H, W) or (N, 1, H, W) boundary probabilities in [0, 1].
         radius: pair radius (grid pixels).
+        path: the path rule, ``'band'`` (the authors') or ``'line'``.
 
     Returns:
-        (N, num_offsets, H, W): ``a(p, p + o)``; 0 for a partner outside the grid (the
-        boundary is 1 outside it).
+        (N, num_offsets, H, W): ``a(p, p + o)``; 0 for a path leaving the grid (the boundary
+        is 1 outside it, as the authors' walk pads its edge map with 1).
     """
     if boundary.dim() == 4:
         boundary = boundary[:, 0]
-    points, index = path_table(radius)
-    shifted = shift_stack(boundary, points, fill=1.0)
-    index = torch.as_tensor(index, device=boundary.device)
-    path_max = shifted[:, index[:, 0]]
-    for step in range(1, index.shape[1]):
-        path_max = torch.maximum(path_max, shifted[:, index[:, step]])
-    return 1 - path_max
+    points, groups, order = path_table(radius, check_choice('path', path, PATH_RULES))
+    shifted = shift_stack(boundary, points, fill=1.0)  # (N, num_points, H, W)
+    num, _, height, width = shifted.shape
+    path_max = []
+    for _, index in groups:  # one gather + max per path length: no loop over pixels
+        cells = torch.as_tensor(index, device=boundary.device)
+        gathered = shifted[:, cells.reshape(-1)].view(num, *cells.shape, height, width)
+        path_max.append(gathered.amax(dim=2))
+    order = torch.as_tensor(order, device=boundary.device)
+    return 1 - torch.cat(path_max, dim=1)[:, order]
 
 
-def affinity_labels(seeds: Tensor, radius: int) -> Dict[str, Tensor]:
+def source_mask(height: int, width: int, radius: int, pair_sources: str = 'cropped',
+                device=None) -> Tensor:
+    """(H, W) bool: the pixels that are sources of training pairs (module docstring). With
+    ``'cropped'`` rows ``[0, H - r + 1)`` and columns ``[r - 1, W - r + 1)``, where
+    ``r - 1`` is the authors' ``radius_floor = ceil(radius) - 1``."""
+    check_choice('pair_sources', pair_sources, PAIR_SOURCES)
+    mask = torch.ones(height, width, dtype=torch.bool, device=device)
+    if pair_sources == 'cropped':
+        margin = check_radius(radius) - 1
+        mask[:] = False
+        mask[:max(height - margin, 0), margin:max(width - margin, margin)] = True
+    return mask
+
+
+def affinity_labels(seeds: Tensor, radius: int,
+                    pair_sources: str = 'cropped') -> Dict[str, Tensor]:
     """Labels of the pairs of (N, H, W) seed labels on the boundary grid (module docstring).
 
+    Args:
+        seeds: (N, H, W) seed labels at the grid (0 background, k + 1 class k, 255 ignore).
+        radius: pair radius.
+        pair_sources: ``'cropped'`` (the authors' training pairs) or ``'all'``.
+
     Returns:
-        dict of float (N, num_offsets, H, W) masks: ``bg_pos`` (both pixels background),
-        ``fg_pos`` (both the same foreground class), ``neg`` (different labels); a pair whose
-        pixel is ignored (255) or outside the grid is in none of them.
+        dict of float (N, num_offsets, H, W) masks indexed by the source pixel: ``bg_pos``
+        (both pixels background), ``fg_pos`` (both the same foreground class), ``neg``
+        (different labels); a pair whose pixel is ignored (255), whose partner is outside the
+        grid, or whose source is not a source (``pair_sources``) is in none of them.
     """
     seeds = seeds.long()
     offsets = pair_offsets(radius)
     partner = shift_stack(seeds, offsets, fill=IGNORE_INDEX)
     anchor = seeds[:, None].expand_as(partner)
-    valid = (anchor != IGNORE_INDEX) & (partner != IGNORE_INDEX)
+    sources = source_mask(*seeds.shape[-2:], radius, pair_sources, seeds.device)
+    if not sources.any():
+        warnings.warn(f'affinity_labels: a {seeds.shape[-2]}x{seeds.shape[-1]} grid has no '
+                      f'source pixel for pair_sources={pair_sources!r} at radius {radius} '
+                      f'(it needs at least {2 * radius - 1} columns and {radius} rows), so '
+                      "no pair is labelled; train on larger crops or use pair_sources='all'.")
+    valid = (anchor != IGNORE_INDEX) & (partner != IGNORE_INDEX) & sources
     same = anchor == partner
     return dict(bg_pos=(valid & same & (anchor == 0)).float(),
                 fg_pos=(valid & same & (anchor > 0)).float(),
@@ -120,7 +214,8 @@ def affinity_labels(seeds: Tensor, radius: int) -> Dict[str, Tensor]:
 
 def affinity_loss(affinity: Tensor, labels: Dict[str, Tensor],
                   eps: float = 1e-5) -> Dict[str, Tensor]:
-    """IRN's affinity loss (weighted as the authors' code): the mean of
+    """IRN's affinity loss with the weights of jiwoon-ahn/irn ``step/train_irn.py`` L58-61 and L69
+    (test_irn_units.py ``test_affinity_loss_against_a_hand_computation``): the mean of
     ``-log(a)`` over background positives and over foreground positives (averaged), and the
     mean of ``-log(1 - a)`` over negatives; the total is ``(positive + negative) / 2``.
 
@@ -138,10 +233,24 @@ def affinity_loss(affinity: Tensor, labels: Dict[str, Tensor],
     return dict(loss_pos=positive / 2, loss_neg=negative / 2)
 
 
-def strided_seeds(seeds: Tensor, stride: int, size: Tuple[int, int]) -> Tensor:
-    """Seed labels (N, H, W) at ``stride``: every ``stride``-th pixel (nearest, as the
-    authors' code rescales its labels), padded with 255 / cropped to ``size``."""
-    sampled = seeds[:, ::stride, ::stride]
+def strided_seeds(seeds: Tensor, stride: int, size: Tuple[int, int],
+                  sampling: str = 'pil_nearest') -> Tensor:
+    """Seed labels (N, H, W) on the (N, *size) grid of the boundary map: one pixel of each
+    ``stride x stride`` cell, padded with 255 / cropped to ``size``.
+
+    ``sampling='pil_nearest'`` (default) reads pixel ``stride * i + stride // 2`` (4i + 2):
+    what PIL's nearest rescale by ``1 / stride`` reads from an image whose size is a multiple
+    of the stride, as the authors rescale their 512x512 label crops (jiwoon-ahn/irn
+    ``voc12/dataloader.py`` L269, ``misc/imutils.py`` L8-22; test_irn_authors_rules.py
+    ``test_strided_seeds_read_the_pixel_pil_nearest_reads``). On other sizes PIL's grid has
+    ``round(H / stride)`` cells and no longer matches the ``ceil(H / stride)`` feature grid
+    (the authors' crops never have such sizes); here the rule stays ``4i + 2``, and a cell
+    whose pixel lies past the seed is ignored (255). ``'top_left'`` reads pixel ``4i``
+    (before issue #20), 1.5 pixels off the cell centre ``4i + 1.5``.
+    """
+    check_choice('seed sampling', sampling, SEED_SAMPLINGS)
+    start = stride // 2 if sampling == 'pil_nearest' else 0
+    sampled = seeds[:, start::stride, start::stride]
     height, width = size
     sampled = sampled[:, :height, :width]
     pad_h, pad_w = height - sampled.shape[1], width - sampled.shape[2]

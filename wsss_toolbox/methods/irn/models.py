@@ -3,10 +3,10 @@
 :class:`BoundaryHead` turns every backbone level into ``channels`` maps (1x1 conv, GroupNorm,
 ReLU), resizes them to the stride-4 grid, concatenates them and predicts one boundary logit
 per grid pixel. :class:`AffinityNet` (an mmengine ``BaseModel``, trained by the Runner like
-the stage-1 classifier) holds a backbone that stays frozen as in the authors' code (eval
-mode, no gradient) and the head; its loss is IRN's affinity loss on the pixel pairs of the
-seed labels (:mod:`.affinity`). IRN's displacement branch (instance segmentation) is not
-built.
+the stage-1 classifier) holds a backbone that stays frozen (eval mode, no gradient; after
+jiwoon-ahn/irn ``net/resnet50_irn.py`` L111-115 and L139-141) and the head; its loss is IRN's
+affinity loss on the pixel pairs of the seed labels (:mod:`.affinity`). IRN's displacement
+branch (instance segmentation) is not built.
 """
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -18,7 +18,16 @@ from torch import Tensor, nn
 
 from wsss_toolbox.registry import MODELS
 
-from .affinity import affinity_labels, affinity_loss, boundary_to_affinity, strided_seeds
+from .affinity import (
+    PAIR_SOURCES,
+    PATH_RULES,
+    SEED_SAMPLINGS,
+    affinity_labels,
+    affinity_loss,
+    boundary_to_affinity,
+    check_choice,
+    strided_seeds,
+)
 
 DEFAULT_DATA_PREPROCESSOR = dict(
     type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
@@ -78,12 +87,28 @@ class AffinityNet(BaseModel):
         head: :class:`BoundaryHead` config.
         stride: stride of the boundary grid (4, the strided maps' stride).
         radius: pair radius on the grid for training (IRN: 10).
-        freeze_backbone: keep the backbone in eval mode without gradients (authors' code).
+        freeze_backbone: keep the backbone in eval mode without gradients (the authors').
+        path: path rule of a pair's affinity (:mod:`.affinity`): ``'band'`` (the authors')
+            or ``'line'``.
+        pair_sources: source pixels of the training pairs: ``'cropped'`` (the authors') or
+            ``'all'``.
+        seed_sampling: which pixel of each stride cell a seed is read from:
+            ``'pil_nearest'`` (4i + 2, the authors' PIL rescale) or ``'top_left'`` (4i).
+        infer_pad_size: ``(h, w)`` the inference inputs (``predict`` and
+            :func:`~.inference.image_boundary`) are padded to with zeros after
+            normalisation, as the authors' ``EdgeDisplacement(crop_size=512)``
+            (jiwoon-ahn/irn ``net/resnet50_irn.py`` L216-234) pads to their training crop;
+            a side longer than it is padded to the data preprocessor's ``pad_size_divisor``
+            only (the authors' code would crop it). ``None``: the divisor only (before
+            issue #20).
         data_preprocessor: mmengine ``ImgDataPreprocessor`` config.
     """
 
     def __init__(self, backbone: dict, head: dict, stride: int = 4, radius: int = 10,
-                 freeze_backbone: bool = True, data_preprocessor: Optional[dict] = None,
+                 freeze_backbone: bool = True, path: str = 'band',
+                 pair_sources: str = 'cropped', seed_sampling: str = 'pil_nearest',
+                 infer_pad_size: Optional[Sequence[int]] = (512, 512),
+                 data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = copy.deepcopy(DEFAULT_DATA_PREPROCESSOR)
@@ -95,6 +120,17 @@ class AffinityNet(BaseModel):
         self.stride = int(stride)
         self.radius = int(radius)
         self.freeze_backbone = freeze_backbone
+        self.path = check_choice('AffinityNet path', path, PATH_RULES)
+        self.pair_sources = check_choice('AffinityNet pair_sources', pair_sources,
+                                         PAIR_SOURCES)
+        self.seed_sampling = check_choice('AffinityNet seed_sampling', seed_sampling,
+                                          SEED_SAMPLINGS)
+        if infer_pad_size is not None:
+            infer_pad_size = tuple(int(side) for side in infer_pad_size)
+            if len(infer_pad_size) != 2 or min(infer_pad_size) < 1:
+                raise ValueError('AffinityNet infer_pad_size must be None or (height, width) '
+                                 f'with positive sides, got {infer_pad_size!r}')
+        self.infer_pad_size = infer_pad_size
         if freeze_backbone:
             for param in self.backbone.parameters():
                 param.requires_grad = False
@@ -112,6 +148,19 @@ class AffinityNet(BaseModel):
         else:
             feats = self.backbone(inputs)
         return (feats, ) if isinstance(feats, Tensor) else tuple(feats)
+
+    def pad_for_inference(self, inputs: Tensor) -> Tensor:
+        """Pad a normalised (N, 3, H, W) batch on the right and bottom to
+        ``infer_pad_size`` (a longer side keeps its size) with the preprocessor's pad value."""
+        if self.infer_pad_size is None:
+            return inputs
+        height, width = inputs.shape[-2:]
+        pad_h = max(self.infer_pad_size[0] - height, 0)
+        pad_w = max(self.infer_pad_size[1] - width, 0)
+        if not (pad_h or pad_w):
+            return inputs
+        value = float(getattr(self.data_preprocessor, 'pad_value', 0))
+        return F.pad(inputs, (0, pad_w, 0, pad_h), value=value)
 
     def boundary_logits(self, inputs: Tensor) -> Tensor:
         """(N, 1, ceil(H / stride), ceil(W / stride)) boundary logits of a batch."""
@@ -132,9 +181,11 @@ class AffinityNet(BaseModel):
     def loss(self, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
         logits = self.boundary_logits(inputs)
         seeds = self._batch_seeds(inputs, data_samples)
-        seeds = strided_seeds(seeds, self.stride, tuple(logits.shape[-2:]))
-        affinity = boundary_to_affinity(torch.sigmoid(logits), self.radius)
-        return affinity_loss(affinity, affinity_labels(seeds, self.radius))
+        seeds = strided_seeds(seeds, self.stride, tuple(logits.shape[-2:]),
+                              self.seed_sampling)
+        affinity = boundary_to_affinity(torch.sigmoid(logits), self.radius, self.path)
+        return affinity_loss(affinity,
+                             affinity_labels(seeds, self.radius, self.pair_sources))
 
     @staticmethod
     def _batch_seeds(inputs: Tensor, data_samples: list) -> Tensor:
@@ -156,7 +207,7 @@ class AffinityNet(BaseModel):
         from mmengine.structures import PixelData
 
         from wsss_toolbox.structures import WSSSDataSample
-        boundary = torch.sigmoid(self.boundary_logits(inputs))
+        boundary = torch.sigmoid(self.boundary_logits(self.pad_for_inference(inputs)))
         if data_samples is None:
             data_samples = [WSSSDataSample() for _ in range(inputs.shape[0])]
         for sample, probs in zip(data_samples, boundary):

@@ -1,14 +1,19 @@
-"""Random walk on the affinities of a boundary map (IRN, Ahn et al. CVPR 2019, Sec. 4,
-Sec. 4), on the stride-4 grid of the strided maps.
+"""Random walk on the affinities of a boundary map (IRN, Ahn et al. CVPR 2019, Sec. 4), on
+the stride-4 grid of the strided maps.
 
-* dense affinity matrix ``A`` (n x n, n = h w): ``A[p, q] = a(p, q)`` (:mod:`.affinity`)
-  for pairs closer than ``radius`` (5 in the authors' code), symmetric, ``A[p, p] = 1``,
-  0 elsewhere;
+* dense affinity matrix ``A`` (n x n, n = h w): ``A[p, q] = a(p, q)`` (:mod:`.affinity`,
+  band paths by default) for every pair of grid pixels closer than ``radius`` (5 in the
+  authors' code), symmetric, ``A[p, p] = 1``, 0 elsewhere. The authors pad the edge map and
+  crop the dense matrix back to the image (jiwoon-ahn/irn ``misc/indexing.py`` L141-167,
+  ``propagate_to_edge``), which keeps every in-image pair: no pixel is left out as the
+  training pairs' ``'cropped'`` sources are;
 * transition matrix ``T = D^-1 A^beta`` (``beta`` = 10), row-stochastic;
 * ``2^t`` steps (t = 8) by squaring ``T`` t times, applied to the maps multiplied by
   ``1 - B``: ``vec(M*) = T^(2^t) vec(M o (1 - B))``. The authors' code normalises the
-  columns and multiplies from the right, ``x T_col^(2^t)``, which is the same (``T_col`` is
-  ``T`` transposed since ``A`` is symmetric);
+  columns and multiplies from the right, ``x T_col^(2^t)`` (``misc/indexing.py`` L132-139);
+  as ``A`` is symmetric ``T_col`` is ``T`` transposed, so both give one walk
+  (test_irn_authors_rules.py ``test_walk_against_the_authors_propagate_to_edge`` transcribes
+  ``propagate_to_edge`` and compares);
 * labels: the walked maps upsampled to the image size, divided by their maximum over all
   classes and pixels, a constant background score (0.25), argmax.
 """
@@ -23,13 +28,14 @@ from torch import Tensor
 from .affinity import boundary_to_affinity, pair_offsets
 
 
-def dense_affinity(boundary: Tensor, radius: int = 5) -> Tensor:
-    """The symmetric (n, n) affinity matrix of one (h, w) boundary map (module docstring)."""
+def dense_affinity(boundary: Tensor, radius: int = 5, path: str = 'band') -> Tensor:
+    """The symmetric (n, n) affinity matrix of one (h, w) boundary map (module docstring;
+    ``path``: the path rule, :mod:`.affinity`)."""
     if boundary.dim() != 2:
         raise ValueError(f'dense_affinity needs one (h, w) boundary map, got shape '
                          f'{tuple(boundary.shape)}')
     height, width = boundary.shape
-    pairs = boundary_to_affinity(boundary[None], radius)[0]  # (O, h, w)
+    pairs = boundary_to_affinity(boundary[None], radius, path)[0]  # (O, h, w)
     num = height * width
     index = torch.arange(num, device=boundary.device).view(height, width)
     affinity = torch.zeros(num, num, dtype=boundary.dtype, device=boundary.device)
@@ -58,9 +64,11 @@ def walk(maps: Tensor, transition: Tensor, exp_times: int = 8,
     """``T^(2^exp_times)`` applied to (K, n) ``maps`` (each pixel's score becomes the
     walk-weighted mean of its neighbours' scores).
 
-    ``power='squaring'`` forms ``T^(2^t)`` by t squarings of the dense matrix (the authors'
-    code); ``'steps'`` applies ``T`` 2^t times to the maps as a sparse matrix (each row has
-    the ~pi r^2 pairs of one pixel): the same result, far cheaper on a CPU.
+    ``power='squaring'`` forms ``T^(2^t)`` by t squarings of the dense matrix (as the
+    authors' ``to_transition_matrix``); ``'steps'`` applies ``T`` 2^t times to the maps as a
+    sparse matrix (each row has the ~pi r^2 pairs of one pixel): equal up to float rounding
+    (test_irn_units.py ``test_squaring_and_steps_give_the_same_walk``), far cheaper on a
+    CPU.
     """
     if power == 'squaring':
         matrix = transition
@@ -79,16 +87,17 @@ def walk(maps: Tensor, transition: Tensor, exp_times: int = 8,
 
 
 def random_walk_maps(strided_maps: Tensor, boundary: Tensor, beta: float = 10.0,
-                     exp_times: int = 8, radius: int = 5, power: str = 'squaring') -> Tensor:
-    """Walk (K, h, w) strided maps over the affinities of the (h, w) boundary map: IRN
-    IRN's walk of ``maps * (1 - B)``; returns (K, h, w)."""
+                     exp_times: int = 8, radius: int = 5, power: str = 'squaring',
+                     path: str = 'band') -> Tensor:
+    """Walk (K, h, w) strided maps over the affinities of the (h, w) boundary map: IRN's
+    walk of ``maps * (1 - B)``; returns (K, h, w)."""
     if strided_maps.shape[-2:] != boundary.shape[-2:]:
         raise ValueError(f'strided maps {tuple(strided_maps.shape[-2:])} and boundary map '
                          f'{tuple(boundary.shape[-2:])} must share the grid')
     num_classes, height, width = strided_maps.shape
     if num_classes == 0:
         return strided_maps.clone()
-    transition = transition_matrix(dense_affinity(boundary, radius), beta)
+    transition = transition_matrix(dense_affinity(boundary, radius, path), beta)
     scores = (strided_maps * (1 - boundary)).reshape(num_classes, -1)
     return walk(scores, transition, exp_times, power).reshape(num_classes, height, width)
 
@@ -115,9 +124,11 @@ def walk_to_label(walked: Tensor, classes: Sequence[int], image_size: Tuple[int,
 def random_walk_label(strided_maps: Tensor, boundary: Tensor, classes: Sequence[int],
                       image_size: Tuple[int, int], stride: int = 4, beta: float = 10.0,
                       exp_times: int = 8, radius: int = 5, bg_threshold: float = 0.25,
-                      power: str = 'squaring', walked: Optional[Tensor] = None) -> np.ndarray:
+                      power: str = 'squaring', walked: Optional[Tensor] = None,
+                      path: str = 'band') -> np.ndarray:
     """Pseudo label (uint8 (H, W)) of one image: :func:`random_walk_maps` then
     :func:`walk_to_label`."""
     if walked is None:
-        walked = random_walk_maps(strided_maps, boundary, beta, exp_times, radius, power)
+        walked = random_walk_maps(strided_maps, boundary, beta, exp_times, radius, power,
+                                  path)
     return walk_to_label(walked, classes, image_size, stride, bg_threshold)

@@ -10,9 +10,18 @@ the first, background where the second says background, and ignore (255) elsewhe
 
     seed = fg_label;  seed[fg_label == 0] = 255;  seed[(fg_label == 0) & (bg_label == 0)] = 0
 
-The seeds are made at the image size from the map files' ``maps`` (as the authors' code makes
-its ``ir_label`` PNGs from the full-resolution CAMs); the affinity network reads them at its
-stride (4) when it forms pixel pairs (:mod:`.affinity`).
+This follows jiwoon-ahn/irn ``step/cam_to_ir_label.py`` L23-40 with the CRF of
+``misc/imutils.py`` L156-170 (``crf_inference_label``), whose label set is background + every
+class of the image (``crf_labels='image_classes'``, the default), whether the thresholded
+label holds it or not; test_irn_authors_rules.py
+``test_seed_label_against_the_authors_cam_to_ir_label`` transcribes those lines and
+compares. ``crf_labels='present'`` gives the CRF only the labels the thresholded mask holds
+(before issue #20; an absent class changes the other labels' unary: issue #20 counted 0.42 %
+of the pixels differing).
+
+The seeds are made at the image size from the map files' ``maps`` (the authors make their
+``ir_label`` PNGs from the full-resolution CAMs, ``cam_dict['high_res']``); the affinity
+network reads them at its stride (4) when it forms pixel pairs (:mod:`.affinity`).
 """
 from typing import Optional, Sequence
 
@@ -23,8 +32,11 @@ from wsss_toolbox.pseudo_labels.generators import check_generator_inputs, scores
 from wsss_toolbox.pseudo_labels.label_io import IGNORE_INDEX
 from wsss_toolbox.registry import LABEL_GENERATORS
 
-#: the seed CRF of the authors' IRN code (spec rpnet.md Sec. 9): gt_prob 0.7, 10 iterations,
-#: Gaussian (sxy 3, compat 3), bilateral (sxy 50, srgb 5, compat 10)
+#: the label sets of the seed CRF (module docstring)
+CRF_LABEL_SETS = ('image_classes', 'present')
+
+#: the seed CRF of the authors' IRN code (jiwoon-ahn/irn misc/imutils.py L156-170): gt_prob
+#: 0.7, 10 iterations, Gaussian (sxy 3, compat 3), bilateral (sxy 50, srgb 5, compat 10)
 IRN_SEED_CRF = dict(iterations=10, gaussian_sxy=3.0, gaussian_compat=3.0, bilateral_sxy=50.0,
                     bilateral_srgb=5.0, bilateral_compat=10.0, gt_prob=0.7)
 
@@ -37,7 +49,8 @@ def threshold_label(maps: np.ndarray, classes: np.ndarray, bg_score: float) -> n
 
 def make_seed_label(maps: np.ndarray, classes: Sequence[int], image: Optional[np.ndarray],
                     fg_threshold: float = 0.30, bg_threshold: float = 0.05,
-                    crf: Optional[DenseCRFRefiner] = None) -> np.ndarray:
+                    crf: Optional[DenseCRFRefiner] = None,
+                    crf_labels: str = 'image_classes') -> np.ndarray:
     """IRN seed label of one image (module docstring).
 
     Args:
@@ -47,6 +60,8 @@ def make_seed_label(maps: np.ndarray, classes: Sequence[int], image: Optional[np
         fg_threshold: background score of the confident-foreground label (IRN: 0.30).
         bg_threshold: background score of the confident-background label (IRN: 0.05).
         crf: the DenseCRF applied to both labels; None skips it.
+        crf_labels: the CRF's labels: ``'image_classes'`` (background + every class of
+            ``classes``, the authors') or ``'present'`` (those in the thresholded label).
 
     Returns:
         uint8 (H, W): 0 = confident background, ``k + 1`` = confident class ``k``,
@@ -56,10 +71,15 @@ def make_seed_label(maps: np.ndarray, classes: Sequence[int], image: Optional[np
     if not 0 <= bg_threshold <= fg_threshold <= 1:
         raise ValueError('IRN seeds need 0 <= bg_threshold <= fg_threshold <= 1, got '
                          f'bg_threshold={bg_threshold}, fg_threshold={fg_threshold}.')
+    if crf_labels not in CRF_LABEL_SETS:
+        raise ValueError(f'IRN seeds: crf_labels must be one of {CRF_LABEL_SETS}, got '
+                         f'{crf_labels!r}.')
     fg_label = threshold_label(maps, classes, fg_threshold)
     bg_label = threshold_label(maps, classes, bg_threshold)
     if crf is not None:
-        fg_label, bg_label = crf(fg_label, image), crf(bg_label, image)
+        labels = None if crf_labels == 'present' else \
+            np.concatenate([[0], np.asarray(classes, np.int64) + 1])
+        fg_label, bg_label = crf(fg_label, image, labels), crf(bg_label, image, labels)
     seed = fg_label.copy()
     seed[fg_label == 0] = IGNORE_INDEX
     seed[(fg_label == 0) & (bg_label == 0)] = 0
@@ -81,18 +101,25 @@ class IRNSeedLabelGenerator:
         fg_threshold, bg_threshold: see :func:`make_seed_label` (IRN: 0.30 / 0.05).
         crf: ``DenseCRFRefiner`` arguments (default: the authors' seed CRF,
             :data:`IRN_SEED_CRF`), or None for no CRF.
+        crf_labels: the CRF's label set, ``'image_classes'`` (the authors') or
+            ``'present'`` (:func:`make_seed_label`).
     """
     needs_image = True
     needs_saliency = False
 
     def __init__(self, fg_threshold: float = 0.30, bg_threshold: float = 0.05,
-                 crf: Optional[dict] = IRN_SEED_CRF) -> None:
+                 crf: Optional[dict] = IRN_SEED_CRF,
+                 crf_labels: str = 'image_classes') -> None:
         if not 0 <= bg_threshold <= fg_threshold <= 1:
             raise ValueError('IRNSeedLabelGenerator needs 0 <= bg_threshold <= fg_threshold '
                              f'<= 1, got bg_threshold={bg_threshold}, '
                              f'fg_threshold={fg_threshold}.')
         self.fg_threshold = float(fg_threshold)
         self.bg_threshold = float(bg_threshold)
+        if crf_labels not in CRF_LABEL_SETS:
+            raise ValueError(f'IRNSeedLabelGenerator: crf_labels must be one of '
+                             f'{CRF_LABEL_SETS}, got {crf_labels!r}.')
+        self.crf_labels = crf_labels
         self.crf = None if crf is None else DenseCRFRefiner(**dict(crf))
 
     def __call__(self, maps: np.ndarray, classes: np.ndarray, image: np.ndarray = None,
@@ -100,8 +127,9 @@ class IRNSeedLabelGenerator:
         if self.crf is not None and image is None:
             raise ValueError('IRNSeedLabelGenerator: the seed CRF needs the image.')
         return make_seed_label(maps, classes, image, self.fg_threshold, self.bg_threshold,
-                               self.crf)
+                               self.crf, self.crf_labels)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(fg_threshold={self.fg_threshold}, '
-                f'bg_threshold={self.bg_threshold}, crf={self.crf!r})')
+                f'bg_threshold={self.bg_threshold}, crf={self.crf!r}, '
+                f'crf_labels={self.crf_labels!r})')

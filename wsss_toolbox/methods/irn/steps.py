@@ -32,7 +32,10 @@ class IRNSeeds(MakePseudoLabels):
 
     def __init__(self, name: str, runner, maps: str = 'maps', generator: Optional[dict] = None,
                  evaluate: bool = True, nproc: int = 1) -> None:
-        generator = dict(dict(type='IRNSeedLabelGenerator'), **(generator or {}))
+        # crf_labels written out: the run's fingerprint then tells seeds made with the
+        # authors' CRF label set from those made before issue #20 (label set 'present')
+        generator = dict(dict(type='IRNSeedLabelGenerator', crf_labels='image_classes'),
+                         **(generator or {}))
         super().__init__(name, runner, generator=generator, maps=maps, evaluate=evaluate,
                          nproc=nproc)
 
@@ -125,7 +128,10 @@ class RandomWalkLabels(LabelFolderStep):
         maps: the map step (its files need ``strided_maps`` at the network's stride).
         beta, exp_times, radius, bg_threshold, power: :mod:`.random_walk` (IRN: 10, 8, 5,
             0.25, squaring).
-        flip: average the boundary logits of the image and of its mirror (authors' code).
+        flip: average the boundary logits of the image and of its mirror (the authors').
+        path: path rule of the walk's affinities: ``'band'`` (the authors') or ``'line'``
+            (:mod:`.affinity`). The boundary map's input padding is the network's
+            ``infer_pad_size`` (its config).
         evaluate: score the labels against the ground truth when every image has a mask.
         nproc: processes of that evaluation (the walk itself runs in this process).
         device: ``'cuda'`` / ``'cpu'``; None takes CUDA when available.
@@ -136,12 +142,17 @@ class RandomWalkLabels(LabelFolderStep):
     def __init__(self, name: str, runner, affinity: str = 'irn_train', maps: str = 'maps',
                  beta: float = 10.0, exp_times: int = 8, radius: int = 5,
                  bg_threshold: float = 0.25, power: str = 'squaring', flip: bool = True,
-                 evaluate: bool = True, device: Optional[str] = None, nproc: int = 1) -> None:
+                 path: str = 'band', evaluate: bool = True, device: Optional[str] = None,
+                 nproc: int = 1) -> None:
+        from .affinity import PATH_RULES
         if power not in ('squaring', 'steps'):
             raise ValueError(f"step {name}: power must be 'squaring' or 'steps', got {power!r}")
+        if path not in PATH_RULES:
+            raise ValueError(f'step {name}: path must be one of {PATH_RULES}, got {path!r}')
         super().__init__(name, runner, affinity=affinity, maps=maps, beta=beta,
                          exp_times=exp_times, radius=radius, bg_threshold=bg_threshold,
-                         power=power, flip=flip, evaluate=evaluate, device=device, nproc=nproc)
+                         power=power, flip=flip, path=path, evaluate=evaluate, device=device,
+                         nproc=nproc)
 
     def fingerprint_config(self) -> Any:
         return {key: value for key, value in self.options.items()
@@ -190,7 +201,7 @@ class RandomWalkLabels(LabelFolderStep):
         print_log(f'step "{self.name}": random walk of {len(todo)} of {len(samples)} images '
                   f'({len(samples) - len(todo)} already done)', logger='current')
         options = {key: self.options[key] for key in
-                   ('beta', 'exp_times', 'radius', 'bg_threshold', 'power', 'flip')}
+                   ('beta', 'exp_times', 'radius', 'bg_threshold', 'power', 'flip', 'path')}
         start = time.perf_counter()
         ignored = pixels = 0
         with torch.no_grad():
