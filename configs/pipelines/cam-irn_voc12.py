@@ -13,6 +13,7 @@ irn_seeds = dict(type='IRNSeeds', maps='maps', nproc=8)
 irn_train = dict(type='TrainAffinityNet', config='../irn/irn_r50_1xb32-3e_voc12aug-512x512.py',
                  seeds='irn_seeds', cfg_options=dict())
 irn_labels = dict(type='RandomWalkLabels', affinity='irn_train', maps='maps', beta=10.0,
-                  exp_times=8, radius=5, bg_threshold=0.25, power='squaring', nproc=8)
+                  exp_times=8, radius=5, bg_threshold=0.25, power='squaring', path='band',
+                  nproc=8)
 stage3 = dict(labels='irn_labels')
 summary = dict(figure=dict(labels=['pseudo_labels_crf', 'irn_seeds', 'irn_labels']))
