@@ -40,12 +40,17 @@ def parse_args() -> argparse.Namespace:
 
 def boundary_stats(model, samples, flip: bool) -> dict:
     """Mean boundary probability at GT edges, inside objects and inside the background."""
+    import torch
+
     from wsss_toolbox.methods.irn import image_boundary
+    from wsss_toolbox.methods.irn.affinity import strided_seeds
     from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
     sums, counts = np.zeros(3), np.zeros(3)
     for sample in samples:
         boundary = image_boundary(model, load_rgb_image(sample['img_path']), flip).numpy()
-        gt = load_label(sample['seg_map_path'])[::model.stride, ::model.stride].astype(int)
+        # the ground truth read on the boundary grid as the seeds are (pixel 4i + 2)
+        gt = strided_seeds(torch.from_numpy(load_label(sample['seg_map_path']))[None].long(),
+                           model.stride, boundary.shape[-2:])[0].numpy().astype(int)
         padded = np.pad(gt, 1, mode='edge')
         edge = np.zeros(gt.shape, bool)
         for dy in (-1, 0, 1):
