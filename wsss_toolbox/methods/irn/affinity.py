@@ -246,7 +246,7 @@ def strided_seeds(seeds: Tensor, stride: int, size: Tuple[int, int],
     ``round(H / stride)`` cells and no longer matches the ``ceil(H / stride)`` feature grid
     (the authors' crops never have such sizes); here the rule stays ``4i + 2``, and a cell
     whose pixel lies past the seed is ignored (255). ``'top_left'`` reads pixel ``4i``
-    (before issue #20), 1.5 pixels off the cell centre ``4i + 1.5``.
+    (the toolbox's earlier reading), 1.5 pixels off the cell centre ``4i + 1.5``.
     """
     check_choice('seed sampling', sampling, SEED_SAMPLINGS)
     start = stride // 2 if sampling == 'pil_nearest' else 0

@@ -99,8 +99,8 @@ class AffinityNet(BaseModel):
             normalisation, as the authors' ``EdgeDisplacement(crop_size=512)``
             (jiwoon-ahn/irn ``net/resnet50_irn.py`` L216-234) pads to their training crop;
             a side longer than it is padded to the data preprocessor's ``pad_size_divisor``
-            only (the authors' code would crop it). ``None``: the divisor only (before
-            issue #20).
+            only (the authors' code would crop it). ``None``: the divisor only (the toolbox's
+            earlier reading).
         data_preprocessor: mmengine ``ImgDataPreprocessor`` config.
     """
 

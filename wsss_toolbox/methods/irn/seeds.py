@@ -16,8 +16,8 @@ class of the image (``crf_labels='image_classes'``, the default), whether the th
 label holds it or not; test_irn_authors_rules.py
 ``test_seed_label_against_the_authors_cam_to_ir_label`` transcribes those lines and
 compares. ``crf_labels='present'`` gives the CRF only the labels the thresholded mask holds
-(before issue #20; an absent class changes the other labels' unary: issue #20 counted 0.42 %
-of the pixels differing).
+(the toolbox's earlier reading; an absent class changes the other labels' unary, and about
+0.4 % of the pixels differ).
 
 The seeds are made at the image size from the map files' ``maps`` (the authors make their
 ``ir_label`` PNGs from the full-resolution CAMs, ``cam_dict['high_res']``); the affinity

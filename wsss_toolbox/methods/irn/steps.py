@@ -33,7 +33,7 @@ class IRNSeeds(MakePseudoLabels):
     def __init__(self, name: str, runner, maps: str = 'maps', generator: Optional[dict] = None,
                  evaluate: bool = True, nproc: int = 1) -> None:
         # crf_labels written out: the run's fingerprint then tells seeds made with the
-        # authors' CRF label set from those made before issue #20 (label set 'present')
+        # authors' CRF label set from older ones made with only the labels present
         generator = dict(dict(type='IRNSeedLabelGenerator', crf_labels='image_classes'),
                          **(generator or {}))
         super().__init__(name, runner, generator=generator, maps=maps, evaluate=evaluate,
