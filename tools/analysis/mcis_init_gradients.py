@@ -31,6 +31,7 @@ import statistics
 from typing import Dict, List
 
 import torch
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from wsss_toolbox.engine.config import load_config
@@ -70,7 +71,7 @@ def measure(cfg, init: Dict, seed: int, batches: List, epoch: int) -> List[Dict]
         rows.append(dict(
             basic_grad=backbone_grad_norm(model, basic),
             pair_grad=backbone_grad_norm(model, pair),
-            **{k: float(v) for k, v in losses.items()}))
+            **{k: float(v.detach()) for k, v in losses.items()}))
     return rows
 
 
@@ -82,8 +83,11 @@ def main() -> None:
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--out', default=None, help='write the result as JSON')
     args = parser.parse_args()
+    # a quiet current logger: init_weights would log every parameter
+    MMLogger.get_instance('mcis_init_gradients', log_level='WARNING')
     register_all_modules(init_default_scope=True)
-    cfg = load_config(args.config, cfg_options=dict(data_root=args.data_root))
+    cfg = load_config(args.config)
+    cfg.train_dataloader.dataset.dataset.data_root = args.data_root  # inside ImageGroupDataset
     cfg.model.head.pop('init_std', None)
     cfg.model.head.pop('init_mode', None)
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
