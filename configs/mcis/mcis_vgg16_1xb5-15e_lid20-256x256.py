@@ -18,7 +18,8 @@ input_size = (256, 256)
 train_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='Resize', scale=input_size, keep_ratio=False),
-    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1),
+    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1,
+         backend='pil'),
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [

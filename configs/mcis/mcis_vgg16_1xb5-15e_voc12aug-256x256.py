@@ -18,7 +18,8 @@
 #   .venv/bin/python tools/pipeline.py configs/pipelines/mcis_voc12.py \
 #       --work-dir work_dirs/mcis_voc12
 _base_ = ['../cam/cam_vgg16_1xb5-15e_voc12aug-224x224.py']
-# ColorJitterBGR is OAA's transform (torchvision's ColorJitter applied to BGR images)
+# ColorJitterBGR is OAA's transform; backend='pil': the draws and Pillow arithmetic of the
+# torchvision 0.2 copy MCIS_wsss vendors (Classifier/utils/LoadData.py L2, L151)
 custom_imports = dict(imports=['wsss_toolbox.methods.mcis', 'wsss_toolbox.methods.oaa'],
                       allow_failed_imports=False)
 input_size = (256, 256)
@@ -49,7 +50,8 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='Resize', scale=input_size, keep_ratio=False),
-    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1),
+    dict(type='ColorJitterBGR', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1,
+         backend='pil'),
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [

@@ -37,8 +37,10 @@ def test_voc_config_has_the_authors_settings():
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.lr, optimizer.weight_decay, optimizer.nesterov) == (1e-3, 5e-4, True)
     assert cfg.param_scheduler[0].milestones == [5, 10] and cfg.train_cfg.max_epochs == 11
-    resize = cfg.train_dataloader.dataset.dataset.pipeline[1]
+    resize, jitter = cfg.train_dataloader.dataset.dataset.pipeline[1:3]
     assert resize.scale == (256, 256) and resize.keep_ratio is False
+    # the vendored torchvision 0.2 ColorJitter on the PIL image (LoadData.py L2, L151)
+    assert jitter.type == 'ColorJitterBGR' and jitter.backend == 'pil'
     assert cfg.mcis_inference == dict(mode='fusion', num_related=3, related_seed=0,
                                       input_size=(256, 256), fusion_resize='cv2_uint8')
     generator = cfg.pseudo_labels.generator
@@ -55,6 +57,8 @@ def test_lid_config_reads_the_ilsvrc_layout_with_200_classes():
         'Annotations/DET/train'
     assert cfg.mcis_inference['mode'] == 'single_round'
     assert cfg.model.head.init_mode == 'kaiming_fan_out'
+    assert [step.get('backend') for step in dataset.pipeline
+            if step.type == 'ColorJitterBGR'] == ['pil']
 
 
 def test_synthetic_config_has_the_authors_head_rules():
