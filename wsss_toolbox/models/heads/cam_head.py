@@ -1,7 +1,7 @@
 """CAM / OAA classification head: extra convs, class-aware 1x1 conv, global average pooling.
 
 Options from the LID 2020 track-3 winner (Bae et al., "Rethinking class activation mapping
-for weakly supervised object localization", ECCV 2020; LID 2020 report §4), all off by
+for weakly supervised object localization", ECCV 2020; LID 2020 report §2.3.4), all off by
 default:
 
 * ``pooling='tap'``: thresholded average pooling of the features instead of GAP,
