@@ -50,15 +50,21 @@ def output_stride(results: Sequence) -> int:
     return stride
 
 
-def _view_maps(result, stride: int, keep: Optional[torch.Tensor]) -> torch.Tensor:
-    """The (K, h, w) maps of one view on the cells that cover its image (padding cut off)."""
-    maps = result.pred_feature_maps.float().contiguous()
+def selected_view_maps(result, maps: torch.Tensor,
+                       keep: Optional[torch.Tensor]) -> torch.Tensor:
+    """``maps`` of one view's result as contiguous float32, only the ``keep`` classes (None:
+    all); an error when the model's class count differs from the data sample's label."""
+    maps = maps.float().contiguous()  # a channels-last model's maps
     if 'gt_label' in result and len(result.gt_label) != maps.shape[0]:
         raise ValueError(
             f'the model predicts {maps.shape[0]} classes but the dataset has '
             f'{len(result.gt_label)}: check model.head.num_classes')
-    if keep is not None:
-        maps = maps[keep]
+    return maps if keep is None else maps[keep]
+
+
+def _view_maps(result, stride: int, keep: Optional[torch.Tensor]) -> torch.Tensor:
+    """The (K, h, w) maps of one view on the cells that cover its image (padding cut off)."""
+    maps = selected_view_maps(result, result.pred_feature_maps, keep)
     cells = strided_shape(*result.metainfo['img_shape'][:2], stride)
     return maps[:, :cells[0], :cells[1]]
 

@@ -76,7 +76,7 @@ from mmengine.utils import ProgressBar
 
 from wsss_toolbox.structures import WSSSDataSample
 
-from .feature_grid import feature_grid_sums, normalize_by_max
+from .feature_grid import feature_grid_sums, normalize_by_max, selected_view_maps
 from .io import map_path, save_maps, strided_shape
 from .normalize import normalize_maps
 
@@ -256,13 +256,7 @@ def _fuse_views(results: Sequence, height: int, width: int, fusion: str,
     scores = []
     keep = None if classes is None else torch.from_numpy(np.asarray(classes, dtype=np.int64))
     for result in results:
-        maps = result.pred_maps.float().contiguous()  # a channels-last model's maps
-        if 'gt_label' in result and len(result.gt_label) != maps.shape[0]:
-            raise ValueError(
-                f'the model predicts {maps.shape[0]} classes but the dataset has '
-                f'{len(result.gt_label)}: check model.head.num_classes')
-        if keep is not None:
-            maps = maps[keep]
+        maps = selected_view_maps(result, result.pred_maps, keep)
         if result.metainfo['flip']:
             maps = maps.flip(-1)
         maps = _resize(maps, (height, width))
