@@ -1,5 +1,5 @@
 # CAM baseline on PASCAL VOC 2012 train_aug (10,582 images) with the OAA paper's classifier
-# settings (Sec. 5 / spec oaa.md §5): VGG-16, batch 5, SGD lr 1e-3 momentum 0.9, wd 2e-4
+# settings (Sec. 4.1, "Network Settings"): VGG-16, batch 5, SGD lr 1e-3 momentum 0.9, wd 2e-4
 # (the authors' code uses 5e-4), lr / 10 after 20k of 30k iterations (~ epoch 10 of 15).
 _base_ = [
     '../_base_/models/cam_vgg16.py', '../_base_/datasets/voc12_cls.py',

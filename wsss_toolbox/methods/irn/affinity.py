@@ -1,6 +1,5 @@
 """Pixel pairs, their affinity labels, and affinities from a boundary map (IRN, Ahn et al.
-CVPR 2019, Sec. 3; the IRN paper is not in shared/papers, so formulas are written out
-instead of equation numbers).
+CVPR 2019, Sec. 3; formulas are written out instead of equation numbers).
 
 Everything works on the grid of the boundary map, i.e. at stride 4 of the image. A pair is a
 pixel ``p`` and ``p + o`` for an offset ``o`` of :func:`pair_offsets` (half a disc of
