@@ -23,8 +23,9 @@ grid rather than from the full-size map. ``feature_grid`` sums the views
 **Flip pairs.** Every view's data sample carries the metainfo ``flip_pair_id``, shared by a
 view and its mirror (unique per image and scale within one call). A model whose head asks for
 it (``model.head.needs_flip_pairs``, e.g. RPNet's non-local blocks with batch statistics of
-[image, mirror], as the authors' code computes its CAMs) gets every view and its mirror in the
-same forward.
+[image, mirror], after the authors' make_cam; written out by hand in
+``tests/methods/rpnet/test_rpnet_inference_bn.py::test_flip_pair_batch_statistics_by_hand``)
+gets every view and its mirror in the same forward.
 
 **Groups (cross-image methods: MCIS, RPNet).** With partners, every view (scale x flip) of the
 anchor goes through ``model.test_step`` together with the same view of its partner images, as
