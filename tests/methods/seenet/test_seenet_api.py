@@ -5,13 +5,14 @@ forward per tag, bicubic resize before the normalisation, flip fused by the max)
 against a transcription of the notebook's cells."""
 import os.path as osp
 
-import cv2
 import numpy as np
 import torch
 from conftest import REPO_ROOT
 
 from wsss_toolbox.apis import inference_maps, init_classifier
 from wsss_toolbox.structures import WSSSDataSample
+
+from .test_seenet_head import notebook_att
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'seenet', 'seenet_tiny_1xb16-8e_synthetic-128x128.py')
 
@@ -42,15 +43,8 @@ def notebook_forward(model, bgr, label):
         data_samples=[sample]), False)
     with torch.no_grad():
         out = model(**data, mode='tensor')
-    att1 = out['cams'][0, label].numpy()
-    att2 = out['cams_b'][0, label].numpy()
-    att1 = cv2.resize(att1, (width, height), interpolation=cv2.INTER_CUBIC)
-    att2 = cv2.resize(att2, (width, height), interpolation=cv2.INTER_CUBIC)
-    att1[att1 < 0] = 0
-    att2[att2 < 0] = 0
-    att1 = att1 / (np.max(att1) + 1e-8)
-    att2 = att2 / (np.max(att2) + 1e-8)
-    return np.maximum(att1, att2)
+    return notebook_att(out['cams'][0, label].numpy(), out['cams_b'][0, label].numpy(),
+                        height, width)
 
 
 def test_notebook_inference_options_give_the_notebook_maps():
