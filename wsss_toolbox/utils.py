@@ -1,13 +1,26 @@
-"""Scope set-up, as ``mmseg.utils.register_all_modules``."""
+"""Scope set-up, as ``mmseg.utils.register_all_modules``, and :func:`check_choice`, the one
+check of an option against its allowed values."""
 import datetime
 import importlib
 import pkgutil
 import warnings
-from typing import List
+from typing import List, Sequence, TypeVar
 
 from mmengine import DefaultScope
 
 from wsss_toolbox.registry import SCOPE
+
+Choice = TypeVar('Choice')
+
+
+def check_choice(name: str, value: Choice, choices: Sequence[Choice]) -> Choice:
+    """Return ``value``, or raise ``ValueError('<name> must be one of <choices>, got
+    <value>')`` when it is not one of ``choices``; ``name`` says where the option belongs
+    (e.g. ``'RPNetHead: non_local_inference_bn'``)."""
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {tuple(choices)}, got {value!r}')
+    return value
+
 
 #: the package whose sub-packages are the built-in methods (``wsss_toolbox/methods/<name>/``)
 METHODS_PACKAGE = 'wsss_toolbox.methods'

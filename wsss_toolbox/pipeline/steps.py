@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 # the latest checkpoint of a work dir, looked up inside it (shared with tools/train.py)
 from wsss_toolbox.engine.checkpoint import latest_checkpoint_in
 from wsss_toolbox.registry import PIPELINE_STEPS
+from wsss_toolbox.utils import check_choice
 
 from .base_step import PipelineStep
 
@@ -132,9 +133,8 @@ class InferMaps(PipelineStep):
         if split not in ('train', 'val'):
             raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
         from wsss_toolbox.maps.inference import AGGREGATIONS
-        if aggregation is not None and aggregation not in AGGREGATIONS:
-            raise ValueError(f'step {name}: aggregation must be one of {AGGREGATIONS}, got '
-                             f'{aggregation!r}')
+        if aggregation is not None:
+            check_choice(f'step {name}: aggregation', aggregation, AGGREGATIONS)
         super().__init__(name, runner, classifier=classifier, split=split, scales=scales,
                          flip=flip, fusion=fusion, partners=partners, num_partners=num_partners,
                          rounds=rounds, partner_seed=partner_seed, stride=stride, amp=amp,

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wsss_toolbox.utils import check_choice
+
 IGNORE_INDEX = 255
 
 #: rules for the grid cells of a pair's path (module docstring)
@@ -40,12 +42,6 @@ PATH_RULES = ('band', 'line')
 PAIR_SOURCES = ('cropped', 'all')
 #: which pixel of each stride x stride cell a seed label is read from (:func:`strided_seeds`)
 SEED_SAMPLINGS = ('pil_nearest', 'top_left')
-
-
-def check_choice(name: str, value: str, choices: Tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
-    return value
 
 
 def check_radius(radius: int) -> int:

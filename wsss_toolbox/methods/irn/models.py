@@ -17,6 +17,7 @@ from mmengine.model import BaseModel, BaseModule
 from torch import Tensor, nn
 
 from wsss_toolbox.registry import MODELS
+from wsss_toolbox.utils import check_choice
 
 from .affinity import (
     PAIR_SOURCES,
@@ -25,7 +26,6 @@ from .affinity import (
     affinity_labels,
     affinity_loss,
     boundary_to_affinity,
-    check_choice,
     strided_seeds,
 )
 

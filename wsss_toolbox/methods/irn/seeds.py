@@ -31,6 +31,7 @@ from wsss_toolbox.pseudo_labels.crf import DenseCRFRefiner
 from wsss_toolbox.pseudo_labels.generators import check_generator_inputs, scores_to_label
 from wsss_toolbox.pseudo_labels.label_io import IGNORE_INDEX
 from wsss_toolbox.registry import LABEL_GENERATORS
+from wsss_toolbox.utils import check_choice
 
 #: the label sets of the seed CRF (module docstring)
 CRF_LABEL_SETS = ('image_classes', 'present')
@@ -71,9 +72,7 @@ def make_seed_label(maps: np.ndarray, classes: Sequence[int], image: Optional[np
     if not 0 <= bg_threshold <= fg_threshold <= 1:
         raise ValueError('IRN seeds need 0 <= bg_threshold <= fg_threshold <= 1, got '
                          f'bg_threshold={bg_threshold}, fg_threshold={fg_threshold}.')
-    if crf_labels not in CRF_LABEL_SETS:
-        raise ValueError(f'IRN seeds: crf_labels must be one of {CRF_LABEL_SETS}, got '
-                         f'{crf_labels!r}.')
+    check_choice('IRN seeds: crf_labels', crf_labels, CRF_LABEL_SETS)
     fg_label = threshold_label(maps, classes, fg_threshold)
     bg_label = threshold_label(maps, classes, bg_threshold)
     if crf is not None:
@@ -116,10 +115,8 @@ class IRNSeedLabelGenerator:
                              f'fg_threshold={fg_threshold}.')
         self.fg_threshold = float(fg_threshold)
         self.bg_threshold = float(bg_threshold)
-        if crf_labels not in CRF_LABEL_SETS:
-            raise ValueError(f'IRNSeedLabelGenerator: crf_labels must be one of '
-                             f'{CRF_LABEL_SETS}, got {crf_labels!r}.')
-        self.crf_labels = crf_labels
+        self.crf_labels = check_choice('IRNSeedLabelGenerator: crf_labels', crf_labels,
+                                       CRF_LABEL_SETS)
         self.crf = None if crf is None else DenseCRFRefiner(**dict(crf))
 
     def __call__(self, maps: np.ndarray, classes: np.ndarray, image: np.ndarray = None,

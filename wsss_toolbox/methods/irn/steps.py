@@ -19,6 +19,7 @@ from mmengine.logging import print_log
 from wsss_toolbox.pipeline import MakePseudoLabels, TrainStep
 from wsss_toolbox.pipeline.steps import LabelFolderStep, map_step
 from wsss_toolbox.registry import PIPELINE_STEPS
+from wsss_toolbox.utils import check_choice
 
 #: at most this many image ids are named in the no-confident-foreground warning
 _NAMED_IN_WARNING = 20
@@ -147,8 +148,7 @@ class RandomWalkLabels(LabelFolderStep):
         from .affinity import PATH_RULES
         if power not in ('squaring', 'steps'):
             raise ValueError(f"step {name}: power must be 'squaring' or 'steps', got {power!r}")
-        if path not in PATH_RULES:
-            raise ValueError(f'step {name}: path must be one of {PATH_RULES}, got {path!r}')
+        check_choice(f'step {name}: path', path, PATH_RULES)
         super().__init__(name, runner, affinity=affinity, maps=maps, beta=beta,
                          exp_times=exp_times, radius=radius, bg_threshold=bg_threshold,
                          power=power, flip=flip, path=path, evaluate=evaluate, device=device,

@@ -42,6 +42,7 @@ from wsss_toolbox.datasets.samplers.class_pair_sampler import seed_sequence
 from wsss_toolbox.maps.inference import MAP_NORMALIZE_EPS, load_partner_lists
 from wsss_toolbox.maps.io import map_path, save_maps
 from wsss_toolbox.maps.normalize import normalize_maps
+from wsss_toolbox.utils import check_choice
 
 MODES = ('fusion', 'multi_round', 'single_round')
 #: final resize of the fused map: the authors' cv2 bicubic of the uint8 map, or a float one
@@ -63,10 +64,7 @@ def check_mode(mode: str) -> str:
 
 
 def check_fusion_resize(fusion_resize: str) -> str:
-    if fusion_resize not in FUSION_RESIZES:
-        raise ValueError(f'MCIS map inference fusion_resize must be one of {FUSION_RESIZES}, '
-                         f'got {fusion_resize!r}')
-    return fusion_resize
+    return check_choice('MCIS map inference fusion_resize', fusion_resize, FUSION_RESIZES)
 
 
 def sample_related_images(labels: np.ndarray, anchor: int, classes: Sequence[int],

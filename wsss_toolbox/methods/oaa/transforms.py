@@ -11,6 +11,7 @@ from mmengine.structures import PixelData
 
 from wsss_toolbox.datasets.transforms import DEFAULT_META_KEYS, PackWSSSInputs
 from wsss_toolbox.registry import TRANSFORMS
+from wsss_toolbox.utils import check_choice
 
 SOFT_MAPS_KEY = 'gt_soft_maps'
 
@@ -194,9 +195,7 @@ class ResizeShortSide(BaseTransform):
                                      ('backend', backend, self.BACKENDS),
                                      ('long_side_rounding', long_side_rounding,
                                       self.ROUNDINGS)):
-            if value not in allowed:
-                raise ValueError(f'ResizeShortSide: {name} must be one of {allowed}, '
-                                 f'got {value!r}')
+            check_choice(f'ResizeShortSide: {name}', value, allowed)
         if int(size) < 1:
             raise ValueError(f'ResizeShortSide: size must be a positive integer, got {size!r}')
         self.size = int(size)
@@ -295,9 +294,7 @@ class ColorJitterBGR(BaseTransform):
     def __init__(self, brightness: float = 0.3, contrast: float = 0.3, saturation: float = 0.3,
                  hue: float = 0.1, backend: str = 'tensor') -> None:
         from torchvision.transforms import ColorJitter
-        if backend not in self.BACKENDS:
-            raise ValueError(f'ColorJitterBGR: backend must be one of {self.BACKENDS}, '
-                             f'got {backend!r}')
+        check_choice('ColorJitterBGR: backend', backend, self.BACKENDS)
         self.params = (brightness, contrast, saturation, hue)
         self.backend = backend
         # torchvision checks the strengths and turns them into ranges (None = strength 0)

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from wsss_toolbox.models.heads.base_attention_head import BaseAttentionHead, Features
 from wsss_toolbox.registry import MODELS
+from wsss_toolbox.utils import check_choice
 
 SIMILARITY_LOSSES = ('cam', 'feature')
 CLS_LOSS_BRANCHES = ('original', 'enhanced')
@@ -243,9 +244,8 @@ class RPNetHead(BaseAttentionHead):
         if not enhance_scales or float(enhance_scales[0]) != 1.0:
             raise ValueError('RPNetHead: enhance_scales must start with 1.0 (the scale that '
                              f'gets gradients), got {tuple(enhance_scales)}')
-        if non_local_inference_bn not in NON_LOCAL_INFERENCE_BNS:
-            raise ValueError('RPNetHead: non_local_inference_bn must be one of '
-                             f'{NON_LOCAL_INFERENCE_BNS}, got {non_local_inference_bn!r}')
+        check_choice('RPNetHead: non_local_inference_bn', non_local_inference_bn,
+                     NON_LOCAL_INFERENCE_BNS)
         if not prototype_indices:
             raise ValueError('RPNetHead: prototype_indices must name at least one level')
         if not 0.0 <= discard_prob < 1.0:

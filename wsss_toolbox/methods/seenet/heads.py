@@ -37,6 +37,7 @@ from wsss_toolbox.models.heads.base_attention_head import (
 )
 from wsss_toolbox.models.utils import crop_valid_region
 from wsss_toolbox.registry import MODELS
+from wsss_toolbox.utils import check_choice
 
 THRESHOLD_RULES = ('paper', 'released')
 #: ``inference_resize`` values: normalise + fuse at feature resolution, then the classifier
@@ -279,12 +280,8 @@ class SeeNetHead(BaseAttentionHead):
         if threshold_rule not in THRESHOLD_RULES:
             raise ValueError(f'threshold_rule must be one of {THRESHOLD_RULES}, got '
                              f'{threshold_rule!r}')
-        if inference_erasing not in INFERENCE_ERASINGS:
-            raise ValueError(f'inference_erasing must be one of {INFERENCE_ERASINGS}, got '
-                             f'{inference_erasing!r}')
-        if inference_resize not in INFERENCE_RESIZES:
-            raise ValueError(f'inference_resize must be one of {INFERENCE_RESIZES}, got '
-                             f'{inference_resize!r}')
+        check_choice('inference_erasing', inference_erasing, INFERENCE_ERASINGS)
+        check_choice('inference_resize', inference_resize, INFERENCE_RESIZES)
         if not low_threshold <= high_threshold:
             raise ValueError(f'low_threshold ({low_threshold}) must not exceed high_threshold '
                              f'({high_threshold})')

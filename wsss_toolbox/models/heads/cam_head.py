@@ -21,6 +21,7 @@ from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from wsss_toolbox.registry import MODELS
+from wsss_toolbox.utils import check_choice
 
 from .base_attention_head import BaseAttentionHead, Features
 
@@ -99,9 +100,7 @@ class CAMBranch(nn.Module):
             raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
         if not 0.0 <= tap_threshold < 1.0:
             raise ValueError(f'tap_threshold must be in [0, 1), got {tap_threshold}')
-        if init_mode not in INIT_MODES:
-            raise ValueError(f'init_mode must be one of {INIT_MODES}, got {init_mode!r}')
-        self.init_mode = init_mode
+        self.init_mode = check_choice('init_mode', init_mode, INIT_MODES)
         self.pooling = pooling
         self.tap_threshold = float(tap_threshold)
         self.init_std = init_std
