@@ -91,6 +91,24 @@ def test_hand_computed():
     assert torch.all(minmax[1] == 0) and torch.all(minmax[3] == 0)
 
 
+def test_eps_added_to_the_peak_by_hand():
+    """eps_rule='add': cam / (max + eps), as IRN's make_cam (eps 1e-5) and SeeNet's notebook."""
+    maps = torch.tensor([[[0., 2.], [1., 4.]],      # peak 4
+                         [[0., 0.], [0., 0.]],      # all zero: stays zero
+                         [[1e-6, 0.], [0., 0.]]])   # peak below eps
+    out = normalize_maps(maps, 'max', eps=1e-5, eps_rule='add')
+    torch.testing.assert_close(out[0], maps[0] / 4.00001)
+    assert torch.all(out[1] == 0)
+    torch.testing.assert_close(out[2, 0, 0], torch.tensor(1e-6 / 1.1e-5))
+    array = normalize_maps(maps.numpy(), 'max', eps=1e-5, eps_rule='add')
+    np.testing.assert_allclose(array, out.numpy(), rtol=1e-6)
+    assert torch.all(normalize_maps(maps, 'max', eps=0, eps_rule='add')[1] == 0)  # 0 / 1
+    span = normalize_maps(maps, 'minmax', eps=1e-5, eps_rule='add')
+    torch.testing.assert_close(span[0], maps[0] / 4.00001)
+    with pytest.raises(ValueError, match='eps_rule must be one of'):
+        normalize_maps(maps, eps_rule='clamp')
+
+
 def test_torch_and_numpy_agree_and_keep_their_types():
     maps = np.abs(random_maps(7)) + np.float32(0.01)
     for mode in ('max', 'minmax'):

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .io import strided_shape
+from .normalize import normalize_maps
 
 #: what the authors add to each class map's maximum before dividing by it (IRN make_cam.py L49, L52)
 FEATURE_GRID_NORMALIZE_EPS = 1e-5
@@ -69,7 +70,8 @@ def _view_maps(result, stride: int, keep: Optional[torch.Tensor]) -> torch.Tenso
     return maps[:, :cells[0], :cells[1]]
 
 
-def _resize(maps: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+def resize_maps(maps: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (K, h, w) maps to ``size`` (K may be 0: an image without tags)."""
     if maps.shape[0] == 0:
         return maps.new_zeros((0, ) + tuple(size))
     return F.interpolate(maps[None], size=tuple(size), mode='bilinear', align_corners=False)[0]
@@ -120,10 +122,10 @@ def feature_grid_sums(results: Sequence, height: int, width: int, flip: bool,
                                  f'{tuple(scale_sum.shape[-2:])} and '
                                  f'{tuple(mirrored.shape[-2:])}')
             scale_sum = scale_sum + mirrored.flip(-1)
-        full = _resize(scale_sum, up_size)[:, :height, :width]
+        full = resize_maps(scale_sum, up_size)[:, :height, :width]
         maps = full if maps is None else maps + full
         if stride is not None:
-            small = _resize(scale_sum, strided_shape(height, width, stride))
+            small = resize_maps(scale_sum, strided_shape(height, width, stride))
             strided = small if strided is None else strided + small
     return maps, strided
 
@@ -131,7 +133,5 @@ def feature_grid_sums(results: Sequence, height: int, width: int, flip: bool,
 def normalize_by_max(maps: torch.Tensor) -> np.ndarray:
     """Each (h, w) map divided by its maximum + 1e-5, as float32 numpy (make_cam.py L49, L52:
     a map's peak becomes ``peak / (peak + 1e-5)``, an all-zero map stays 0)."""
-    if maps.numel() == 0:
-        return maps.cpu().numpy().astype(np.float32)
-    peak = maps.amax(dim=(-2, -1), keepdim=True)
-    return (maps / (peak + FEATURE_GRID_NORMALIZE_EPS)).cpu().numpy().astype(np.float32)
+    return normalize_maps(maps, 'max', eps=FEATURE_GRID_NORMALIZE_EPS,
+                          eps_rule='add').cpu().numpy().astype(np.float32)

@@ -70,14 +70,14 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import mmcv
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.dist import get_dist_info
 from mmengine.runner.amp import autocast
 from mmengine.utils import ProgressBar
 
 from wsss_toolbox.structures import WSSSDataSample
+from wsss_toolbox.utils import check_choice
 
-from .feature_grid import feature_grid_sums, normalize_by_max, selected_view_maps
+from .feature_grid import feature_grid_sums, normalize_by_max, resize_maps, selected_view_maps
 from .io import map_path, save_maps, strided_shape
 from .normalize import normalize_maps
 
@@ -110,9 +110,7 @@ def check_fusion(fusion: str) -> str:
 
 def check_aggregation(aggregation: str) -> str:
     """Raise a clear error unless ``aggregation`` is one of :data:`AGGREGATIONS`."""
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got {aggregation!r}')
-    return aggregation
+    return check_choice('aggregation', aggregation, AGGREGATIONS)
 
 
 def model_needs_flip_pairs(model: torch.nn.Module) -> bool:
@@ -240,13 +238,6 @@ def _forward_same_size(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
     return results
 
 
-def _resize(maps: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of (K, h, w) maps to ``size`` (K may be 0: an image without tags)."""
-    if maps.shape[0] == 0:
-        return maps.new_zeros((0, ) + tuple(size))
-    return F.interpolate(maps[None], size=tuple(size), mode='bilinear', align_corners=False)[0]
-
-
 def _fuse_views(results: Sequence, height: int, width: int, fusion: str,
                 classes: Optional[np.ndarray] = None
                 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -260,7 +251,7 @@ def _fuse_views(results: Sequence, height: int, width: int, fusion: str,
         maps = selected_view_maps(result, result.pred_maps, keep)
         if result.metainfo['flip']:
             maps = maps.flip(-1)
-        maps = _resize(maps, (height, width))
+        maps = resize_maps(maps, (height, width))
         if fused is None:
             fused = maps
         elif fusion == 'mean':
@@ -438,7 +429,7 @@ def class_maps(fused: torch.Tensor, classes: Optional[np.ndarray],
     if stride is None:
         return maps, None
     size = strided_shape(*fused.shape[-2:], stride)
-    strided = _resize(selected, size).clamp_(min=0)
+    strided = resize_maps(selected, size).clamp_(min=0)
     return maps, normalize_maps(strided, 'max', eps=MAP_NORMALIZE_EPS).cpu().numpy()
 
 

@@ -16,6 +16,12 @@ Every map is normalised over its two spatial dimensions (the last two); leading 
 
   A constant map (``span == 0``) becomes all zeros.
 
+``eps_rule`` says how ``eps`` enters the divisor: ``'floor'`` (default) as above, ``d =
+max(peak, eps)``; ``'add'``: ``d = peak + eps`` (resp. ``span + eps``), the rule of IRN's and
+RPNet's ``make_cam`` (``cam / (max + 1e-5)``) and of SeeNet's notebook (``/ (max + 1e-8)``):
+no map reaches exactly 1, and an all-zero map stays zero (with ``eps = 0`` a zero divisor
+becomes 1).
+
 Numpy inputs come back as float32 (float64 stays float64); tensors keep their dtype and device.
 """
 from typing import Union
@@ -24,11 +30,14 @@ import numpy as np
 import torch
 
 NORMALIZE_MODES = ('max', 'minmax')
+#: how ``eps`` enters the divisor (module docstring)
+EPS_RULES = ('floor', 'add')
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 
 
-def normalize_maps(maps: ArrayOrTensor, mode: str = 'max', eps: float = 1e-5) -> ArrayOrTensor:
+def normalize_maps(maps: ArrayOrTensor, mode: str = 'max', eps: float = 1e-5,
+                   eps_rule: str = 'floor') -> ArrayOrTensor:
     """Normalise every (H, W) map of ``maps`` (shape (..., H, W)) to [0, 1].
 
     Args:
@@ -38,6 +47,8 @@ def normalize_maps(maps: ArrayOrTensor, mode: str = 'max', eps: float = 1e-5) ->
         mode: ``'max'`` (divide by the peak) or ``'minmax'`` (see the module docstring).
         eps: lower bound of the divisor for peaks (``'max'``) or spans (``'minmax'``) that are
             positive; ``0`` divides by any positive peak/span.
+        eps_rule: ``'floor'`` (``max(peak, eps)``) or ``'add'`` (``peak + eps``; module
+            docstring).
 
     Returns:
         The normalised maps, same shape (and type: tensor or array).
@@ -46,9 +57,11 @@ def normalize_maps(maps: ArrayOrTensor, mode: str = 'max', eps: float = 1e-5) ->
         raise ValueError(f'mode must be one of {NORMALIZE_MODES}, got {mode!r}')
     if eps < 0:
         raise ValueError(f'eps must be >= 0, got {eps}')
+    if eps_rule not in EPS_RULES:
+        raise ValueError(f'eps_rule must be one of {EPS_RULES}, got {eps_rule!r}')
     if isinstance(maps, torch.Tensor):
-        return _normalize_tensor(maps, mode, eps)
-    return _normalize_array(maps, mode, eps)
+        return _normalize_tensor(maps, mode, eps, eps_rule == 'add')
+    return _normalize_array(maps, mode, eps, eps_rule == 'add')
 
 
 def _check_ndim(ndim: int, shape: tuple) -> None:
@@ -56,21 +69,37 @@ def _check_ndim(ndim: int, shape: tuple) -> None:
         raise ValueError(f'normalize_maps expects maps of shape (..., H, W), got shape {shape}')
 
 
-def _normalize_tensor(maps: torch.Tensor, mode: str, eps: float) -> torch.Tensor:
+def _tensor_divisor(extent: torch.Tensor, eps: float, add_eps: bool) -> torch.Tensor:
+    """The divisor of a peak or span (module docstring)."""
+    if add_eps:
+        shifted = extent + eps
+        return torch.where(shifted > 0, shifted, torch.ones_like(shifted))
+    return torch.where(extent > 0, extent.clamp(min=eps), torch.ones_like(extent))
+
+
+def _normalize_tensor(maps: torch.Tensor, mode: str, eps: float,
+                      add_eps: bool = False) -> torch.Tensor:
     _check_ndim(maps.dim(), tuple(maps.shape))
     if maps.numel() == 0:
         return maps.clone()
     peak = maps.amax(dim=(-2, -1), keepdim=True)
     if mode == 'max':
-        divisor = torch.where(peak > 0, peak.clamp(min=eps), torch.ones_like(peak))
-        return maps / divisor
+        return maps / _tensor_divisor(peak, eps, add_eps)
     low = maps.amin(dim=(-2, -1), keepdim=True)
     span = peak - low
-    divisor = torch.where(span > 0, span.clamp(min=eps), torch.ones_like(span))
+    divisor = _tensor_divisor(span, eps, add_eps)
     return torch.where(span > 0, (maps - low) / divisor, torch.zeros_like(maps))
 
 
-def _normalize_array(maps, mode: str, eps: float) -> np.ndarray:
+def _array_divisor(extent: np.ndarray, eps, add_eps: bool) -> np.ndarray:
+    """The divisor of a peak or span (module docstring), in ``extent``'s dtype."""
+    if add_eps:
+        shifted = extent + eps
+        return np.where(shifted > 0, shifted, 1).astype(extent.dtype)
+    return np.where(extent > 0, np.maximum(extent, eps), 1).astype(extent.dtype)
+
+
+def _normalize_array(maps, mode: str, eps: float, add_eps: bool = False) -> np.ndarray:
     maps = np.asarray(maps)
     _check_ndim(maps.ndim, maps.shape)
     if maps.dtype != np.float64:
@@ -78,10 +107,10 @@ def _normalize_array(maps, mode: str, eps: float) -> np.ndarray:
     if maps.size == 0:
         return maps.copy()
     peak = maps.max(axis=(-2, -1), keepdims=True)
+    eps = maps.dtype.type(eps)
     if mode == 'max':
-        divisor = np.where(peak > 0, np.maximum(peak, maps.dtype.type(eps)), 1).astype(maps.dtype)
-        return maps / divisor
+        return maps / _array_divisor(peak, eps, add_eps)
     low = maps.min(axis=(-2, -1), keepdims=True)
     span = peak - low
-    divisor = np.where(span > 0, np.maximum(span, maps.dtype.type(eps)), 1).astype(maps.dtype)
+    divisor = _array_divisor(span, eps, add_eps)
     return np.where(span > 0, (maps - low) / divisor, 0).astype(maps.dtype, copy=False)

@@ -203,7 +203,7 @@ def fuse_branch_maps_bicubic(cams_a: Tensor, cams_b: Tensor, input_shape: Sequen
     for cams in (cams_a, cams_b):
         cams = F.interpolate(cams.float(), size=size, mode='bicubic', align_corners=False)
         cams = F.relu(cams) * inside
-        maps.append(cams / (cams.amax(dim=(-2, -1), keepdim=True) + NOTEBOOK_EPS))
+        maps.append(normalize_maps(cams, 'max', eps=NOTEBOOK_EPS, eps_rule='add'))
     return torch.maximum(*maps)
 
 
