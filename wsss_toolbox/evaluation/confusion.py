@@ -1,4 +1,5 @@
-"""Confusion matrix and the segmentation metrics derived from it (lid.md §2).
+"""Confusion matrix and the segmentation metrics derived from it (the LID 2020 report §2.2 and
+PASCAL VOC's mIoU).
 
 ``M[g, p]`` counts pixels of ground-truth class ``g`` predicted as ``p``, summed over the
 whole split (dataset-level pooling, as mmseg's ``IoUMetric``). With ``TP_c = M[c, c]``:

@@ -1,6 +1,6 @@
-"""LID 2020 IoU-threshold curve and Peak-IoU (lid.md §2, track 3).
+"""LID 2020 IoU-threshold curve and Peak-IoU (LID 2020 report §2.2, track 3).
 
-Choices for what the report leaves open (lid.md §2 "GAP"):
+Choices for what the report leaves open (our decisions):
 
 * every map is min-max scaled **per image** to [0, 255] (kept as float, not rounded);
   a constant map scales to all 0;
@@ -149,7 +149,7 @@ def evaluate_peak_iou(samples: Sequence[dict], map_dir: str, mask_format: str = 
         map_dir: folder of the ``<img_id>.npz`` map files.
         mask_format: ``'classes'`` -- class-index masks (0 background, ``ignore_index``
             ignored); ``'binary'`` -- 0/255 foreground masks as the track's (255 is
-            foreground, nothing is ignored; lid.md §6).
+            foreground, nothing is ignored; read off the track's data).
         reference, percentile: the scaling reference (:func:`scale_to_255`).
 
     Returns:
@@ -168,7 +168,7 @@ def evaluate_peak_iou(samples: Sequence[dict], map_dir: str, mask_format: str = 
 
 
 # ------------------------------------------------------------------ the parameter rule
-#: LID 2020: the inference model(s) of a submission must have fewer parameters (lid.md §1)
+#: LID 2020: the inference model(s) of a submission must have fewer parameters (report §2.2)
 PARAMETER_LIMIT = 150_000_000
 
 

@@ -3,14 +3,15 @@
 Energy: unary ``-log p(label)`` + Gaussian (position) kernel + bilateral (position, RGB)
 kernel with Potts compatibilities, solved by ``iterations`` mean-field steps.
 
-Default parameters are those of the deeplab-pytorch code used by OAA (oaa.md §4 [C]):
+Default parameters are those of the deeplab-pytorch code used by OAA
+(PengtaoJiang/OAA-PyTorch ``deeplab-pytorch/configs/voc12.yaml`` L52-58):
 10 iterations, Gaussian ``sxy=1, compat=3``, bilateral ``sxy=67, srgb=3, compat=4``.
 Other published settings, for configs:
 
-* DeepLab-LargeFOV (seenet.md §6 [A]): Gaussian ``sxy=3, compat=3``; bilateral ``sxy=121,
-  srgb=5, compat=4``; 10 iterations.
-* MCIS test (mcis.md §5 [code]): 1 iteration; Gaussian ``sxy=3, compat=1``; bilateral
-  ``sxy=80, srgb=4, compat=3``.
+* DeepLab-LargeFOV (the VOC settings of the DeepLab v1 release, Chen et al., ICLR 2015):
+  Gaussian ``sxy=3, compat=3``; bilateral ``sxy=121, srgb=5, compat=4``; 10 iterations.
+* MCIS test (GuoleiSun/MCIS_wsss ``segmentation/examples/seg/utils.py`` L51-58): 1 iteration;
+  Gaussian ``sxy=3, compat=1``; bilateral ``sxy=80, srgb=4, compat=3``.
 """
 from typing import Optional, Sequence
 

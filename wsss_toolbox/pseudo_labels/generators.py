@@ -139,8 +139,9 @@ def percentile_normalize(maps: np.ndarray, percentile: float) -> np.ndarray:
 
 @LABEL_GENERATORS.register_module()
 class SaliencyLabelGenerator:
-    """Attention for objects + saliency for background (OAA / MCIS ``gen_gt``; oaa.md §4,
-    mcis.md §5). Steps, in this order, on the score stack ``S`` of shape (1 + K, H, W):
+    """Attention for objects + saliency for background (OAA paper Sec. 4; PengtaoJiang/
+    OAA-PyTorch ``gen_gt.py`` and GuoleiSun/MCIS_wsss ``Classifier/gen_gt.py``). Steps, in
+    this order, on the score stack ``S`` of shape (1 + K, H, W):
 
     1. ``S_0 = 1 - saliency``; ``S_{k+1} = minmax(A_k)`` (per class, to [0, 1]).
     2. ``S[S < att_threshold] = 0`` on **every** channel, background included.
@@ -205,7 +206,7 @@ class SaliencyLabelGenerator:
 
 @LABEL_GENERATORS.register_module()
 class HarmonicLabelGenerator:
-    """SeeNet proxy ground truth (Algorithm 1, seenet.md §5).
+    """SeeNet proxy ground truth (SeeNet paper Algorithm 1, Sec. 4).
 
     ``Q_0 = 1 - D`` (line 5); for every image class c (line 7, Eq. 3):
     ``Q_c = (w + 1) / (w / A_c + 1 / D)`` ``= (w + 1) A_c D / (w D + A_c)`` (0 where ``A_c``

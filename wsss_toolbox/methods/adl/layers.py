@@ -1,5 +1,6 @@
 """Attention-based Dropout Layer (ADL; Choe & Shim, "Attention-based dropout layer for weakly
-supervised object localization", CVPR 2019), used by LID 2020 track-3 entry #5 (lid.md §4).
+supervised object localization", CVPR 2019), used by LID 2020 track-3 entry #5 (LID 2020
+report §2.3.7).
 
 On a (B, K, H, W) feature map F during training:
 
