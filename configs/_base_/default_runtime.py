@@ -18,6 +18,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # random state per epoch / iteration, so a resumed run equals an uninterrupted one
+    # (docs/reproducibility.md)
+    resumable_seed=dict(type='ResumableSeedHook'),
     # off until `tools/test.py --show-dir DIR` (or --show) turns it on: then every test image
     # is painted by the visualizer (stage 1: image | ground truth | map of each class)
     visualization=dict(type='MapVisualizationHook'),
