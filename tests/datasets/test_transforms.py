@@ -19,7 +19,9 @@ from wsss_toolbox.registry import DATASETS
 from wsss_toolbox.structures import WSSSDataSample
 
 
-def results_for(img_path, seg_map_path=None, saliency_path=None, label=(1.0, 0.0)):
+def results_for(img_path, seg_map_path=None, saliency_path=None,
+                label=(1.0, 0.0, 0.0, 0.0)):
+    # 4 classes: the test masks use the ids 0..4 (and 255); LoadWSSSAnnotations checks them
     return dict(img_path=img_path, img_id=osp.splitext(osp.basename(img_path))[0],
                 gt_label=np.asarray(label, dtype=np.float32), seg_map_path=seg_map_path,
                 saliency_path=saliency_path, seg_fields=[])

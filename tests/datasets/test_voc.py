@@ -134,8 +134,9 @@ def test_mask_value_outside_the_classes_is_an_error(voc_root):
     write_mask(osp.join(voc_root, 'SegmentationClassAug', '2007_000039.png'),
                two_class_mask(12, 16, 1, 42))
     with pytest.raises(DatasetFormatError,
-                       match=r"2007_000039\.png \(listed at .*train_aug\.txt, line 2\): mask "
-                       r'value 42'):
+                       match=r"mask .*2007_000039\.png \(listed at .*train_aug\.txt, line 2\) "
+                       r'holds class id 42, but the dataset has 21 classes \(0\.\.20\) and '
+                       r'ignore index 255'):
         VOCImageLabelDataset(data_root=voc_root)
 
 

@@ -6,7 +6,7 @@ with ``'background'`` first and no label remapping.
 """
 import os.path as osp
 import warnings
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import mmengine
 import mmengine.fileio as fileio
@@ -123,6 +123,43 @@ class PseudoLabelSegDataset(BaseSegDataset):
                 self._check_exist([info['seg_map_path'] for info in data_list], label_kind)
         return data_list
 
+    def prepare_data(self, idx: int):
+        """The item of mmengine's ``BaseDataset`` (``pipeline(get_data_info(idx))``), whose
+        mask is checked: a value that is neither a class id (``0..len(classes) - 1``) nor
+        ``ignore_index`` raises ``ValueError`` naming the mask file, the ids and the number of
+        classes. mmseg's ``LoadAnnotations`` and ``IoUMetric`` take such a mask silently (the
+        metric drops ids >= num_classes from the ground truth but not from the prediction, a
+        lower mIoU); checking here covers every pipeline (test, train, TTA) of every config
+        of these datasets, on the ids the metric and the loss see (after mmseg's
+        ``reduce_zero_label`` shift), for the cost of a comparison per pixel.
+        """
+        data_info = self.get_data_info(idx)
+        path = data_info.get('seg_map_path')
+        shifted = bool(data_info.get('reduce_zero_label'))
+        remapped = data_info.get('label_map') is not None
+        results = self.pipeline(data_info)
+        if results is not None and path:
+            self._check_class_ids(results, path, shifted, remapped)
+        return results
+
+    def _check_class_ids(self, results: dict, path: str, shifted: bool,
+                         remapped: bool) -> None:
+        from wsss_toolbox.pseudo_labels.label_io import class_id_message, out_of_range_ids
+        num_classes = len(self.metainfo['classes'])
+        for mask in _packed_masks(results):
+            ids = out_of_range_ids(mask, num_classes, self.ignore_index)
+            if not ids:
+                continue
+            note = ''
+            if remapped:
+                note = ' (after the label_map of the dataset)'
+            elif shifted:  # LoadAnnotations: 0 -> 255, v -> v - 1: report the file's values
+                note = f' (after reduce_zero_label; {", ".join(str(i + 1) for i in ids)} ' \
+                       'in the file)'
+            kind = 'pseudo label' if self.pseudo_label_dir is not None else 'mask'
+            raise ValueError(class_id_message(path, ids, num_classes, self.ignore_index,
+                                              kind, note))
+
     def _skip_unlabelled(self, data_list: List[dict], label_dir: str) -> List[dict]:
         """Drop the images that stage 2 did not label, with one warning.
 
@@ -173,3 +210,18 @@ class PseudoLabelSegDataset(BaseSegDataset):
                '<label folder>/labelled_images.txt, and images it skipped for having no '
                'positive image-level label are then skipped here too).'
                if kind == 'pseudo-label' else 'Check the dataset folder and the image list.'))
+
+
+def _packed_masks(results) -> Iterator:
+    """The ground-truth masks of a pipeline's output: ``gt_seg_map`` (before packing) and
+    the ``gt_sem_seg`` of ``data_samples`` (one sample, or a list under test-time aug)."""
+    if not isinstance(results, dict):
+        return
+    if results.get('gt_seg_map') is not None:
+        yield results['gt_seg_map']
+    samples = results.get('data_samples')
+    for sample in samples if isinstance(samples, (list, tuple)) else [samples]:
+        gt = getattr(sample, 'gt_sem_seg', None) if sample is not None else None
+        if gt is not None and 'data' in gt:
+            data = gt.data
+            yield data.numpy() if hasattr(data, 'numpy') else data

@@ -31,14 +31,18 @@ def read_mask(path: str) -> np.ndarray:
 
 
 def classes_in_mask(mask: np.ndarray, num_classes: int, source: str) -> List[int]:
-    """Foreground class indices present in a mask (0 = background, 255 = ignore)."""
-    counts = np.bincount(mask.ravel(), minlength=256)
-    values = np.flatnonzero(counts)
+    """Foreground class indices present in a mask (0 = background, 255 = ignore).
+
+    ``num_classes`` counts the foreground classes (the mask ids are 0..num_classes); another
+    value raises ``DatasetFormatError`` naming ``source`` (the mask file) and the ids.
+    """
+    # imported here: the datasets package does not load the stage-2 package
+    from wsss_toolbox.pseudo_labels.label_io import class_id_message, out_of_range_ids
+    bad = out_of_range_ids(mask, num_classes + 1, IGNORE_INDEX)
+    if bad:
+        raise DatasetFormatError(class_id_message(source, bad, num_classes + 1, IGNORE_INDEX))
+    values = np.flatnonzero(np.bincount(mask.ravel(), minlength=256))
     values = values[(values != 0) & (values != IGNORE_INDEX)]
-    if len(values) and values.max() > num_classes:
-        raise DatasetFormatError(
-            f'{source}: mask value {int(values.max())} is not a class of this dataset '
-            f'(expected 0, 1..{num_classes} or {IGNORE_INDEX})')
     return [int(v) - 1 for v in values]
 
 

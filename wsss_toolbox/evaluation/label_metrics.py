@@ -12,8 +12,10 @@ from .utils import check_same_size, load_ground_truth, parallel_sum
 
 def _label_counts(sample: dict, label_dir: str, num_classes: int, ignore_index: int):
     path = label_path(label_dir, sample['img_id'])
-    label = load_label(path)
-    gt = load_ground_truth(sample)
+    # both files are checked: a pseudo-label value past the classes would otherwise count
+    # as an unlabelled pixel, a ground-truth one would stop the count without naming the file
+    label = load_label(path, num_classes, IGNORE_INDEX, what='pseudo label')
+    gt = load_ground_truth(sample, num_classes, ignore_index)
     check_same_size(gt, *label.shape, sample['seg_map_path'], path)
     matrix, unassigned = confusion_counts(label, gt, num_classes, ignore_index)
     return matrix, unassigned, int(np.count_nonzero(label == IGNORE_INDEX)), int(label.size)

@@ -124,7 +124,11 @@ def _peak_counts(sample: dict, map_dir: str, mask_format: str, reference: str,
     from .utils import check_same_size, load_ground_truth
     maps_file = map_path(map_dir, sample['img_id'])
     record = load_maps(maps_file, img_id=sample['img_id'], tags=sample.get('gt_label'))
-    gt = load_ground_truth(sample)
+    num_classes = None
+    if mask_format == 'classes' and sample.get('gt_label') is not None:
+        # class-index masks of an image-label dataset: ids 0..C (C = its classes), 255
+        num_classes = len(np.asarray(sample['gt_label']).reshape(-1)) + 1
+    gt = load_ground_truth(sample, num_classes, ignore_index)
     check_same_size(gt, *record['maps'].shape[1:], sample['seg_map_path'], maps_file)
     maps = record['maps']
     agnostic = maps.max(axis=0) if len(maps) else np.zeros(gt.shape, np.float32)

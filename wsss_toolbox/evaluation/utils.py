@@ -1,7 +1,7 @@
 """Helpers shared by the dataset-level evaluators."""
 import functools
 import multiprocessing
-from typing import Callable, Iterator, List, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.utils import ProgressBar, track_parallel_progress, track_progress
 
@@ -72,13 +72,16 @@ def parallel_sum(func: Callable, samples: Sequence, nproc: int = 1, progress: bo
     return total, len(samples)
 
 
-def load_ground_truth(sample: dict):
-    """The ground-truth mask of a sample (``seg_map_path``), with a clear error if absent."""
+def load_ground_truth(sample: dict, num_classes: Optional[int] = None,
+                      ignore_index: int = 255):
+    """The ground-truth mask of a sample (``seg_map_path``), with a clear error if absent;
+    with ``num_classes`` (background included) a value other than a class id and
+    ``ignore_index`` is an error naming the file (see ``label_io.check_class_ids``)."""
     path = sample.get('seg_map_path')
     if not path:
         raise ValueError(f'Sample "{sample.get("img_id")}" has no `seg_map_path`: evaluation '
                          'needs ground-truth masks; give the dataset its mask folder.')
-    return load_label(path)
+    return load_label(path, num_classes, ignore_index)
 
 
 def check_same_size(gt, height: int, width: int, gt_path: str, other_path: str) -> None:

@@ -8,6 +8,7 @@ images stage 2 labelled into it (read by the stage-3 dataset).
 """
 import io
 import os.path as osp
+from typing import List, Optional
 
 import mmcv
 import numpy as np
@@ -53,6 +54,43 @@ def _read(path: str, what: str, **imread_args) -> np.ndarray:
     return array
 
 
+def out_of_range_ids(mask, num_classes: int, ignore_index: int = IGNORE_INDEX) -> List[int]:
+    """The sorted values of ``mask`` that are neither a class id (``0..num_classes - 1``) nor
+    ``ignore_index`` (an empty list for a valid mask). ``mask``: an integer array or a CPU
+    tensor. Costs a comparison per pixel; the values are only listed when there are some."""
+    mask = np.asarray(mask)
+    if mask.size == 0:
+        return []
+    if mask.dtype == np.uint8:  # masks as read: one pass, every value counted
+        values = np.flatnonzero(np.bincount(mask.ravel(), minlength=256))
+        return [int(value) for value in values if value >= num_classes and value != ignore_index]
+    bad = (mask != ignore_index) & ((mask < 0) | (mask >= num_classes))
+    return np.unique(mask[bad]).astype(int).tolist() if bad.any() else []
+
+
+def class_id_message(path: str, ids: List[int], num_classes: int,
+                     ignore_index: int = IGNORE_INDEX, what: str = 'mask',
+                     note: str = '') -> str:
+    """The error for a mask holding the class ids ``ids`` outside ``0..num_classes - 1``
+    (``note`` is added after the ids, e.g. how they were remapped)."""
+    shown = ', '.join(str(value) for value in ids[:8]) + (', ...' if len(ids) > 8 else '')
+    noun = 'class id' if len(ids) == 1 else 'class ids'
+    return (f'{what} {path} holds {noun} {shown}{note}, but the dataset has {num_classes} '
+            f'classes (0..{num_classes - 1}) and ignore index {ignore_index}; fix the mask, '
+            'or check the class list (background included) and the mask folder')
+
+
+def check_class_ids(mask, num_classes: int, path: str, ignore_index: int = IGNORE_INDEX,
+                    what: str = 'mask') -> None:
+    """Raise ``ValueError`` naming ``path``, the offending ids and the number of classes when
+    ``mask`` holds a value that is neither a class id (``0..num_classes - 1``) nor
+    ``ignore_index``. Evaluators would otherwise drop such pixels silently (mmseg's
+    ``IoUMetric`` counts only ids below ``num_classes``) and report a lower mIoU."""
+    ids = out_of_range_ids(mask, num_classes, ignore_index)
+    if ids:
+        raise ValueError(class_id_message(path, ids, num_classes, ignore_index, what))
+
+
 def write_labelled_images(label_dir: str, img_ids) -> str:
     """Write ``<label_dir>/labelled_images.txt``: the ids of the images the folder labels (one
     per line, atomically). Returns its path."""
@@ -83,16 +121,28 @@ def save_label(path: str, label: np.ndarray) -> None:
     atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
-def load_label(path: str) -> np.ndarray:
+def load_label(path: str, num_classes: Optional[int] = None,
+               ignore_index: int = IGNORE_INDEX, what: str = 'mask') -> np.ndarray:
     """Read a label mask as uint8 HxW class indices.
 
     Uses the pillow backend with ``flag='unchanged'`` (as mmseg's ``LoadAnnotations``), so
     palette PNGs such as VOC's ``SegmentationClass`` give their palette indices.
+
+    Args:
+        num_classes: when given, the mask classes (background included): a value other than
+            ``0..num_classes - 1`` and ``ignore_index`` raises ``ValueError`` naming the file
+            (:func:`check_class_ids`).
+        what: how errors name the file (``'mask'``, ``'pseudo label'``).
     """
     label = _read(path, 'Label mask', flag='unchanged', backend='pillow')
     if label.ndim != 2:
         raise ValueError(f'Label mask "{path}" has shape {label.shape}; expected a '
                          'single-channel (grey or palette) PNG of class indices.')
+    if num_classes is not None:  # before the cast: a 16-bit 300 must not pass as 44
+        check_class_ids(label, num_classes, path, ignore_index, what)
+    elif label.dtype != np.uint8 and label.size and (label.min() < 0 or label.max() > 255):
+        raise ValueError(f'{what} {path} holds values up to {int(label.max())}; expected an '
+                         '8-bit PNG of class indices (0..254, 255 = ignore).')
     return label.astype(np.uint8)
 
 

@@ -69,14 +69,31 @@ class LoadWSSSAnnotations(BaseTransform):
     ``RandomFlip``, ``RandomCrop`` (and :class:`RecordedRandomCrop`) move them with the image.
     Those use nearest-neighbour interpolation for every seg field, saliency included.
 
+    A mask value that is neither a class id (``0..C``, C foreground classes) nor 255 raises
+    ``ValueError`` naming the mask, the ids and the number of classes.
+
     Args:
         with_seg: load ``seg_map_path``.
         with_saliency: load ``saliency_path``.
+        num_classes: number C of foreground classes (mask ids ``0..C``); default: the length
+            of the data info's ``gt_label`` (every image-label dataset gives it); with neither
+            the ids are not checked.
     """
 
-    def __init__(self, with_seg: bool = True, with_saliency: bool = True) -> None:
+    def __init__(self, with_seg: bool = True, with_saliency: bool = True,
+                 num_classes: Optional[int] = None) -> None:
         self.with_seg = with_seg
         self.with_saliency = with_saliency
+        self.num_classes = num_classes
+
+    def _check_class_ids(self, results: dict, mask: np.ndarray, path: str) -> None:
+        num_classes = self.num_classes
+        if num_classes is None and results.get('gt_label') is not None:
+            num_classes = len(np.asarray(results['gt_label']).reshape(-1))
+        if num_classes is not None:
+            # imported here: the datasets package does not load the stage-2 package
+            from wsss_toolbox.pseudo_labels.label_io import IGNORE_INDEX, check_class_ids
+            check_class_ids(mask, num_classes + 1, path, IGNORE_INDEX)
 
     def _check_size(self, results: dict, array: np.ndarray, path: str, what: str) -> None:
         img_hw = tuple(results['img'].shape[:2])
@@ -100,6 +117,7 @@ class LoadWSSSAnnotations(BaseTransform):
                     f'mask {seg_map_path!r} has {mask.shape[2]} channels; expected a '
                     'single-channel PNG of class indices')
             self._check_size(results, mask, seg_map_path, 'mask')
+            self._check_class_ids(results, mask, seg_map_path)  # before the uint8 cast
             results['gt_seg_map'] = mask.astype(np.uint8)
             if 'gt_seg_map' not in seg_fields:
                 seg_fields.append('gt_seg_map')
@@ -114,4 +132,4 @@ class LoadWSSSAnnotations(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(with_seg={self.with_seg}, '
-                f'with_saliency={self.with_saliency})')
+                f'with_saliency={self.with_saliency}, num_classes={self.num_classes})')
