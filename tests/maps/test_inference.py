@@ -74,14 +74,15 @@ def test_infer_maps_writes_image_classes_and_resumes(tmp_path):
                             gt_label=np.array([1, 0, 1], np.float32)))
     out_dir = str(tmp_path / 'maps')
     counts = infer_maps(RedChannelModel(), samples, out_dir, scales=(1.0, ), flip=True)
-    assert counts == dict(written=3, skipped=0)
+    assert counts == dict(written=3, skipped=0, empty=0, warnings=[])
     record = load_maps(map_path(out_dir, 'img1'))
     assert record['img_id'] == 'img1'
     assert record['classes'].tolist() == [0, 2]
     assert record['maps'].shape == (2, 8, 12)
     np.testing.assert_allclose(record['maps'][0].max(), 1.0, atol=1e-3)
     assert np.all(record['maps'][1] == 0)
-    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=0, skipped=3)
+    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=0, skipped=3,
+                                                                   empty=0, warnings=[])
 
 
 def test_infer_maps_names_a_missing_image(tmp_path):
@@ -113,7 +114,8 @@ def test_ranks_share_the_images(tmp_path, monkeypatch):
                             gt_label=np.array([1, 0, 0], np.float32)))
     out_dir = str(tmp_path / 'maps')
     monkeypatch.setattr(inference, 'get_dist_info', lambda: (1, 2))
-    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=2, skipped=0)
+    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=2, skipped=0,
+                                                                   empty=0, warnings=[])
     assert sorted(__import__('os').listdir(out_dir)) == ['img1.npz', 'img3.npz']
 
 

@@ -19,6 +19,7 @@ from mmengine.utils import import_modules_from_strings
 
 from wsss_toolbox.engine.checkpoint import load_model_checkpoint
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.evaluation.degenerate import log_warning, maps_are_empty
 from wsss_toolbox.maps.inference import check_fusion, class_maps, fused_maps_and_scores
 
 # one meaning of make_pseudo_label: maps + classes + image -> label (the stage-2 runner's)
@@ -27,6 +28,12 @@ from wsss_toolbox.pseudo_labels.runner import make_pseudo_label
 __all__ = ['init_classifier', 'inference_maps', 'make_pseudo_label']
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
+#: without given classes, :func:`inference_maps` keeps the classes scored above this
+SCORE_THRESHOLD = 0.5
+#: what to check when a model predicts nothing (a warning says it)
+_CHECK_MODEL = ('check the checkpoint given to init_classifier (None keeps the initial, '
+                'untrained weights; too short a training scores every class about 0.5 or '
+                'less) and that the image is like the training images')
 
 
 def init_classifier(config: Union[str, os.PathLike, Config],
@@ -136,7 +143,8 @@ def inference_maps(model: torch.nn.Module,
         scales, flip: test-time augmentation views; ``fusion``: ``'mean'`` or ``'max'``.
         classes: the image's tags, as foreground class indices or names (names need
             ``model.dataset_meta['classes']``); None: the classes whose predicted score (the
-            mean sigmoid over the views) is > 0.5.
+            mean sigmoid over the views) is > :data:`SCORE_THRESHOLD`. A model that predicts
+            no class, or gives all-zero maps, logs a warning saying what to check.
 
     Returns:
         ``dict(classes=int64 (K,) sorted, maps=float32 (K, H, W) at the image size in
@@ -160,8 +168,20 @@ def inference_maps(model: torch.nn.Module,
     if classes is None:
         if scores is None:
             raise ValueError('the model gives no pred_scores; pass the image classes')
-        indices = np.flatnonzero(scores > 0.5).astype(np.int64)
+        indices = np.flatnonzero(scores > SCORE_THRESHOLD).astype(np.int64)
+        if not len(indices):
+            names = list((getattr(model, 'dataset_meta', None) or {}).get('classes') or [])
+            best = int(scores.argmax()) if len(scores) else None
+            top = '' if best is None else (
+                f' (highest: class {best}'
+                f'{f" {names[best]!r}" if best < len(names) else ""}, {scores[best]:.3f})')
+            log_warning(f'inference_maps: the model predicts no class above the score '
+                        f'threshold {SCORE_THRESHOLD}{top}, so there are no maps; '
+                        f'{_CHECK_MODEL}; or pass the image classes (classes=)')
     elif indices is None:
         indices = _class_indices(model, classes, num_classes)
     maps, _ = class_maps(fused, indices)
+    if len(indices) and maps_are_empty(maps):
+        log_warning(f'inference_maps: the maps of classes {indices.tolist()} are all zero; '
+                    f'{_CHECK_MODEL}')
     return dict(classes=indices, maps=maps.astype(np.float32), scores=scores)

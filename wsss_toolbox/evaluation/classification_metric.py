@@ -7,6 +7,8 @@ from mmengine.evaluator import BaseMetric
 
 from wsss_toolbox.registry import METRICS
 
+from .degenerate import warn_if_degenerate
+
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     """Non-interpolated average precision of one class (NaN when it has no positive)."""
@@ -22,6 +24,9 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
 @METRICS.register_module()
 class MultiLabelMetric(BaseMetric):
     """mAP over classes and F1 at a score threshold, from ``pred_scores`` and ``gt_label``.
+
+    When the model predicts no class above ``threshold`` for most labelled images (more than
+    :data:`~.degenerate.DEGENERATE_FRACTION`), a warning is logged: its maps will be as empty.
 
     Args:
         threshold: score above which a class counts as predicted (for precision/recall/F1).
@@ -47,6 +52,13 @@ class MultiLabelMetric(BaseMetric):
         per_class_ap = [average_precision(scores[:, c], labels[:, c])
                         for c in range(scores.shape[1])]
         predicted = scores > self.threshold
+        labelled = labels.any(axis=1)
+        warn_if_degenerate(
+            int((labelled & ~predicted.any(axis=1)).sum()), int(labelled.sum()),
+            f'with a label get no predicted class (no score above {self.threshold:g}) from '
+            f'the classifier under validation (metric {type(self).__name__})',
+            hint='it has not learnt the labels (yet): too short a schedule, an unsuitable '
+            'learning rate or labels that do not reach the loss; its maps will be empty')
         true_positive = (predicted & labels).sum()
         precision = true_positive / max(predicted.sum(), 1)
         recall = true_positive / max(labels.sum(), 1)

@@ -65,7 +65,7 @@ distributed ranks (``torchrun``) by striding, so N processes write disjoint file
 """
 import json
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -74,6 +74,11 @@ from mmengine.dist import get_dist_info
 from mmengine.runner.amp import autocast
 from mmengine.utils import ProgressBar
 
+from wsss_toolbox.evaluation.degenerate import (
+    empty_maps_text,
+    maps_are_empty,
+    warn_if_degenerate,
+)
 from wsss_toolbox.structures import WSSSDataSample
 from wsss_toolbox.utils import check_choice
 
@@ -551,7 +556,7 @@ def infer_maps(model: torch.nn.Module,
                pad_views: bool = False,
                amp: bool = False,
                channels_last: bool = False,
-               progress: bool = True) -> Dict[str, int]:
+               progress: bool = True) -> Dict[str, Any]:
     """Write the map file of every sample that has none yet.
 
     Args:
@@ -596,7 +601,10 @@ def infer_maps(model: torch.nn.Module,
     sample carries its image's ``gt_label`` (heads that erase with the labels read it).
 
     Returns:
-        ``dict(written=..., skipped=...)`` counts of this rank.
+        ``dict(written=..., skipped=..., empty=..., warnings=[...])`` of this rank: ``empty``
+        counts the written images whose maps are all (near) zero
+        (:func:`~wsss_toolbox.evaluation.degenerate.maps_are_empty`); when they are most of
+        the written images, ``warnings`` holds the warning that was logged.
     """
     check_fusion(fusion)
     check_aggregation(aggregation)
@@ -631,7 +639,7 @@ def infer_maps(model: torch.nn.Module,
         model.to(memory_format=torch.channels_last)
     mine = range(len(samples))[rank::world_size]
     progress = ProgressBar(len(mine)) if progress and rank == 0 and len(mine) else None
-    written = skipped = 0
+    written = skipped = empty = 0
     chunk_size = 1 if table is not None else int(batch_images)
     for chunk_start in range(0, len(mine), chunk_size):
         chunk = mine[chunk_start:chunk_start + chunk_size]
@@ -660,13 +668,16 @@ def infer_maps(model: torch.nn.Module,
                 save_maps(map_path(out_dir, samples[index]['img_id']), samples[index]['img_id'],
                           kept, maps, strided_maps=strided,
                           stride=None if strided is None else stride)
+                empty += maps_are_empty(maps)
             written += len(todo)
         if progress is not None:
             for _ in chunk:
                 progress.update()
     if progress is not None:
         print()
-    return dict(written=written, skipped=skipped)
+    warning = warn_if_degenerate(empty, written, f'written {empty_maps_text(out_dir)}')
+    return dict(written=written, skipped=skipped, empty=empty,
+                warnings=[] if warning is None else [warning])
 
 
 def _grouped_maps(model: torch.nn.Module, samples: Sequence[Dict], index: int,
