@@ -13,7 +13,9 @@ from wsss_toolbox.registry import TRANSFORMS
 class LoadSeedLabels(BaseTransform):
     """Load ``<seed_dir>/<img_id>.png`` (IRN seeds: 0 = background, k + 1 = class k,
     255 = ignore) as ``gt_seg_map`` and add it to ``seg_fields``, so mmseg's geometric
-    transforms move it with the image. Put it right after the image loader.
+    transforms move it with the image. Put it right after the image loader. When the sample
+    has ``gt_label`` (C classes), a seed value other than ``0..C`` and 255 raises
+    ``ValueError`` naming the file.
 
     Args:
         seed_dir: folder of the seed PNGs (the pipeline's ``TrainAffinityNet`` step sets it
@@ -32,7 +34,12 @@ class LoadSeedLabels(BaseTransform):
             raise FileNotFoundError(
                 f'LoadSeedLabels: image "{results["img_id"]}" has no seed label "{path}"; make '
                 'the seeds of every training image first (IRNSeeds step).')
-        seed = load_label(path)
+        num_classes = None
+        if results.get('gt_label') is not None:
+            # seeds of an image-label dataset: ids 0..C (C = its classes), 255 = ignore; an
+            # impossible id would reach the pair labels as a class of its own
+            num_classes = len(np.asarray(results['gt_label']).reshape(-1)) + 1
+        seed = load_label(path, num_classes, what='seed label')
         if seed.shape != tuple(results['img'].shape[:2]):
             raise ValueError(f'LoadSeedLabels: seed label "{path}" is {seed.shape} but image '
                              f'"{results["img_path"]}" is {results["img"].shape[:2]}; seeds '
