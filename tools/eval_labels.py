@@ -9,12 +9,13 @@ the mIoU on the labelled pixels only and the ignored fraction; writes the JSON b
 LABEL_DIR (``<LABEL_DIR>_eval.json``) unless --out-json says otherwise.
 """
 import argparse
+from typing import Optional, Sequence
 
 from wsss_toolbox.evaluation import dump_metrics_json, evaluate_labels, format_metrics_table
 from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to, samples_from_args
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Evaluate pseudo labels',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -22,11 +23,11 @@ def parse_args() -> argparse.Namespace:
     add_sample_source_args(parser)
     parser.add_argument('--nproc', type=int, default=1)
     parser.add_argument('--out-json', help='default: <label_dir>_eval.json')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     samples, class_names = samples_from_args(args)
     result = evaluate_labels(samples, args.label_dir, len(class_names), class_names,
                              nproc=args.nproc, progress=True)

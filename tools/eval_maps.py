@@ -10,6 +10,7 @@ threshold, OAA-style recall/precision at 50% of the max and the LID Peak-IoU; wr
 it as JSON beside MAP_DIR (``<MAP_DIR>_eval.json``) unless --out-json says otherwise.
 """
 import argparse
+from typing import Optional, Sequence
 
 from wsss_toolbox.evaluation import (
     DEFAULT_THRESHOLDS,
@@ -22,7 +23,7 @@ from wsss_toolbox.evaluation import (
 from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to, samples_from_args
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Evaluate localization maps',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -36,11 +37,11 @@ def parse_args() -> argparse.Namespace:
                         help='binarisation ratio of the max for recall/precision')
     parser.add_argument('--nproc', type=int, default=1)
     parser.add_argument('--out-json', help='default: <map_dir>_eval.json')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     samples, class_names = samples_from_args(args)
     num_classes = len(class_names)
     sweep = evaluate_maps(samples, args.map_dir, num_classes, args.thresholds,
@@ -66,6 +67,8 @@ def main() -> None:
     dump_metrics_json(dict(map_dir=args.map_dir, threshold_sweep=sweep,
                            precision_recall=precision_recall, lid_curve=lid), out_json)
     print(f'metrics written to {out_json}')
+    for warning in sweep['warnings']:  # also logged; repeated last so it is not missed
+        print(f'WARNING: {warning}')
 
 
 if __name__ == '__main__':

@@ -8,18 +8,23 @@
     torchrun --nproc_per_node=N tools/infer_maps.py ... --launcher pytorch   # ranks share images
 
 The defaults come from the config's ``map_inference`` dict (the keyword arguments of
-:func:`wsss_toolbox.maps.inference.infer_maps`); the options override them. The checkpoint
+:func:`wsss_toolbox.maps.inference.infer_maps`); the options override them. A key there that
+this tool would not use (``split``: give ``--split``; ``overwrite``: give ``--overwrite``; a
+misspelt option) is an error rather than ignored. The checkpoint
 must fit the config's model exactly (an error names the file and the differing weights)
 unless ``--partial-load`` is given.
 """
 import argparse
 import copy
+import inspect
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 from mmengine.config import DictAction
 from mmengine.dist import init_dist
 from mmengine.registry import init_default_scope
 
+from wsss_toolbox.apis.cli import refuse_double_overrides
 from wsss_toolbox.engine.checkpoint import load_model_checkpoint
 from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.maps.inference import AGGREGATIONS, FUSIONS, infer_maps
@@ -27,15 +32,22 @@ from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.utils import register_all_modules
 
+# map_inference keys that have a command-line option instead (what to use there)
+_COMMAND_LINE_ONLY = dict(split='--split', overwrite='--overwrite', out_dir='--out-dir',
+                          thresholds='tools/eval_maps.py --thresholds')
 
-def parse_args() -> argparse.Namespace:
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Infer localization maps (stage 2a)',
+        description="Infer localization maps (stage 2a). The options override the config's "
+        'map_inference keys; an option together with --cfg-options map_inference.<its key> is '
+        'an error.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='stage-1 config')
     parser.add_argument('checkpoint', help='stage-1 checkpoint')
     parser.add_argument('--out-dir', required=True, help='folder for the <img_id>.npz files')
-    parser.add_argument('--split', choices=['train', 'val'], default='train')
+    parser.add_argument('--split', choices=['train', 'val'], default='train',
+                        help="the images of the config's train_dataloader or val_dataloader")
     parser.add_argument('--scales', type=float, nargs='+', help='image scale factors')
     parser.add_argument('--no-flip', action='store_true', help='no horizontal-flip TTA')
     parser.add_argument('--fusion', choices=list(FUSIONS), help='how TTA maps are fused')
@@ -60,23 +72,49 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--partial-load', action='store_true',
                         help='load only the checkpoint weights that fit the model (the others '
                         'keep their initial values) instead of stopping on a mismatch')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config, e.g. map_inference.scales=[1.0]')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def config_inference_options(cfg, config_path: str) -> Dict[str, Any]:
+    """The config's ``map_inference`` dict, checked: every key must be an option of
+    :func:`infer_maps` that the tool does not set itself.
+
+    Raises:
+        ValueError: a key that would be ignored or collide with a command-line option.
+    """
+    options = dict(cfg.get('map_inference') or {})
+    accepted = set(inspect.signature(infer_maps).parameters) - {
+        'model', 'samples', 'out_dir', 'overwrite'}
+    for key in sorted(options):
+        if key in _COMMAND_LINE_ONLY:
+            raise ValueError(f'{config_path}: `map_inference.{key}` is not read by '
+                             f'tools/infer_maps.py; use {_COMMAND_LINE_ONLY[key]} instead '
+                             f'and remove the key.')
+        if key not in accepted:
+            raise ValueError(f'{config_path}: `map_inference.{key}` is not an option of map '
+                             f'inference (options: {sorted(accepted)}).')
+    return options
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    flags = {f'map_inference.{key}': ('--' + key.replace('_', '-'), getattr(args, key))
+             for key in ('scales', 'fusion', 'aggregation', 'partners', 'num_partners',
+                         'rounds', 'partner_seed', 'stride', 'amp', 'channels_last')}
+    flags['map_inference.flip'] = ('--no-flip', args.no_flip)
+    refuse_double_overrides(args.cfg_options, flags)
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    # command-line options override the config's map_inference keys
+    options = config_inference_options(cfg, args.config)
     init_default_scope(cfg.get('default_scope', 'wsss_toolbox'))
     if args.launcher == 'pytorch':
         init_dist('pytorch', backend='nccl' if torch.cuda.is_available() else 'gloo')
-    options = dict(cfg.get('map_inference', {}))
-    options.pop('split', None)
-    options.pop('thresholds', None)
     if args.scales:
         options['scales'] = args.scales
     if args.no_flip:
@@ -96,6 +134,8 @@ def main() -> None:
                           what=f'the model of {args.config}')
     counts = infer_maps(model, samples, args.out_dir, overwrite=args.overwrite, **options)
     print(f"maps written: {counts['written']}, already there: {counts['skipped']}")
+    for warning in counts['warnings']:  # also logged; repeated last so it is not missed
+        print(f'WARNING: {warning}')
 
 
 if __name__ == '__main__':

@@ -1,5 +1,7 @@
 """Map files: round trip, shape/range checks, clear errors, atomic writes."""
+import errno
 import os
+import re
 
 import numpy as np
 import pytest
@@ -95,6 +97,48 @@ def test_failed_overwrite_keeps_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ['img.npz']
     assert load_maps(path)['classes'].tolist() == [0]
+
+
+@pytest.mark.parametrize('code, reason', [(errno.ENOSPC, 'the disk holding it is full'),
+                                          (errno.EDQUOT, 'the disk quota there is used up')])
+def test_full_disk_error_names_the_file_and_folder(tmp_path, monkeypatch, code, reason):
+    # before: "[Errno 28] No space left on device" and nothing else
+    folder = str(tmp_path / 'maps')
+    path = map_path(folder, 'img')
+
+    def disk_full(file, **arrays):
+        file.write(b'half of an archive')
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(map_io.np, 'savez_compressed', disk_full)
+    with pytest.raises(OSError) as error:
+        save_maps(path, 'img', np.array([0]), np.zeros((1, 3, 3)))
+    assert error.value.errno == code
+    assert str(error.value).startswith(f'[Errno {code}] {os.strerror(code)} while writing '
+                                       f'"{path}": {reason} (folder "{folder}")')
+    assert isinstance(error.value.__cause__, OSError)
+    assert os.listdir(folder) == []  # no temporary file left
+
+
+def test_full_disk_while_creating_the_folder(tmp_path, monkeypatch):
+    path = str(tmp_path / 'new' / 'record.json')
+
+    def disk_full(name, exist_ok=False):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name)
+
+    monkeypatch.setattr(map_io.os, 'makedirs', disk_full)
+    with pytest.raises(OSError, match=re.escape(f'while writing "{path}": the disk holding it')):
+        map_io.atomic_write(path, lambda f: f.write(b'{}'))
+
+
+def test_other_write_errors_are_raised_as_they_are(tmp_path):
+    def denied(file):
+        raise OSError(errno.EACCES, 'permission denied')
+
+    with pytest.raises(OSError) as error:
+        map_io.atomic_write(str(tmp_path / 'a.json'), denied)
+    assert error.value.errno == errno.EACCES and str(error.value) == '[Errno 13] permission denied'
+    assert os.listdir(tmp_path) == []
 
 
 # ---- strided maps ------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Dataset wrapper that returns groups of images sharing a class (cross-image methods)."""
-from typing import List, Sequence, Union
+"""Dataset wrapper that returns groups of images sharing a class (cross-image methods), the
+collate function that flattens a batch of groups, and a check of the batches a model gets."""
+import functools
+from typing import Any, List, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, pseudo_collate
@@ -109,3 +111,46 @@ def group_collate(data_batch: Sequence[Union[dict, Sequence[dict]]]) -> dict:
     for group in data_batch:
         flat.extend([group] if isinstance(group, dict) else group)
     return pseudo_collate(flat)
+
+
+def check_group_batch(data: Any, owner: str) -> None:
+    """Stop with a clear error when a training batch is not what :func:`group_collate` makes
+    (one ``dict(inputs=[...], data_samples=[...])``).
+
+    Another collate function (``pseudo_collate``, ``default_collate``) turns a batch of
+    :class:`ImageGroupDataset` groups into a list with one dict per group position, which
+    mmengine's data preprocessor rejects with ``list indices must be integers or slices, not
+    str`` and no hint of the cause.
+
+    Raises:
+        TypeError: naming ``owner``, what the batch is and the config key that fixes it.
+    """
+    if isinstance(data, dict):
+        return
+    if isinstance(data, (list, tuple)):
+        kinds = '/'.join(sorted({type(item).__name__ for item in data})) or 'item'
+        what = f'a {type(data).__name__} of {len(data)} {kinds}{"" if len(data) == 1 else "s"}'
+        if data and all(isinstance(item, dict) for item in data):
+            what += ' (one per group position)'
+    else:
+        what = f'a {type(data).__name__}'
+    raise TypeError(
+        f'{owner} trains on groups of images, but its training batch is {what}, not the '
+        "dict(inputs=[...], data_samples=[...]) that group_collate makes of the groups of "
+        "ImageGroupDataset: set train_dataloader.collate_fn=dict(type='group_collate') in the "
+        'config (another collate function, e.g. pseudo_collate, keeps the groups apart).')
+
+
+def _check_group_batch_hook(module, args: tuple, kwargs: dict, owner: str) -> None:
+    data = args[0] if args else kwargs.get('data')
+    training = args[1] if len(args) > 1 else kwargs.get('training', False)
+    if training:
+        check_group_batch(data, owner)
+
+
+def check_group_batches(model, owner: str) -> None:
+    """Make ``model``'s data preprocessor run :func:`check_group_batch` on every training
+    batch. A forward pre-hook rather than a ``train_step`` override: mmengine's DDP wrapper
+    calls the data preprocessor without the model's ``train_step``."""
+    model.data_preprocessor.register_forward_pre_hook(
+        functools.partial(_check_group_batch_hook, owner=owner), with_kwargs=True)

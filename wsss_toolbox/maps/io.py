@@ -19,6 +19,7 @@ come from another tool or a hand edit): finite values in [0, 1] (float16 toleran
 non-negative classes, and -- given the reader's image -- the file's ``img_id`` and classes
 among the image's tags. Every error names the file.
 """
+import errno
 import os
 import os.path as osp
 import pickle
@@ -34,6 +35,24 @@ MAP_SUFFIX = '.npz'
 _RANGE_TOLERANCE = 1e-3
 
 
+# errno values that mean "the disk (or the user's quota on it) is full"
+_DISK_FULL = {code: reason for code, reason in (
+    (errno.ENOSPC, 'the disk holding it is full'),
+    (getattr(errno, 'EDQUOT', None), 'the disk quota there is used up')) if code is not None}
+
+
+def disk_full_error(error: BaseException, path: str) -> Optional[OSError]:
+    """For an ``OSError`` that says the disk is full (ENOSPC, EDQUOT): an ``OSError`` of the
+    same errno whose message names ``path`` and its folder (the system's message names
+    neither); None for any other error."""
+    if not isinstance(error, OSError) or error.errno not in _DISK_FULL:
+        return None
+    folder = osp.dirname(osp.abspath(path))
+    return OSError(error.errno, f'{os.strerror(error.errno)} while writing "{path}": '
+                   f'{_DISK_FULL[error.errno]} (folder "{folder}"). Free space there or '
+                   'write to another folder; no partial file was left under that name.')
+
+
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     """Write a file atomically: ``write(fileobj)`` fills a temporary sibling file, which is
     then renamed to ``path``. On any error the temporary file is removed and ``path`` is left
@@ -42,20 +61,27 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     Args:
         path: final file path; its folder is created if needed.
         write: callable that writes the whole content into the binary file object it gets.
+
+    Raises:
+        OSError: a full disk (ENOSPC) or quota (EDQUOT), with a message naming ``path`` and
+            its folder (see :func:`disk_full_error`); any other error as raised.
     """
     folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     # hidden, unique per process and call; same folder, so os.replace is an atomic rename
     tmp_path = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}-{uuid.uuid4().hex}.tmp')
     try:
+        os.makedirs(folder, exist_ok=True)
         with open(tmp_path, 'wb') as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as error:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
+        full = disk_full_error(error, path)
+        if full is not None:
+            raise full from error
         raise
 
 

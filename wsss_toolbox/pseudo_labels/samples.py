@@ -136,17 +136,51 @@ def add_sample_source_args(parser) -> None:
     group.add_argument('--ann-file', help='text file with one image id per line')
     group.add_argument('--seg-dir', help='ground-truth mask folder')
     group.add_argument('--saliency-dir', help='saliency map folder')
-    group.add_argument('--img-suffix', default='.jpg')
-    group.add_argument('--seg-suffix', default='.png')
-    group.add_argument('--saliency-suffix', default='.png')
+    # suffix defaults are applied in samples_from_args, so that a suffix given with --config
+    # (where it would not be read) can be told from the default
+    group.add_argument('--img-suffix', help='image file suffix (default: .jpg)')
+    group.add_argument('--seg-suffix', help='mask file suffix (default: .png)')
+    group.add_argument('--saliency-suffix', help='saliency file suffix (default: .png)')
     group.add_argument('--class-names', nargs='+',
                        help='mask class names, background first (default: the dataset\'s)')
     group.add_argument('--num-classes', type=int,
                        help='number of mask classes, background included (e.g. 21 for VOC)')
 
 
+FOLDER_OPTIONS = ('img_dir', 'ann_file', 'seg_dir', 'saliency_dir', 'img_suffix', 'seg_suffix',
+                  'saliency_suffix')
+CONFIG_OPTIONS = ('dataset_key', 'cfg_options')
+
+
+def _given(args, names: Sequence[str]) -> List[str]:
+    return ['--' + name.replace('_', '-') for name in names
+            if getattr(args, name, None) is not None]
+
+
+def check_sample_source_args(args) -> None:
+    """Refuse options of the sample source that is not used (they would be ignored): folder
+    options with ``--config``, ``--dataset-key`` / ``--cfg-options`` without it."""
+    if getattr(args, 'config', None):
+        ignored = _given(args, FOLDER_OPTIONS)
+        if ignored:
+            raise ValueError(f'--config {args.config} and {" / ".join(ignored)} are both given: '
+                             f'the samples would come from the config\'s dataset and '
+                             f'{" / ".join(ignored)} would be ignored; give one source (to '
+                             f'change the config\'s folders use --cfg-options).')
+    else:
+        ignored = _given(args, CONFIG_OPTIONS)
+        if ignored:
+            raise ValueError(f'{" / ".join(ignored)} only apply to --config, which is not '
+                             'given.')
+
+
 def samples_from_args(args) -> tuple:
-    """``(samples, mask_class_names)`` from the options of :func:`add_sample_source_args`."""
+    """``(samples, mask_class_names)`` from the options of :func:`add_sample_source_args`.
+
+    Raises:
+        ValueError: options of both sources are given (see :func:`check_sample_source_args`).
+    """
+    check_sample_source_args(args)
     metainfo = {}
     if args.config:
         from wsss_toolbox.engine.config import load_config
@@ -157,8 +191,9 @@ def samples_from_args(args) -> tuple:
         samples, metainfo = samples_from_dataset_cfg(dataset_cfg)
     elif args.img_dir:
         samples = samples_from_folders(args.img_dir, args.ann_file, args.seg_dir,
-                                       args.saliency_dir, args.img_suffix, args.seg_suffix,
-                                       args.saliency_suffix)
+                                       args.saliency_dir, args.img_suffix or '.jpg',
+                                       args.seg_suffix or '.png',
+                                       args.saliency_suffix or '.png')
     else:
         raise ValueError('Give either --config (with a dataset) or --img-dir.')
     if args.class_names:

@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch.nn.functional as F
 from torch import Tensor
 
+from wsss_toolbox.datasets.group_dataset import check_group_batches
 from wsss_toolbox.models.classifiers import WSSSClassifier
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.structures import WSSSDataSample
@@ -41,6 +42,7 @@ class MCISClassifier(WSSSClassifier):
                 raise ValueError(f"self_pairs entries must be 'flip' or a positive scale "
                                  f'factor, got {kind!r}')
         self.self_pairs = tuple(self_pairs)
+        check_group_batches(self, type(self).__name__)
 
     def self_pair_input(self, inputs: Tensor, kind: SelfPair) -> Tensor:
         """The transformed copy ``T(I)`` of a batch of (preprocessed) anchor images."""

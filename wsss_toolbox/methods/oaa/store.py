@@ -46,7 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wsss_toolbox.maps.io import map_path, save_maps
+from wsss_toolbox.maps.io import atomic_write, map_path, save_maps
 from wsss_toolbox.maps.normalize import normalize_maps
 
 FUSIONS = ('max', 'mean')
@@ -904,12 +904,9 @@ class CumulativeMapStore:
 def save_stored_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray) -> None:
     """Write the stored uint8 (K, h, w) cumulative maps of one image at feature resolution
     (``img_id``, ``classes``, ``maps`` in a compressed ``.npz``; atomic write)."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp.npz'
-    np.savez_compressed(tmp, img_id=np.array(str(img_id)),
-                        classes=np.asarray(classes, np.int64),
-                        maps=np.asarray(maps, np.uint8))
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez_compressed(
+        f, img_id=np.array(str(img_id)), classes=np.asarray(classes, np.int64),
+        maps=np.asarray(maps, np.uint8)))
 
 
 def load_stored_maps(path: str) -> Tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wsss_toolbox.datasets.group_dataset import check_group_batches
 from wsss_toolbox.models.classifiers import WSSSClassifier
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.structures import WSSSDataSample
@@ -18,7 +19,12 @@ class RPNetClassifier(WSSSClassifier):
     run the backbone and the head's enhanced branch on the group rescaled by every other
     ``head.enhance_scales`` factor without gradient and hand the raw enhanced CAMs to the head's
     loss as ``enhanced_cams_extra``. Inference is :class:`WSSSClassifier`'s (original branch of
-    single images)."""
+    single images). A training batch that is not one flat list of groups (another collate
+    function than ``group_collate``) is an error naming the config key."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        check_group_batches(self, type(self).__name__)
 
     def _forward(self, inputs: Tensor,
                  data_samples: Optional[List[WSSSDataSample]] = None) -> Dict[str, Tensor]:
