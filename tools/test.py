@@ -25,6 +25,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
+from wsss_toolbox.apis.cli import refuse_double_overrides
 from wsss_toolbox.engine import finish_distributed, prepare_distributed
 from wsss_toolbox.engine.checkpoint import check_checkpoint_fits
 from wsss_toolbox.evaluation.lid import PARAMETER_LIMIT, format_parameter_rule, parameter_rule
@@ -77,6 +78,8 @@ def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
 def build_config(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint file "{args.checkpoint}" does not exist.')
+    # the CHECKPOINT argument sets load_from: a `--cfg-options load_from=` would be ignored
+    refuse_double_overrides(args.cfg_options, {'load_from': ('CHECKPOINT', args.checkpoint)})
     cfg = load_cli_config(args)
     cfg.load_from = args.checkpoint
     # testing reads no training data; left in, the training loop and dataset are built as

@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
+from wsss_toolbox.apis.cli import refuse_double_overrides
 from wsss_toolbox.engine import finish_distributed, prepare_distributed
 from wsss_toolbox.engine.checkpoint import latest_checkpoint_in
 from wsss_toolbox.registry import RUNNERS
@@ -49,12 +50,22 @@ def build_config(args: argparse.Namespace) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
+    # `--resume CKPT` sets load_from: a `--cfg-options load_from=` beside it would be ignored
+    refuse_double_overrides(args.cfg_options, {'load_from': (
+        '--resume', None if args.resume in (None, 'auto') else args.resume)})
     if args.resume == 'auto':
         # the latest checkpoint *inside* the work dir: mmengine's last_checkpoint holds an
         # absolute path, which in a copied work dir names the original's checkpoint
-        cfg.resume = True
-        cfg.load_from = (latest_checkpoint_in(cfg.work_dir) if osp.isdir(cfg.work_dir)
-                         else None)
+        latest = latest_checkpoint_in(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        if latest is not None:
+            cfg.resume, cfg.load_from = True, latest
+        else:
+            # nothing to resume: start as the config says (its load_from, if any, still
+            # initialises the model rather than being dropped or resumed from)
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}; starting from the start'
+                      + (f' (load_from={cfg.load_from})' if cfg.get('load_from') else ''),
+                      logger='current')
+            cfg.resume = False
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -195,3 +195,50 @@ def test_pipeline_work_dir_option_and_cfg_option(tmp_path, capsys):
     assert code == 2
     assert f'--work-dir {tmp_path} and --cfg-options work_dir=elsewhere both set `work_dir`' \
         in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- train.py / test.py load_from
+CAM_CONFIG = osp.join(REPO_ROOT, 'configs', 'cam', 'cam_tiny_1xb16-8e_synthetic-128x128.py')
+
+
+def cli_args(tmp_path, **given):
+    args = SimpleNamespace(config=CAM_CONFIG, work_dir=str(tmp_path / 'work'), cfg_options=None,
+                           launcher='none', resume=None, amp=False, checkpoint=None)
+    for name, value in given.items():
+        setattr(args, name, value)
+    return args
+
+
+def test_train_resume_checkpoint_and_load_from_option_are_refused(tmp_path):
+    build_config = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'train.py'))['build_config']
+    # before: --resume CKPT silently replaced --cfg-options load_from=
+    args = cli_args(tmp_path, resume='a.pth', cfg_options={'load_from': 'b.pth'})
+    with pytest.raises(ConflictingOptionsError,
+                       match='--resume a.pth and --cfg-options load_from=b.pth both set'):
+        build_config(args)
+
+
+def test_train_resume_auto_without_checkpoint_keeps_load_from(tmp_path):
+    """Before: ``--resume`` (auto) with nothing to resume set load_from=None, so a config's
+    load_from (e.g. weights of an earlier stage) was dropped without a word."""
+    build_config = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'train.py'))['build_config']
+    cfg = build_config(cli_args(tmp_path, resume='auto',
+                                cfg_options={'load_from': 'init.pth'}))
+    assert cfg.load_from == 'init.pth' and cfg.resume is False
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(b'x')
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
+    cfg = build_config(cli_args(tmp_path, resume='auto'))
+    assert cfg.load_from == str(work / 'epoch_1.pth') and cfg.resume is True
+
+
+def test_test_checkpoint_and_load_from_option_are_refused(tmp_path):
+    build_config = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'test.py'))['build_config']
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'x')
+    args = cli_args(tmp_path, checkpoint=str(checkpoint), cfg_options={'load_from': 'b.pth'},
+                    out=None, show=False, show_dir=None, tta=False)
+    with pytest.raises(ConflictingOptionsError, match='CHECKPOINT .* and --cfg-options '
+                                                      'load_from=b.pth both set'):
+        build_config(args)
