@@ -18,11 +18,25 @@ A step declares
 
 Steps that make per-image outputs also offer :meth:`samples` (the image records and the
 foreground class names they cover), which downstream steps ask for instead of reading configs.
+
+What a step reads from disk is part of what decides its result
+(:mod:`~wsss_toolbox.pipeline.input_state`):
+
+* :meth:`input_files` -- the files behind the whole result (a training step: its training
+  set; an evaluation: the masks); their size + mtime (contents of the small list files) enter
+  the step's record, and a change reruns it, naming the files;
+* a step with :attr:`per_image_outputs` (one output per image of :meth:`samples`, run
+  resumably: images whose outputs exist are skipped) declares :meth:`image_outputs` and
+  :meth:`image_inputs` -- the files one image's output is made from, an earlier per-image
+  step's file of that image included; an image whose record or files changed is remade
+  alone, and later per-image steps then remake that image too.
 A step's files live in ``<work_dir>/<name>/`` (:attr:`out_dir`); a step that runs afresh
 starts from an empty folder, a step that was interrupted with an unchanged fingerprint keeps
 its files and resumes (training from its last checkpoint, per-image steps skip files written).
 """
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+
+from .file_digest import InputFiles
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import PipelineRunner
@@ -35,6 +49,8 @@ class PipelineStep:
     input_args: Tuple[str, ...] = ()
     #: whether the step keeps files in ``<work_dir>/<name>/``
     writes_folder: bool = True
+    #: one output per image of :meth:`samples` (:meth:`image_outputs`), remade image by image
+    per_image_outputs: bool = False
 
     def __init__(self, name: str, runner: 'PipelineRunner', **options: Any) -> None:
         self.name = name
@@ -69,11 +85,33 @@ class PipelineStep:
 
     def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
         """Why the outputs of its finished run no longer serve (a reason to rerun), or None.
-        Default: :meth:`outputs_exist`; per-image steps also check that every image of the
-        current image list has its file."""
+        Default: :meth:`outputs_exist` (the runner remakes the missing outputs of
+        :attr:`per_image_outputs` steps image by image; other steps with one file per image
+        may check them here with :func:`~wsss_toolbox.pipeline.steps.missing_image_files`)."""
         if not self.outputs_exist(result):
             return f'its outputs are gone ({self.out_dir})'
         return None
+
+    # ------------------------------------------------------------------ files read
+    def input_files(self) -> InputFiles:
+        """Files whose contents decide the whole result, besides earlier steps' outputs
+        (those are covered by their run ids): a changed one reruns the step."""
+        return InputFiles()
+
+    def image_outputs(self, img_id: str) -> List[str]:
+        """The files this step writes for one image (:attr:`per_image_outputs` steps)."""
+        raise TypeError(f'step "{self.name}" ({type(self).__name__}) makes no per-image '
+                        'outputs')
+
+    def image_inputs(self, sample: dict) -> InputFiles:
+        """The files the output of one image (a record of :meth:`samples`) is made from,
+        an earlier per-image step's file of that image included."""
+        return InputFiles()
+
+    def images_depend_on_each_other(self) -> bool:
+        """Whether one image's output also reads other images (partners, related images):
+        then a change to any image remakes every output."""
+        return False
 
     # ------------------------------------------------------------------ work
     def run(self) -> Dict[str, Any]:

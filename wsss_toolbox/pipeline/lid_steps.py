@@ -11,7 +11,8 @@ from mmengine.runner import Runner
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep
-from .steps import TestSegmentor, TrainSegmentor, map_step
+from .file_digest import InputFiles
+from .steps import TestSegmentor, TrainSegmentor, map_step, mask_files
 
 RESULTS_README = 'README.txt'
 RESULTS_CLASSES = 'classes.txt'
@@ -29,6 +30,9 @@ class EvaluatePeakIoU(PipelineStep):
                  reference: str = 'max', percentile: float = 90.0, nproc: int = 1) -> None:
         super().__init__(name, runner, maps=maps, mask_format=mask_format,
                          reference=reference, percentile=percentile, nproc=nproc)
+
+    def input_files(self) -> InputFiles:
+        return mask_files(map_step(self, 'maps').samples()[0])
 
     def run(self) -> Dict[str, Any]:
         from wsss_toolbox.evaluation.lid import evaluate_peak_iou
@@ -91,9 +95,11 @@ class WriteSegmentationResults(PipelineStep):
         super().__init__(name, runner, segmentor=segmentor, dataset_key=dataset_key,
                          cfg_options=cfg_options or {})
 
-    def run(self) -> Dict[str, Any]:
+    def dataset_cfg(self) -> dict:
+        """The dataset of the result files (``dataset_key`` of the segmentor's config) on
+        the pipeline's ``data_root``."""
         segmentor = self.input_step('segmentor', [TrainSegmentor])
-        cfg = segmentor.stage_config().copy()
+        cfg = segmentor.stage_config()
         key = self.options['dataset_key']
         if cfg.get(key) is None:
             raise KeyError(f'step "{self.name}": the config {segmentor.options["config"]} has '
@@ -102,6 +108,15 @@ class WriteSegmentationResults(PipelineStep):
         data_root = self.runner.cfg.get('data_root')
         if data_root is not None:
             dataset['data_root'] = data_root
+        return dataset
+
+    def input_files(self) -> InputFiles:
+        return self.runner.dataset_files(self.dataset_cfg())
+
+    def run(self) -> Dict[str, Any]:
+        segmentor = self.input_step('segmentor', [TrainSegmentor])
+        cfg = segmentor.stage_config().copy()
+        dataset = self.dataset_cfg()
         cfg.test_dataloader = dict(cfg.test_dataloader, dataset=dataset)
         cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], format_only=True,
                                   output_dir=osp.abspath(self.out_dir))

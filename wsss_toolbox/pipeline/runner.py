@@ -7,11 +7,18 @@ Work dir layout (``<work_dir>``)::
     .pipeline/lock                this run's lock (one run per work dir)
     <step>/                       the files of each step (checkpoints, maps, labels ...)
 
+    .pipeline/<step>.files.json   what it read: stats of its input files, per-image signatures
+
 A step is *up to date* when its record exists, the fingerprint of its configuration (its
 options, resolved stage configs, toolbox version) equals the recorded one, the run ids of its
-inputs equal those it ran on, and its folder still exists. Anything else reruns it, and since
-a rerun gives the step a new run id, every step downstream reruns too; the log says why. A
-step interrupted with an unchanged fingerprint resumes (training from its latest checkpoint,
+inputs equal those it ran on, the files it reads (:meth:`PipelineStep.input_files`: size +
+mtime, contents of small list files) are those it read, and its folder still exists.
+Anything else reruns it, and since a rerun gives the step a new run id, every step downstream
+reruns too; the log says why (the changed keys, the changed files). A step with per-image
+outputs whose configuration and inputs are unchanged remakes only the images whose record or
+files changed (:mod:`.input_state`); it keeps its run id and gets a new *update id*: later
+per-image steps then remake those images, any other later step reruns. A step interrupted
+with an unchanged fingerprint and input files resumes (training from its latest checkpoint,
 per-image steps skip the files already written); otherwise its folder is emptied first.
 """
 import copy
@@ -21,7 +28,8 @@ import os.path as osp
 import shutil
 import time
 import uuid
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from dataclasses import asdict
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -32,7 +40,21 @@ from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep
 from .config import PipelineConfigError, step_names
+from .file_digest import (
+    NAMED_IN_MESSAGES,
+    FileNamer,
+    InputFiles,
+    describe_file_changes,
+    missing_message,
+)
 from .fingerprint import canonical, describe_changes, fingerprint
+from .input_state import (
+    StepFiles,
+    read_files_record,
+    read_step_files,
+    remove_image_outputs,
+    stale_images,
+)
 from .lock import WorkDirLock
 
 RECORD_DIR = '.pipeline'
@@ -51,6 +73,28 @@ def read_json(path: str) -> Optional[dict]:
         return None
     with open(path) as f:
         return json.load(f)
+
+
+class Verdict(NamedTuple):
+    """What to do with a step: ``record`` is its finished record when it is up to date or
+    only some of its images are to be remade (``redo``: ``{img_id: why}``), else None."""
+    record: Optional[dict]
+    reason: str
+    redo: Optional[Dict[str, str]] = None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.record is not None and self.redo is None
+
+
+def describe_redo(redo: Dict[str, str], total: int) -> str:
+    """The reason of a per-image update: how many images, which, and why."""
+    items = [f'{img_id}: {why}' for img_id, why in redo.items()]
+    shown = '; '.join(items[:NAMED_IN_MESSAGES])
+    if len(items) > NAMED_IN_MESSAGES:
+        shown += f'; and {len(items) - NAMED_IN_MESSAGES} more'
+    return f'{len(redo)} of {total} images changed since it ran, only they are remade ({shown})'
+
 
 
 def _set_data_root(dataset_cfg: dict, data_root: str) -> None:
@@ -79,7 +123,12 @@ class PipelineRunner:
         self.names = step_names(cfg)
         self._steps: Dict[str, PipelineStep] = {}
         self._sample_cache: Dict[str, tuple] = {}
-        self._run_ids: Dict[str, Optional[str]] = {}
+        self._run_ids: Dict[str, Optional[str]] = {}  # new on a full run only
+        self._update_ids: Dict[str, Optional[str]] = {}  # new on every run, per-image too
+        self._redone: Dict[str, set] = {}  # images a per-image step remakes in this run
+        self._files: Dict[str, StepFiles] = {}
+        # file names in records: relative to data_root, or to the work dir (copies keep them)
+        self.file_name = FileNamer([('', cfg.get('data_root')), ('<work_dir>/', self.work_dir)])
         for index, name in enumerate(self.names):
             self._steps[name] = self._build(name)
             for needed in self._steps[name].inputs():
@@ -142,6 +191,13 @@ class PipelineRunner:
             self._sample_cache[key] = (samples, list(metainfo['classes']))
         return self._sample_cache[key]
 
+    def dataset_files(self, dataset_cfg: dict) -> InputFiles:
+        """What a dataset config reads: its images, masks, saliency maps ... (every
+        ``*_path`` of its items), what its list / label files say of each image (its
+        record) and its class names."""
+        samples, classes = self.dataset_samples(dataset_cfg)
+        return InputFiles.of_records(samples) + InputFiles(values={'class names': classes})
+
     # ------------------------------------------------------------------ records
     def _record_path(self, name: str) -> str:
         return self.path(RECORD_DIR, f'{name}.json')
@@ -149,61 +205,120 @@ class PipelineRunner:
     def _started_path(self, name: str) -> str:
         return self.path(RECORD_DIR, f'{name}.started.json')
 
+    def _files_path(self, name: str) -> str:
+        return self.path(RECORD_DIR, f'{name}.files.json')
+
     def _identity(self, step: PipelineStep) -> dict:
         from wsss_toolbox import __version__
-        # the data every step reads: the pipeline's data root and benchmark options
+        # the data every step reads: the pipeline's data root and benchmark options (the
+        # files themselves: ``_step_files``)
         config = canonical(dict(step=step.fingerprint_config(),
                                 data_root=self.cfg.get('data_root'),
                                 synthetic_benchmark=self.cfg.get('synthetic_benchmark')))
         return dict(fingerprint=fingerprint(dict(type=type(step).__name__, config=config,
                                                  version=__version__)),
                     config=config, version=__version__,
-                    inputs={name: self._run_ids.get(name) for name in step.inputs()})
+                    inputs={name: self._run_ids.get(name) for name in step.inputs()},
+                    input_updates={name: self._update_ids.get(name) for name in step.inputs()})
+
+    def _step_files(self, step: PipelineStep) -> StepFiles:
+        """What ``step`` reads now (stats once per step and run)."""
+        if step.name not in self._files:
+            try:
+                self._files[step.name] = read_step_files(step, self.file_name)
+            except FileNotFoundError as error:
+                raise FileNotFoundError(f'step "{step.name}": {error}') from error
+        return self._files[step.name]
 
     def _status(self, step: PipelineStep, identity: dict, rerun: Iterable[str],
-                forced: bool) -> Tuple[Optional[dict], str]:
-        """``(record, reason)`` of a step given what reruns upstream: ``record`` is the
-        step's finished record when it is up to date, else None."""
+                forced: bool) -> Verdict:
+        """What to do with a step given what reruns upstream (see :class:`Verdict`)."""
         if forced:
-            return None, 'forced (--force)'
+            return Verdict(None, 'forced (--force)')
         changed = [name for name in step.inputs() if name in rerun]
         if changed:
-            return None, f'input step(s) {changed} rerun'
+            return Verdict(None, f'input step(s) {changed} rerun')
         record = read_json(self._record_path(step.name))
         if record is None:
             started = read_json(self._started_path(step.name))
             if started is not None and started['fingerprint'] == identity['fingerprint'] \
                     and started['inputs'] == identity['inputs']:
-                return None, RESUMING
-            return None, 'not run yet'
+                try:
+                    files = self._step_files(step)
+                except FileNotFoundError as error:
+                    return Verdict(None, f'not run yet ({error.__cause__ or error})')
+                if started.get('files', files.digest) == files.digest:
+                    return Verdict(None, RESUMING)
+                return Verdict(None, 'interrupted before, its input files changed since')
+            return Verdict(None, 'not run yet')
         if record['fingerprint'] != identity['fingerprint']:
             changes = describe_changes(record.get('config'), identity['config'])
             if record.get('version') != identity['version']:
                 changes.append(f"toolbox version {record.get('version')} -> "
                                f"{identity['version']}")
-            return None, 'configuration changed: ' + ('; '.join(changes) or 'step type')
+            return Verdict(None, 'configuration changed: ' + ('; '.join(changes) or 'step type'))
         if record['inputs'] != identity['inputs']:
-            return None, 'an input step was rerun since'
+            return Verdict(None, 'an input step was rerun since')
         missing = step.missing_outputs(record['result'])
         if missing:
-            return None, missing
-        return record, 'up to date'
+            return Verdict(None, missing)
+        try:
+            files = self._step_files(step)
+        except FileNotFoundError as error:
+            return Verdict(None, f'input files changed: {error.__cause__ or error}')
+        # a record of a version that did not keep the files: they are taken as they are now
+        recorded = read_files_record(self._files_path(step.name)) if 'files' in record \
+            else None
+        recorded = recorded or files.to_json()
+        if record.get('files', files.digest) != files.digest:
+            changes = describe_file_changes(recorded['files'], files.files)
+            return Verdict(None, 'input files changed: ' + (changes or 'their contents'))
+        if step.per_image_outputs:
+            upstream = {img_id: f'input step "{name}" remakes it' for name in step.inputs()
+                        for img_id in self._redone.get(name, ())}
+            redo = stale_images(step, files, recorded, upstream)
+            if redo:
+                return Verdict(record, describe_redo(redo, len(files.images)), redo)
+            return Verdict(record, 'up to date')
+        before = record.get('input_updates') or {}
+        updated = [name for name, update in identity['input_updates'].items()
+                   if before.get(name, update) != update]
+        if updated:
+            return Verdict(None, f'input step(s) {updated} remade some of their images since')
+        return Verdict(record, 'up to date')
+
+    def _note(self, name: str, verdict: Verdict, rerun: set, update_id: str) -> None:
+        """Keep a step's run and update ids for the steps after it."""
+        record = verdict.record
+        if record is None:
+            rerun.add(name)
+            self._run_ids[name] = self._update_ids[name] = None
+            return
+        self._run_ids[name] = record['run_id']
+        if verdict.redo is None:
+            self._update_ids[name] = record.get('update_id', record['run_id'])
+        else:
+            self._update_ids[name] = update_id
+            self._redone[name] = set(verdict.redo)
 
     # ------------------------------------------------------------------ running
     def plan(self, force: Sequence[str] = ()) -> List[Tuple[str, str, bool, str]]:
         """``(name, type, up_to_date, reason)`` of every step, without running anything."""
+        self.check_benchmark()
         rows, rerun = [], set()
-        saved = dict(self._run_ids)
+        saved = dict(self._run_ids), dict(self._update_ids), dict(self._redone)
+        self._files.clear()
+        self._sample_cache.clear()  # the image lists as they are now
+        self._redone = {}
         try:
             for name in self.names:
                 step = self._steps[name]
-                record, reason = self._status(step, self._identity(step), rerun, name in force)
-                self._run_ids[name] = record['run_id'] if record else None
-                if record is None:
-                    rerun.add(name)
-                rows.append((name, type(step).__name__, record is not None, reason))
+                verdict = self._status(step, self._identity(step), rerun, name in force)
+                self._note(name, verdict, rerun, update_id='planned')
+                rows.append((name, type(step).__name__, verdict.up_to_date, verdict.reason))
         finally:
-            self._run_ids = saved
+            self._run_ids, self._update_ids, self._redone = saved
+            self._files.clear()
         return rows
 
     @staticmethod
@@ -221,6 +336,8 @@ class PipelineRunner:
         os.makedirs(self.path(RECORD_DIR), exist_ok=True)
         with WorkDirLock(self.path(RECORD_DIR, 'lock')):
             self.prepare_data()
+            self._sample_cache.clear()
+            self._redone.clear()
             results: Dict[str, dict] = {}
             rerun: set = set()
             for name in self.names:
@@ -231,33 +348,82 @@ class PipelineRunner:
             return results
 
     def _run_step(self, step: PipelineStep, rerun: set, forced: bool) -> dict:
-        identity = self._identity(step)
-        record, reason = self._status(step, identity, rerun, forced)
         name = step.name
-        if record is not None:
+        self._files.pop(name, None)  # earlier steps of this run may have rewritten its inputs
+        identity = self._identity(step)
+        verdict = self._status(step, identity, rerun, forced)
+        if verdict.up_to_date:
             print_log(f'step "{name}": up to date, skipped', logger='current')
-            self._run_ids[name] = record['run_id']
+            record = self._refresh(step, verdict.record, identity)
+            self._note(name, verdict._replace(record=record), rerun, '')
             return record['result']
-        rerun.add(name)
-        print_log(f'step "{name}" ({type(step).__name__}): running -- {reason}',
+        files = self._step_files(step)  # what this run reads (a missing file: an error)
+        if files.missing:
+            raise FileNotFoundError(f'step "{name}": ' + missing_message(
+                [path for paths in files.missing.values() for path in paths]))
+        print_log(f'step "{name}" ({type(step).__name__}): running -- {verdict.reason}',
                   logger='current')
-        if reason != RESUMING:
-            self._clear(step)
-        write_json(self._started_path(name), dict(fingerprint=identity['fingerprint'],
-                                                  inputs=identity['inputs']))
+        if verdict.redo is not None:
+            remove_image_outputs(step, verdict.redo)
+            run_id = verdict.record['run_id']
+        else:
+            if verdict.reason == RESUMING:
+                self._drop_changed_images(step, files)
+            else:
+                self._clear(step)
+            rerun.add(name)
+            write_json(self._started_path(name), dict(fingerprint=identity['fingerprint'],
+                                                      inputs=identity['inputs'],
+                                                      files=files.digest))
+            if step.per_image_outputs:  # a resumed run keeps what the images were made from
+                write_json(self._files_path(name), files.to_json())
+            run_id = uuid.uuid4().hex
         start = time.time()
         result = step.run()
-        record = dict(identity, type=type(step).__name__, run_id=uuid.uuid4().hex,
+        record = dict(identity, type=type(step).__name__, run_id=run_id,
+                      update_id=uuid.uuid4().hex, files=files.digest,
                       seconds=round(time.time() - start, 1),
                       finished=time.strftime('%Y-%m-%d %H:%M:%S'), result=result)
+        write_json(self._files_path(name), files.to_json())
         write_json(self._record_path(name), record)
-        os.remove(self._started_path(name))
-        self._run_ids[name] = record['run_id']
-        return read_json(self._record_path(name))['result']  # as later runs will see it
+        if osp.exists(self._started_path(name)):
+            os.remove(self._started_path(name))
+        record = read_json(self._record_path(name))  # as later runs will see it
+        self._note(name, verdict._replace(record=record), rerun, record['update_id'])
+        return record['result']
+
+    def _refresh(self, step: PipelineStep, record: dict, identity: dict) -> dict:
+        """The record of an up-to-date step, with what it reads now written down when that
+        was not kept (a record of an earlier version) or its input steps' update ids moved."""
+        files = self._step_files(step)
+        if 'files' not in record:
+            print_log(f'step "{step.name}": the version that ran it kept no list of the files '
+                      'it read; recording them as they are now (--force it if they changed '
+                      'since)', logger='current', level=30)
+        if record.get('files') == files.digest and osp.isfile(self._files_path(step.name)) \
+                and record.get('input_updates') == identity['input_updates'] \
+                and 'update_id' in record:
+            return record
+        record = dict(record, files=files.digest, input_updates=identity['input_updates'],
+                      update_id=record.get('update_id', record['run_id']))
+        write_json(self._files_path(step.name), files.to_json())
+        write_json(self._record_path(step.name), record)
+        return record
+
+    def _drop_changed_images(self, step: PipelineStep, files: StepFiles) -> None:
+        """Before a per-image step resumes: remove the outputs of images changed since."""
+        started = read_files_record(self._files_path(step.name))
+        if step.per_image_outputs and started is not None:
+            redo = stale_images(step, files, started, {})
+            removed = remove_image_outputs(step, redo)
+            if removed:
+                print_log(f'step "{step.name}": {describe_redo(redo, len(files.images))}',
+                          logger='current')
 
     def _clear(self, step: PipelineStep) -> None:
         """Forget a step's earlier run: its record, and its folder if it has one."""
-        for path in (self._record_path(step.name), self._started_path(step.name)):
+        for path in (self._record_path(step.name), self._started_path(step.name),
+                     self._files_path(step.name)):
             if osp.exists(path):
                 os.remove(path)
         if step.writes_folder and osp.isdir(step.out_dir):
@@ -265,19 +431,45 @@ class PipelineRunner:
                       f'({step.out_dir})', logger='current')
             shutil.rmtree(step.out_dir)
 
-    def prepare_data(self) -> None:
-        """Write the synthetic benchmark to ``data_root`` when the config asks for one."""
+    def check_benchmark(self) -> bool:
+        """Whether ``data_root`` holds the synthetic benchmark ``synthetic_benchmark`` asks
+        for (True also when the config asks for none); False when it holds none yet. A
+        benchmark generated with other options is an error naming the differences."""
         options = self.cfg.get('synthetic_benchmark')
         data_root = self.cfg.get('data_root')
         if options is None or data_root is None:
+            return True
+        from wsss_toolbox.datasets.synthetic_benchmark.generator import (
+            SUMMARY_FILE,
+            resolve_benchmark_config,
+        )
+        path = osp.join(data_root, SUMMARY_FILE)
+        written = read_json(path)
+        if written is None:
+            return False
+        wanted = {key: value for key, value in dict(options).items()
+                  if key not in ('num_workers', 'show_progress')}  # not in the output
+        requested = canonical(asdict(resolve_benchmark_config(**wanted)))
+        changes = describe_changes(canonical(written.get('config')), requested, limit=10)
+        if changes:
+            raise PipelineConfigError(
+                f'data_root {data_root} holds a synthetic benchmark generated with other '
+                f'options than `synthetic_benchmark` asks for (on disk -> requested, from '
+                f'{path}): {"; ".join(changes)}. Use another data_root (--cfg-options '
+                f'data_root=...), or delete the folder {data_root} to have it generated '
+                'again with these options.')
+        return True
+
+    def prepare_data(self) -> None:
+        """Write the synthetic benchmark to ``data_root`` when the config asks for one and
+        the folder holds none (one made with other options is an error)."""
+        if self.check_benchmark():
             return
         from wsss_toolbox.datasets.synthetic_benchmark import (
             format_summary,
             generate_synthetic_benchmark,
         )
-        written = read_json(osp.join(data_root, 'benchmark.json'))
-        if written is not None:
-            return
+        data_root = self.cfg.get('data_root')
         print_log(f'writing the synthetic benchmark to {data_root}', logger='current')
-        summary = generate_synthetic_benchmark(data_root, **dict(options))
+        summary = generate_synthetic_benchmark(data_root, **dict(self.cfg.synthetic_benchmark))
         print_log('\n' + format_summary(summary), logger='current')

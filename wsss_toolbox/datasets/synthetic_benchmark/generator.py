@@ -647,6 +647,33 @@ def _prepare_out_dir(out_dir: str, region_kinds: bool) -> None:
         os.makedirs(osp.join(out_dir, 'RegionKinds'), exist_ok=True)
 
 
+def resolve_benchmark_config(num_train: int = 1500, num_val: int = 300, image_size: int = 128,
+                             num_classes: Optional[int] = None, seed: int = 0,
+                             variant: Optional[str] = None,
+                             **options) -> SyntheticBenchmarkConfig:
+    """The validated generator config of :func:`generate_synthetic_benchmark`'s options (a
+    variant's presets and the defaults applied): what ``benchmark.json`` records as
+    ``config``."""
+    unknown = set(options) - {f.name for f in fields(SyntheticBenchmarkConfig)}
+    if unknown:
+        raise TypeError(f'unknown generator option(s): {sorted(unknown)}')
+    if variant is not None:
+        if variant not in VARIANTS:
+            raise ValueError(f'unknown benchmark variant {variant!r}; choose one of '
+                             f'{sorted(VARIANTS)} or None')
+        preset = dict(VARIANTS[variant])
+        if num_classes is None:
+            num_classes = preset.pop('num_classes', None)
+        preset.pop('num_classes', None)
+        options = dict(preset, **options)
+    num_classes = 8 if num_classes is None else num_classes
+    config = SyntheticBenchmarkConfig(num_train=num_train, num_val=num_val,
+                                      image_size=image_size, num_classes=num_classes,
+                                      seed=seed, **options)
+    config.validate()
+    return config
+
+
 def generate_synthetic_benchmark(out_dir: str,
                                  num_train: int = 1500,
                                  num_val: int = 300,
@@ -675,23 +702,8 @@ def generate_synthetic_benchmark(out_dir: str,
         dict with ``config``, ``classes`` (names), ``class_specs``, ``family_specs``,
         ``context_specs`` and per-split ``stats`` (also written to ``benchmark.json``).
     """
-    unknown = set(options) - {f.name for f in fields(SyntheticBenchmarkConfig)}
-    if unknown:
-        raise TypeError(f'unknown generator option(s): {sorted(unknown)}')
-    if variant is not None:
-        if variant not in VARIANTS:
-            raise ValueError(f'unknown benchmark variant {variant!r}; choose one of '
-                             f'{sorted(VARIANTS)} or None')
-        preset = dict(VARIANTS[variant])
-        if num_classes is None:
-            num_classes = preset.pop('num_classes', None)
-        preset.pop('num_classes', None)
-        options = dict(preset, **options)
-    num_classes = 8 if num_classes is None else num_classes
-    config = SyntheticBenchmarkConfig(num_train=num_train, num_val=num_val,
-                                      image_size=image_size, num_classes=num_classes,
-                                      seed=seed, **options)
-    config.validate()
+    config = resolve_benchmark_config(num_train, num_val, image_size, num_classes, seed,
+                                      variant, **options)
     _prepare_out_dir(out_dir, config.write_region_kinds)
     config_dict = asdict(config)
     tasks = [(split, index) for split, count in zip(SPLITS, (num_train, num_val))

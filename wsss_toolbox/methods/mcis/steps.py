@@ -27,6 +27,7 @@ class MCISInferMaps(InferMaps):
     inference_args = ('mode', 'num_related', 'related_seed', 'related', 'input_size',
                       'fusion_resize')
     inference_config_key = 'mcis_inference'
+    list_file_options = ('related', )
 
     def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
                  mode: Optional[str] = None, num_related: Optional[int] = None,
@@ -39,6 +40,12 @@ class MCISInferMaps(InferMaps):
                               mode=mode, num_related=num_related, related_seed=related_seed,
                               related=related, input_size=input_size,
                               fusion_resize=fusion_resize)
+
+    def images_depend_on_each_other(self) -> bool:
+        # every mode but single_round reads related images (``infer_mcis_maps``' defaults)
+        options = self.inference_options()
+        return options.get('mode', 'fusion') != 'single_round' and bool(
+            options.get('related') or options.get('num_related', 3))
 
     def run(self) -> Dict[str, Any]:
         import torch
