@@ -5,9 +5,8 @@ Work dir layout (``<work_dir>``)::
     .pipeline/<step>.json         record of a finished step: fingerprint, inputs, result
     .pipeline/<step>.started.json  written when a step starts, removed when it finishes
     .pipeline/lock                this run's lock (one run per work dir)
-    <step>/                       the files of each step (checkpoints, maps, labels ...)
-
     .pipeline/<step>.files.json   what it read: stats of its input files, per-image signatures
+    <step>/                       the files of each step (checkpoints, maps, labels ...)
 
 A step is *up to date* when its record exists, the fingerprint of its configuration (its
 options, resolved stage configs, toolbox version) equals the recorded one, the run ids of its
@@ -20,6 +19,10 @@ files changed (:mod:`.input_state`); it keeps its run id and gets a new *update 
 per-image steps then remake those images, any other later step reruns. A step interrupted
 with an unchanged fingerprint and input files resumes (training from its latest checkpoint,
 per-image steps skip the files already written); otherwise its folder is emptied first.
+
+(Over 400 lines: the decision whether a step is up to date, its partial remake and the run
+loop share the records' format and are read together; the file bookkeeping itself lives in
+:mod:`.file_digest` and :mod:`.input_state`.)
 """
 import copy
 import json
