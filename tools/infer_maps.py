@@ -4,7 +4,7 @@
         [--scales 1.0 0.5 1.5] [--no-flip] [--fusion mean|max]
         [--aggregation image_grid|feature_grid] [--overwrite]
         [--partners PARTNERS.json | --num-partners N [--rounds R] [--partner-seed S]]
-        [--stride 4] [--partial-load]
+        [--stride 4] [--map-dtype float16|uint8] [--partial-load]
     torchrun --nproc_per_node=N tools/infer_maps.py ... --launcher pytorch   # ranks share images
 
 The defaults come from the config's ``map_inference`` dict (the keyword arguments of
@@ -28,6 +28,7 @@ from wsss_toolbox.apis.cli import refuse_double_overrides
 from wsss_toolbox.engine.checkpoint import load_model_checkpoint
 from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.maps.inference import AGGREGATIONS, FUSIONS, infer_maps
+from wsss_toolbox.maps.io import MAP_DTYPES
 from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.utils import register_all_modules
@@ -63,6 +64,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--partner-seed', type=int, help='seed of the drawn partners')
     parser.add_argument('--stride', type=int,
                         help='also write strided maps at this stride (IRN: 4)')
+    parser.add_argument('--map-dtype', choices=list(MAP_DTYPES),
+                        help='how the map files store the maps (default float16; uint8: '
+                        '8-bit, about half the size)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (bfloat16 on the CPU, float16 on a GPU)')
     parser.add_argument('--channels-last', action='store_true',
@@ -103,7 +107,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     flags = {f'map_inference.{key}': ('--' + key.replace('_', '-'), getattr(args, key))
              for key in ('scales', 'fusion', 'aggregation', 'partners', 'num_partners',
-                         'rounds', 'partner_seed', 'stride', 'amp', 'channels_last')}
+                         'rounds', 'partner_seed', 'stride', 'amp', 'channels_last',
+                         'map_dtype')}
     flags['map_inference.flip'] = ('--no-flip', args.no_flip)
     refuse_double_overrides(args.cfg_options, flags)
     register_all_modules(init_default_scope=False)
@@ -124,7 +129,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.channels_last:
         options['channels_last'] = True
     for key in ('fusion', 'aggregation', 'partners', 'num_partners', 'rounds', 'partner_seed',
-                'stride'):
+                'stride', 'map_dtype'):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     loader = 'train_dataloader' if args.split == 'train' else 'val_dataloader'
@@ -133,7 +138,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     load_model_checkpoint(model, args.checkpoint, strict=not args.partial_load,
                           what=f'the model of {args.config}')
     counts = infer_maps(model, samples, args.out_dir, overwrite=args.overwrite, **options)
-    print(f"maps written: {counts['written']}, already there: {counts['skipped']}")
+    print(f"maps written: {counts['written']}, already there: {counts['skipped']}, "
+          f"{counts['bytes_per_image'] / 1e3:.1f} kB per image")
     for warning in counts['warnings']:  # also logged; repeated last so it is not missed
         print(f'WARNING: {warning}')
 

@@ -1,4 +1,6 @@
 """Map inference with test-time augmentation, on a stub model with known maps."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -74,15 +76,16 @@ def test_infer_maps_writes_image_classes_and_resumes(tmp_path):
                             gt_label=np.array([1, 0, 1], np.float32)))
     out_dir = str(tmp_path / 'maps')
     counts = infer_maps(RedChannelModel(), samples, out_dir, scales=(1.0, ), flip=True)
-    assert counts == dict(written=3, skipped=0, empty=0, warnings=[])
+    size = sum(os.path.getsize(map_path(out_dir, f'img{index}')) for index in range(3)) / 3
+    assert counts == dict(written=3, skipped=0, empty=0, bytes_per_image=size, warnings=[])
     record = load_maps(map_path(out_dir, 'img1'))
     assert record['img_id'] == 'img1'
     assert record['classes'].tolist() == [0, 2]
     assert record['maps'].shape == (2, 8, 12)
     np.testing.assert_allclose(record['maps'][0].max(), 1.0, atol=1e-3)
     assert np.all(record['maps'][1] == 0)
-    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=0, skipped=3,
-                                                                   empty=0, warnings=[])
+    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(
+        written=0, skipped=3, empty=0, bytes_per_image=size, warnings=[])  # skipped files too
 
 
 def test_infer_maps_names_a_missing_image(tmp_path):
@@ -114,8 +117,9 @@ def test_ranks_share_the_images(tmp_path, monkeypatch):
                             gt_label=np.array([1, 0, 0], np.float32)))
     out_dir = str(tmp_path / 'maps')
     monkeypatch.setattr(inference, 'get_dist_info', lambda: (1, 2))
-    assert infer_maps(RedChannelModel(), samples, out_dir) == dict(written=2, skipped=0,
-                                                                   empty=0, warnings=[])
+    counts = infer_maps(RedChannelModel(), samples, out_dir)
+    assert counts.pop('bytes_per_image') > 0
+    assert counts == dict(written=2, skipped=0, empty=0, warnings=[])
     assert sorted(__import__('os').listdir(out_dir)) == ['img1.npz', 'img3.npz']
 
 

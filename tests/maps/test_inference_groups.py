@@ -89,9 +89,10 @@ def test_explicit_partners_reach_the_forward(tmp_path):
     out_dir = str(tmp_path / 'maps')
     partners = {'img0': ['img2'], 'img1': ['img3', 'img0'], 'img2': ['img1'], 'img3': [],
                 'img4': ['img5'], 'img5': ['img4']}
-    assert infer_maps(model, samples, out_dir, scales=(1.0, 0.5), flip=True,
-                      partners=partners) == dict(written=6, skipped=0, empty=1,
-                                                 warnings=[])  # img2: class 2 only, all 0
+    counts = infer_maps(model, samples, out_dir, scales=(1.0, 0.5), flip=True,
+                        partners=partners)
+    assert counts.pop('bytes_per_image') > 0
+    assert counts == dict(written=6, skipped=0, empty=1, warnings=[])  # img2: class 2, all 0
     # every view (2 scales x flip) of img0 went through with img2, group after group
     groups_of_img0 = [group for group in model.groups if group[0]['img_id'] == 'img0']
     assert len(groups_of_img0) == 4
@@ -193,15 +194,16 @@ def test_ranks_split_the_anchors_and_partners_come_from_all(tmp_path, monkeypatc
     model = PartnerAwareModel()
     monkeypatch.setattr(inference, 'get_dist_info', lambda: (1, 2))
     out_dir = str(tmp_path / 'maps')
-    assert infer_maps(model, samples, out_dir, flip=False, num_partners=1,
-                      partner_seed=0) == dict(written=3, skipped=0, empty=0,
-                                              warnings=[])
+    counts = infer_maps(model, samples, out_dir, flip=False, num_partners=1, partner_seed=0)
+    size = counts.pop('bytes_per_image')
+    assert size > 0
+    assert counts == dict(written=3, skipped=0, empty=0, warnings=[])
     assert sorted(os.listdir(out_dir)) == ['img1.npz', 'img3.npz', 'img5.npz']
     assert {ids[0] for ids in model.anchors_seen()} == {'img1', 'img3', 'img5'}
     assert {meta['group_anchor'] for group in model.groups for meta in group} == {1, 3, 5}
     # resumable as without partners
     assert infer_maps(model, samples, out_dir, num_partners=1) == dict(
-        written=0, skipped=3, empty=0, warnings=[])
+        written=0, skipped=3, empty=0, bytes_per_image=size, warnings=[])
 
 
 def test_without_partners_the_output_is_unchanged(tmp_path):

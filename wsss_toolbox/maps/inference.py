@@ -83,7 +83,7 @@ from wsss_toolbox.structures import WSSSDataSample
 from wsss_toolbox.utils import check_choice
 
 from .feature_grid import feature_grid_sums, normalize_by_max, resize_maps, selected_view_maps
-from .io import map_path, save_maps, strided_shape
+from .io import DEFAULT_MAP_DTYPE, check_map_dtype, map_path, save_maps, strided_shape
 from .normalize import normalize_maps
 
 FUSIONS = ('mean', 'max')
@@ -556,6 +556,7 @@ def infer_maps(model: torch.nn.Module,
                pad_views: bool = False,
                amp: bool = False,
                channels_last: bool = False,
+               map_dtype: str = DEFAULT_MAP_DTYPE,
                progress: bool = True) -> Dict[str, Any]:
     """Write the map file of every sample that has none yet.
 
@@ -594,6 +595,8 @@ def infer_maps(model: torch.nn.Module,
         channels_last: convert the model's weights to the channels-last memory format (in
             place; the convolutions then run channels-last). The same maps up to float
             rounding; it pays together with ``amp`` on the CPU (``docs/benchmarks.md``).
+        map_dtype: how the map files store the maps: ``'float16'`` (default) or ``'uint8'``
+            (8-bit, about half the size; :func:`~wsss_toolbox.maps.io.save_maps`).
         progress: show an mmengine progress bar (rank 0 only).
 
     Without ``partners`` and ``num_partners`` each image runs alone. Ranks split the anchors
@@ -601,12 +604,14 @@ def infer_maps(model: torch.nn.Module,
     sample carries its image's ``gt_label`` (heads that erase with the labels read it).
 
     Returns:
-        ``dict(written=..., skipped=..., empty=..., warnings=[...])`` of this rank: ``empty``
-        counts the written images whose maps are all (near) zero
+        ``dict(written=..., skipped=..., empty=..., bytes_per_image=..., warnings=[...])`` of
+        this rank: ``empty`` counts the written images whose maps are all (near) zero
         (:func:`~wsss_toolbox.evaluation.degenerate.maps_are_empty`); when they are most of
-        the written images, ``warnings`` holds the warning that was logged.
+        the written images, ``warnings`` holds the warning that was logged;
+        ``bytes_per_image`` is the mean size of this rank's map files (written or skipped).
     """
     check_fusion(fusion)
+    check_map_dtype(map_dtype)
     check_aggregation(aggregation)
     if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int)
                                or stride < 1):
@@ -639,13 +644,15 @@ def infer_maps(model: torch.nn.Module,
         model.to(memory_format=torch.channels_last)
     mine = range(len(samples))[rank::world_size]
     progress = ProgressBar(len(mine)) if progress and rank == 0 and len(mine) else None
-    written = skipped = empty = 0
+    written = skipped = empty = num_bytes = 0
     chunk_size = 1 if table is not None else int(batch_images)
     for chunk_start in range(0, len(mine), chunk_size):
         chunk = mine[chunk_start:chunk_start + chunk_size]
         todo = [index for index in chunk
                 if overwrite or not osp.exists(map_path(out_dir, samples[index]['img_id']))]
         skipped += len(chunk) - len(todo)
+        num_bytes += sum(osp.getsize(map_path(out_dir, samples[index]['img_id']))
+                         for index in chunk if index not in todo)
         if todo:
             # only the image's classes are resized and fused
             classes = [_image_classes(samples[index]) for index in todo]
@@ -665,9 +672,10 @@ def infer_maps(model: torch.nn.Module,
                                            amp, kept) for index, kept in zip(todo, classes)]
                 normalised = [class_maps(maps, None, stride) for maps in fused]
             for index, kept, (maps, strided) in zip(todo, classes, normalised):
-                save_maps(map_path(out_dir, samples[index]['img_id']), samples[index]['img_id'],
-                          kept, maps, strided_maps=strided,
-                          stride=None if strided is None else stride)
+                target = map_path(out_dir, samples[index]['img_id'])
+                save_maps(target, samples[index]['img_id'], kept, maps, strided_maps=strided,
+                          stride=None if strided is None else stride, dtype=map_dtype)
+                num_bytes += osp.getsize(target)
                 empty += maps_are_empty(maps)
             written += len(todo)
         if progress is not None:
@@ -676,7 +684,9 @@ def infer_maps(model: torch.nn.Module,
     if progress is not None:
         print()
     warning = warn_if_degenerate(empty, written, f'written {empty_maps_text(out_dir)}')
+    files = written + skipped
     return dict(written=written, skipped=skipped, empty=empty,
+                bytes_per_image=num_bytes / files if files else 0.0,
                 warnings=[] if warning is None else [warning])
 
 

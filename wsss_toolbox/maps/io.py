@@ -10,6 +10,14 @@ A map file holds
   classes at a lower resolution (IRN's random walk works at stride 4), with
 * ``stride`` -- int64 scalar ``s`` (present exactly when ``strided_maps`` is).
 
+**8-bit maps.** ``save_maps(..., dtype='uint8')`` stores ``maps`` and ``strided_maps`` as uint8
+``round(map * 255)`` instead of float16: a step of 1/255 (error at most 1/510) against
+float16's 1/2048 near 1, for a file less than half the size (compressed uint8 maps of smooth
+maps; figures in ``docs/benchmarks.md``, "8-bit map files"). Every writer saves maps already
+normalised to [0, 1] (:func:`save_maps` refuses others), so one fixed scale serves all files
+and no per-class scale is stored. :func:`load_maps` reads a uint8 array as ``value / 255``:
+both kinds come back as float32 in [0, 1].
+
 Files are written atomically: the data goes to a temporary file in the destination folder,
 which is then renamed onto the final name with :func:`os.replace`, so an interrupted run never
 leaves a truncated file under the final name (a resumed run can trust every file it finds).
@@ -31,6 +39,11 @@ from typing import IO, Callable, Dict, Optional
 import numpy as np
 
 MAP_SUFFIX = '.npz'
+#: what a map file can store its maps as (``save_maps(..., dtype=...)``); float16 by default
+MAP_DTYPES = ('float16', 'uint8')
+DEFAULT_MAP_DTYPE = 'float16'
+# uint8 maps hold round(map * _UINT8_SCALE)
+_UINT8_SCALE = 255
 # float16 rounding and interpolation overshoot are tolerated up to this much outside [0, 1]
 _RANGE_TOLERANCE = 1e-3
 
@@ -120,19 +133,33 @@ def _check_strided(maps: np.ndarray, strided_maps: np.ndarray, stride: int, wher
                          '(K, ceil(H / stride), ceil(W / stride)).')
 
 
-def _check_values(maps: np.ndarray, name: str, where: str) -> np.ndarray:
-    """float16 copy of maps in [0, 1]; NaN/inf or values clearly outside [0, 1] raise."""
+def check_map_dtype(dtype: str, where: str = 'map_dtype') -> str:
+    """``dtype`` if it is one of :data:`MAP_DTYPES`, else a ``ValueError`` naming ``where``."""
+    if dtype not in MAP_DTYPES:
+        raise ValueError(f'{where} must be one of {MAP_DTYPES}, got {dtype!r} (uint8: 8-bit '
+                         'maps, about half the file size of float16).')
+    return dtype
+
+
+def _check_values(maps: np.ndarray, name: str, where: str,
+                  dtype: str = DEFAULT_MAP_DTYPE) -> np.ndarray:
+    """Copy of maps in [0, 1] as stored (float16, or uint8 ``round(map * 255)``); NaN/inf or
+    values clearly outside [0, 1] raise."""
     if not np.all(np.isfinite(maps)):
         raise ValueError(f'{where}: {name} contain NaN or inf values.')
     if maps.size and (maps.min() < -_RANGE_TOLERANCE or maps.max() > 1 + _RANGE_TOLERANCE):
         raise ValueError(f'{where}: {name} values must lie in [0, 1], got '
                          f'[{float(maps.min()):.4g}, {float(maps.max()):.4g}]; normalize them '
                          '(e.g. divide each class map by its maximum) before saving.')
-    return np.clip(maps, 0, 1).astype(np.float16)
+    maps = np.clip(maps, 0, 1)
+    if dtype == 'uint8':
+        return np.rint(maps.astype(np.float32) * _UINT8_SCALE).astype(np.uint8)
+    return maps.astype(np.float16)
 
 
 def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray,
-              strided_maps: Optional[np.ndarray] = None, stride: Optional[int] = None) -> None:
+              strided_maps: Optional[np.ndarray] = None, stride: Optional[int] = None,
+              dtype: str = DEFAULT_MAP_DTYPE) -> None:
     """Save the localization maps of one image as a compressed ``.npz`` (atomic write).
 
     Args:
@@ -140,19 +167,22 @@ def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray,
         img_id: image id stored in the file.
         classes: (K,) foreground class indices (0-based, no background) of the maps.
         maps: (K, H, W) float maps at the original image size with values in [0, 1]
-            (stored as float16; values within 1e-3 outside [0, 1] are clipped).
+            (stored as ``dtype``; values within 1e-3 outside [0, 1] are clipped).
         strided_maps: optional (K, ceil(H / stride), ceil(W / stride)) maps of the same
-            classes at a lower resolution, values in [0, 1] (stored as float16).
+            classes at a lower resolution, values in [0, 1] (stored as ``dtype``).
         stride: the integer stride of ``strided_maps``; given exactly when they are.
+        dtype: how the maps are stored: ``'float16'`` (default) or ``'uint8'`` (``round(map *
+            255)``, about half the file size; module docstring). :func:`load_maps` reads both.
 
     Raises:
         ValueError: on shape mismatches, non-integer or negative classes, NaN/inf values,
-            values clearly outside [0, 1], or ``strided_maps`` without ``stride`` (or the
-            other way round).
+            values clearly outside [0, 1], ``strided_maps`` without ``stride`` (or the
+            other way round), or an unknown ``dtype``.
     """
     classes = np.asarray(classes)
     maps = np.asarray(maps)
     where = f'save_maps("{path}")'
+    check_map_dtype(dtype, f'{where}: dtype')
     _check_maps(classes, maps, where)
     if classes.size and not np.issubdtype(classes.dtype, np.integer):
         if not np.all(np.equal(np.mod(classes, 1), 0)):
@@ -162,7 +192,7 @@ def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray,
         raise ValueError(f'{where}: class indices must be >= 0 (foreground classes, '
                          f'background excluded), got {classes.tolist()}.')
     arrays = dict(img_id=np.array(str(img_id)), classes=classes,
-                  maps=_check_values(maps, 'maps', where))
+                  maps=_check_values(maps, 'maps', where, dtype))
     if (strided_maps is None) != (stride is None):
         raise ValueError(f'{where}: give strided_maps and stride together (got '
                          f'strided_maps={"None" if strided_maps is None else "an array"}, '
@@ -171,7 +201,7 @@ def save_maps(path: str, img_id: str, classes: np.ndarray, maps: np.ndarray,
         stride = _check_stride(stride, where)
         strided_maps = np.asarray(strided_maps)
         _check_strided(maps, strided_maps, stride, where)
-        arrays.update(strided_maps=_check_values(strided_maps, 'strided_maps', where),
+        arrays.update(strided_maps=_check_values(strided_maps, 'strided_maps', where, dtype),
                       stride=np.array(stride, dtype=np.int64))
 
     def write(f):
@@ -193,6 +223,13 @@ def tag_indices(tags) -> np.ndarray:
         raise TypeError(f'tags must be a multi-hot vector or integer class indices, got '
                         f'{array.dtype} {array.tolist()}.')
     return np.unique(array.astype(np.int64))
+
+
+def _stored_to_float(stored: np.ndarray) -> np.ndarray:
+    """float32 values of a stored map array: uint8 arrays hold ``round(map * 255)``."""
+    if stored.dtype == np.uint8:
+        return stored.astype(np.float32) / _UINT8_SCALE
+    return stored.astype(np.float32)
 
 
 def _check_loaded_values(maps: np.ndarray, name: str, where: str) -> np.ndarray:
@@ -217,7 +254,8 @@ def _check_loaded_values(maps: np.ndarray, name: str, where: str) -> np.ndarray:
 
 
 def load_maps(path: str, img_id: Optional[str] = None, tags=None) -> Dict[str, object]:
-    """Load and check a map file written by :func:`save_maps`.
+    """Load and check a map file written by :func:`save_maps` (float16 or 8-bit maps: both
+    are returned as float32).
 
     Args:
         path: the ``.npz`` file.
@@ -272,7 +310,7 @@ def load_maps(path: str, img_id: Optional[str] = None, tags=None) -> Dict[str, o
         raise ValueError(f'{where}: classes must be integer class indices, got '
                          f'{classes.dtype} {classes.tolist()}; regenerate the maps.')
     classes = classes.astype(np.int64)
-    maps = arrays['maps'].astype(np.float32)
+    maps = _stored_to_float(arrays['maps'])
     _check_maps(classes, maps, where)
     if classes.size and (classes.min() < 0 or len(np.unique(classes)) != len(classes)):
         raise ValueError(f'{where}: classes must be distinct foreground class indices >= 0, '
@@ -296,7 +334,7 @@ def load_maps(path: str, img_id: Optional[str] = None, tags=None) -> Dict[str, o
         if stride.shape != () or not np.issubdtype(stride.dtype, np.integer):
             raise ValueError(f'{where}: stride must be an integer scalar, got {stride!r}.')
         stride = _check_stride(stride.item(), where)
-        strided_maps = arrays['strided_maps'].astype(np.float32)
+        strided_maps = _stored_to_float(arrays['strided_maps'])
         _check_strided(maps, strided_maps, stride, where)
         record.update(strided_maps=_check_loaded_values(strided_maps, 'strided_maps', where),
                       stride=stride)

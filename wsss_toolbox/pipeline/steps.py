@@ -2,6 +2,7 @@
 labels, train and test a segmentor, summarise. Methods add their own steps the same way
 (``PIPELINE_STEPS.register_module()``), in their folder or in a plugin."""
 import copy
+import logging
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -16,6 +17,7 @@ from wsss_toolbox.registry import PIPELINE_STEPS
 from wsss_toolbox.utils import check_choice
 
 from .base_step import PipelineStep
+from .file_digest import InputFiles
 
 
 class TrainStep(PipelineStep):
@@ -46,6 +48,11 @@ class TrainStep(PipelineStep):
 
     def fingerprint_config(self) -> Any:
         return dict(self.stage_config().to_dict(), input_dirs=self.options['input_dirs'])
+
+    def input_files(self) -> InputFiles:
+        """Its training set: images, masks, saliency maps, pseudo labels ... and each
+        image's record (what the list / label files say of it). A change retrains."""
+        return self.runner.dataset_files(self.stage_config().train_dataloader.dataset)
 
     def config_to_train(self) -> Config:
         """A copy of the stage config; a step with an ``init_backbone_from`` option (a
@@ -114,14 +121,21 @@ class InferMaps(PipelineStep):
             maps within about 1 % of the float32 ones, ``docs/benchmarks.md``).
         channels_last: run the classifier's convolutions in the channels-last memory format
             (pays with ``amp`` on the CPU).
+        map_dtype: ``'float16'`` (default) or ``'uint8'``: 8-bit map files, about half the
+            size (:func:`wsss_toolbox.maps.io.save_maps`). The result's ``bytes_per_image``
+            is the mean map-file size.
             Every option left ``None`` takes the classifier config's ``map_inference`` entry,
             then the defaults of :func:`wsss_toolbox.maps.inference.infer_maps`.
     """
     input_args = ('classifier', )
+    per_image_outputs = True
     inference_args = ('scales', 'flip', 'fusion', 'partners', 'num_partners', 'rounds',
-                      'partner_seed', 'stride', 'amp', 'channels_last', 'aggregation')
+                      'partner_seed', 'stride', 'amp', 'channels_last', 'aggregation',
+                      'map_dtype')
     # the classifier config's entry that gives the defaults of the inference options
     inference_config_key = 'map_inference'
+    #: inference options that may name a list file (read whole: its contents are hashed)
+    list_file_options = ('partners', )
 
     def __init__(self, name: str, runner, classifier: str = 'stage1', split: str = 'train',
                  scales: Optional[Sequence[float]] = None, flip: Optional[bool] = None,
@@ -129,16 +143,20 @@ class InferMaps(PipelineStep):
                  num_partners: Optional[int] = None, rounds: Optional[int] = None,
                  partner_seed: Optional[int] = None, stride: Optional[int] = None,
                  amp: Optional[bool] = None, channels_last: Optional[bool] = None,
-                 aggregation: Optional[str] = None) -> None:
+                 aggregation: Optional[str] = None, map_dtype: Optional[str] = None) -> None:
         if split not in ('train', 'val'):
             raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
         from wsss_toolbox.maps.inference import AGGREGATIONS
+        from wsss_toolbox.maps.io import check_map_dtype
         if aggregation is not None:
             check_choice(f'step {name}: aggregation', aggregation, AGGREGATIONS)
+        if map_dtype is not None:
+            check_map_dtype(map_dtype, f'step {name}: map_dtype')
         super().__init__(name, runner, classifier=classifier, split=split, scales=scales,
                          flip=flip, fusion=fusion, partners=partners, num_partners=num_partners,
                          rounds=rounds, partner_seed=partner_seed, stride=stride, amp=amp,
-                         channels_last=channels_last, aggregation=aggregation)
+                         channels_last=channels_last, aggregation=aggregation,
+                         map_dtype=map_dtype)
 
     def classifier(self) -> TrainStep:
         return self.input_step('classifier', [TrainStep])
@@ -178,10 +196,21 @@ class InferMaps(PipelineStep):
             counts = infer_maps(model, samples, self.out_dir, **self.inference_options())
         return dict(counts, split=self.options['split'])
 
-    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
+    def input_files(self) -> InputFiles:
+        options = self.inference_options()
+        return InputFiles(annotations=[options[key] for key in self.list_file_options
+                                       if isinstance(options.get(key), str)])
+
+    def image_outputs(self, img_id: str) -> List[str]:
         from wsss_toolbox.maps.io import map_path
-        return super().missing_outputs(result) or missing_image_files(self, map_path,
-                                                                       'map file')
+        return [map_path(self.out_dir, img_id)]
+
+    def image_inputs(self, sample: dict) -> InputFiles:
+        return InputFiles(required=[sample['img_path']])
+
+    def images_depend_on_each_other(self) -> bool:
+        options = self.inference_options()  # partner images join each image's forward
+        return bool(options.get('partners')) or bool(options.get('num_partners'))
 
 
 def missing_image_files(step: PipelineStep, path_of, what: str) -> Optional[str]:
@@ -216,6 +245,9 @@ class EvaluateMaps(PipelineStep):
         super().__init__(name, runner, maps=maps, thresholds=thresholds, ratio=ratio,
                          nproc=nproc)
 
+    def input_files(self) -> InputFiles:
+        return mask_files(map_step(self, 'maps').samples()[0])
+
     def run(self) -> Dict[str, Any]:
         from wsss_toolbox.evaluation import evaluate_maps, map_precision_recall
         source = map_step(self, 'maps')
@@ -225,10 +257,10 @@ class EvaluateMaps(PipelineStep):
             thresholds=self.options['thresholds'])
         print_log(f'step "{self.name}": evaluating the maps of {len(samples)} images',
                   logger='current')
+        sweep = evaluate_maps(samples, source.out_dir, len(names), class_names=names,
+                              nproc=self.options['nproc'], progress=True, **options)
         return dict(
-            threshold_sweep=evaluate_maps(samples, source.out_dir, len(names),
-                                          class_names=names, nproc=self.options['nproc'],
-                                          progress=True, **options),
+            threshold_sweep=sweep, warnings=sweep['warnings'],
             precision_recall=map_precision_recall(samples, source.out_dir, len(names),
                                                   ratio=self.options['ratio'],
                                                   nproc=self.options['nproc'],
@@ -249,6 +281,35 @@ class EvaluateMaps(PipelineStep):
         ]
 
 
+def mask_files(samples: Sequence[dict]) -> InputFiles:
+    """The ground-truth masks of ``samples`` (the files an evaluation reads besides maps)."""
+    return InputFiles(optional=[sample['seg_map_path'] for sample in samples
+                                if sample.get('seg_map_path')])
+
+
+def label_image_inputs(step: PipelineStep, sample: dict, map_dir: str) -> InputFiles:
+    """What a pseudo label is made from: the image's map file, the image, its saliency map,
+    and its mask when the step evaluates the labels."""
+    from wsss_toolbox.maps.io import map_path
+    optional = [sample.get('saliency_path')]
+    if step.options.get('evaluate', True):
+        optional.append(sample.get('seg_map_path'))
+    return InputFiles(required=[map_path(map_dir, sample['img_id']), sample['img_path']],
+                      optional=[path for path in optional if path])
+
+
+def folder_ignored_fraction(folder: str, samples: Sequence[dict]) -> float:
+    """The ignored (255) fraction of the pixels of every sample's label in ``folder`` (a
+    resumed or per-image run writes only some of them)."""
+    from wsss_toolbox.pseudo_labels.label_io import IGNORE_INDEX, label_path, load_label
+    ignored = pixels = 0
+    for sample in samples:
+        label = load_label(label_path(folder, sample['img_id']))
+        ignored += int((label == IGNORE_INDEX).sum())
+        pixels += label.size
+    return ignored / pixels if pixels else 0.0
+
+
 def _percent(value: Optional[float]) -> Optional[float]:
     return None if value is None else 100 * float(value)
 
@@ -258,6 +319,11 @@ class LabelFolderStep(PipelineStep):
     :meth:`samples`: evaluated against the ground truth like every label folder, its summary row
     and its missing-file check shared (MakePseudoLabels, IRN's RandomWalkLabels ...)."""
     summary_label = ''
+    per_image_outputs = True
+
+    def image_outputs(self, img_id: str) -> List[str]:
+        from wsss_toolbox.pseudo_labels.label_io import label_path
+        return [label_path(self.out_dir, img_id)]
 
     def evaluate_folder(self, samples: List[dict], classes: List[str],
                         nproc: int = 1) -> Optional[Dict[str, Any]]:
@@ -270,11 +336,6 @@ class LabelFolderStep(PipelineStep):
         names = ['background'] + list(classes)
         return evaluate_labels(samples, self.out_dir, len(names), class_names=names,
                                nproc=nproc)
-
-    def missing_outputs(self, result: Optional[dict]) -> Optional[str]:
-        from wsss_toolbox.pseudo_labels.label_io import label_path
-        return super().missing_outputs(result) or missing_image_files(self, label_path,
-                                                                       'pseudo label')
 
     def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
         if 'eval' not in result:
@@ -307,6 +368,9 @@ class MakePseudoLabels(LabelFolderStep):
     def samples(self) -> Tuple[List[dict], List[str]]:
         return map_step(self, 'maps').samples()
 
+    def image_inputs(self, sample: dict) -> InputFiles:
+        return label_image_inputs(self, sample, self.label_recipe()[2])
+
     def run(self) -> Dict[str, Any]:
         from wsss_toolbox.pseudo_labels import generate_pseudo_labels
         generator, refiners, map_dir = self.label_recipe()
@@ -316,7 +380,8 @@ class MakePseudoLabels(LabelFolderStep):
         nproc = self.options['nproc']
         summary = generate_pseudo_labels(samples, map_dir, self.out_dir, generator, refiners,
                                          nproc=nproc)
-        result = dict(ignored_fraction=summary['ignored_fraction'])
+        result = dict(ignored_fraction=summary['ignored_fraction'] if not summary['num_skipped']
+                      else folder_ignored_fraction(self.out_dir, samples))
         metrics = self.evaluate_folder(samples, classes, nproc)
         if metrics is not None:
             result['eval'] = metrics
@@ -393,11 +458,20 @@ class TestSegmentor(PipelineStep):
                  cfg_options: Optional[dict] = None) -> None:
         super().__init__(name, runner, segmentor=segmentor, cfg_options=cfg_options or {})
 
-    def run(self) -> Dict[str, Any]:
-        segmentor = self.input_step('segmentor', [TrainSegmentor])
-        cfg = segmentor.stage_config().copy()
+    def test_config(self) -> Config:
+        """The segmentor step's config with this step's ``cfg_options``."""
+        cfg = self.input_step('segmentor', [TrainSegmentor]).stage_config().copy()
         if self.options['cfg_options']:
             cfg.merge_from_dict(dict(self.options['cfg_options']))
+        return cfg
+
+    def input_files(self) -> InputFiles:
+        """Its test set: images, masks and each image's record."""
+        return self.runner.dataset_files(self.test_config().test_dataloader.dataset)
+
+    def run(self) -> Dict[str, Any]:
+        segmentor = self.input_step('segmentor', [TrainSegmentor])
+        cfg = self.test_config()
         cfg.work_dir = self.out_dir
         cfg.load_from, cfg.resume = segmentor.checkpoint(), False
         if cfg.get('visualizer') is not None:
@@ -457,6 +531,14 @@ class Summarize(PipelineStep):
         report = parameter_rule(MODELS.build(model_cfg), self.options['parameter_limit'])
         return dict(report, step=name, config=step.options['config'])
 
+    def input_files(self) -> InputFiles:
+        """The images and masks its figure shows."""
+        figure = self.options['figure']
+        if not figure:
+            return InputFiles()
+        samples, _ = self.runner.step(figure['maps']).samples()
+        return InputFiles.of_records(samples[:figure.get('num_images', 4)])
+
     def inputs(self) -> List[str]:
         figure = self.options['figure'] or {}
         extra = [figure.get('maps')] + list(figure.get('labels', []))
@@ -466,14 +548,19 @@ class Summarize(PipelineStep):
         rows = []
         for name in self.options['steps']:
             rows.extend(self.runner.step(name).summary_rows(self.runner.result(name)))
-        summary = dict(rows=rows, steps={name: self.runner.result(name)
-                                         for name in self.options['steps']})
+        # a step's result may hold ``warnings`` (degenerate maps, ...): listed after the table
+        warnings = [f'step "{name}": {message}' for name in self.options['steps']
+                    for message in self.runner.result(name).get('warnings') or []]
+        summary = dict(rows=rows, warnings=warnings,
+                       steps={name: self.runner.result(name) for name in self.options['steps']})
         parameters = self.inference_model_report()
         if parameters is not None:
             summary['inference_model'] = parameters
         from .runner import write_json
         write_json(self.runner.path('summary.json'), summary)
         print_log('\n' + format_table(rows), logger='current')
+        if warnings:
+            print_log(format_warnings(warnings), logger='current', level=logging.WARNING)
         if parameters is not None:
             from wsss_toolbox.evaluation.lid import format_parameter_rule
             print_log(format_parameter_rule(
@@ -490,7 +577,7 @@ class Summarize(PipelineStep):
                 len(classes) + 1, self.runner.path('figure.png'),
                 dataset_meta=dict(classes=classes))
             print_log(f'figure: {path}', logger='current')
-        return dict(rows=rows, inference_model=parameters)
+        return dict(rows=rows, warnings=warnings, inference_model=parameters)
 
     def outputs_exist(self, result: Optional[dict]) -> bool:
         return osp.isfile(self.runner.path('summary.json'))
@@ -507,3 +594,11 @@ def format_table(rows: Sequence[Dict[str, Any]]) -> str:
             other = '' if row.get('value') is None else f"{row['value']:.2f}"
         lines.append(f"{row['name']:<42}{miou:>9}{other:>16}")
     return '\n'.join(lines)
+
+
+def format_warnings(warnings: Sequence[str]) -> str:
+    """The warnings section printed after the summary table ('' when there is none)."""
+    if not warnings:
+        return ''
+    return '\n'.join([f'warnings ({len(warnings)}): the results above may be degenerate'] +
+                     [f'  - {message}' for message in warnings])

@@ -3,7 +3,8 @@
 ``generate_pseudo_labels`` is resumable (existing PNGs are skipped unless ``overwrite``),
 writes every PNG atomically, runs ``nproc`` worker processes (each builds its own generator
 and refiners from the config dicts) and, under ``torch.distributed``, gives rank ``r`` of
-``W`` the samples ``samples[r::W]``.
+``W`` the samples ``samples[r::W]``. With ``nproc`` > 1 the first image runs in this process
+and its peak memory caps the workers to those that fit in memory (:mod:`.worker_memory`).
 """
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from .label_io import (
     save_label,
     write_labelled_images,
 )
+from .worker_memory import cap_workers, run_first_task
 
 ComponentCfg = Union[dict, Callable]
 
@@ -172,9 +174,20 @@ def _process_one(sample: dict) -> tuple:
     return int(np.count_nonzero(label == IGNORE_INDEX)), int(label.size)
 
 
-def _run_tasks(tasks: list, nproc: int, initargs: tuple, progress: bool) -> list:
+def _run_tasks(tasks: list, nproc: int, initargs: tuple, progress: bool,
+               check_memory: bool = True) -> list:
     if not tasks:
         return []
+    nproc = min(nproc, len(tasks))
+    if nproc > 1 and check_memory:
+        # the first image runs here; its peak memory says how many workers fit
+        _init_worker(*initargs)
+        try:
+            first, task_mb = run_first_task(_process_one, tasks[0])
+        finally:
+            _WORKER.clear()
+        nproc = cap_workers(nproc, task_mb, 'pseudo labels')
+        return [first] + _run_tasks(tasks[1:], nproc, initargs, progress, check_memory=False)
     if nproc <= 1:
         _init_worker(*initargs)
         try:
@@ -183,7 +196,6 @@ def _run_tasks(tasks: list, nproc: int, initargs: tuple, progress: bool) -> list
             return [_process_one(task) for task in tasks]
         finally:
             _WORKER.clear()
-    nproc = min(nproc, len(tasks))
     if progress:
         return track_parallel_progress(_process_one, tasks, nproc, initializer=_init_worker,
                                        initargs=initargs, keep_order=False)
@@ -205,7 +217,8 @@ def generate_pseudo_labels(samples: Sequence[dict], map_dir: str, out_dir: str,
         out_dir: output folder (created).
         generator: ``LABEL_GENERATORS`` config dict or a callable.
         refiners: ``REFINERS`` config dicts or callables, applied in order.
-        nproc: worker processes.
+        nproc: worker processes, at most (fewer when they would not fit in memory: the
+            first image's peak memory decides, :mod:`.worker_memory`).
         overwrite: regenerate labels whose PNG already exists (default: skip them).
         progress: show an mmengine progress bar (rank 0 only).
 

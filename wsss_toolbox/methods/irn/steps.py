@@ -17,7 +17,13 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from wsss_toolbox.pipeline import MakePseudoLabels, TrainStep
-from wsss_toolbox.pipeline.steps import LabelFolderStep, map_step
+from wsss_toolbox.pipeline.file_digest import InputFiles
+from wsss_toolbox.pipeline.steps import (
+    LabelFolderStep,
+    folder_ignored_fraction,
+    label_image_inputs,
+    map_step,
+)
 from wsss_toolbox.registry import PIPELINE_STEPS
 from wsss_toolbox.utils import check_choice
 
@@ -161,6 +167,9 @@ class RandomWalkLabels(LabelFolderStep):
     def samples(self) -> Tuple[List[dict], List[str]]:
         return map_step(self, 'maps').samples()
 
+    def image_inputs(self, sample: dict) -> InputFiles:
+        return label_image_inputs(self, sample, map_step(self, 'maps').out_dir)
+
     def build_model(self):
         """The trained ``AffinityNet`` of the ``affinity`` step, in eval mode."""
         import torch
@@ -218,7 +227,9 @@ class RandomWalkLabels(LabelFolderStep):
         result = dict(num_written=len(todo), seconds=seconds,
                       images_per_second=len(todo) / seconds if seconds > 0 else 0.0,
                       device=str(next(model.parameters()).device),
-                      ignored_fraction=ignored / pixels if pixels else 0.0)
+                      # over every label, those an earlier (interrupted) run wrote too
+                      ignored_fraction=(ignored / pixels if len(todo) == len(samples) and pixels
+                                        else folder_ignored_fraction(self.out_dir, samples)))
         metrics = self.evaluate_folder(samples, classes, self.options['nproc'])
         if metrics is not None:
             result['eval'] = metrics
