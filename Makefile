@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # whole on one worker (--dist loadfile), so module fixtures are built once.
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint clean-venv
+.PHONY: setup demo test lint clean-venv gpu-kit
 
 setup: $(STAMP)
 
@@ -45,6 +45,47 @@ test: setup
 
 demo: setup
 	OMP_NUM_THREADS=1 $(VPY) tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo
+
+# Offline kit for a bare CUDA machine (Python 3.12 + torch preinstalled, no index): `make
+# gpu-kit` fills .gpu_kit/ with what such a machine lacks (about 11 MiB), and
+# `bash tools/gpu_check.sh OUT` there installs it without network (README, "Running the GPU
+# check on an offline CUDA machine"). Pure-Python wheels and the sdists work on any Python; the
+# binary wheels are fetched for 3.12 (the GPU machine) and this machine's Python (rehearsal).
+# GPU_KIT_RUNTIME: what the toolbox, mmengine, mmcv and mmseg import beyond the machine's
+# torch/numpy/scipy/opencv/matplotlib/rich/regex/pytest/pytest-xdist, at the versions
+# `make setup` installs (pytest-timeout: pytest.ini's --timeout). GPU_KIT_SDISTS are built
+# there: mmcv and pydensecrf2 have no wheels on PyPI (pydensecrf2's sdist ships its Cython
+# output, so no Cython is needed). GPU_KIT_BUILD: setuptools<81 (mmcv's setup.py imports
+# pkg_resources), wheel, ninja (parallel compiles of mmcv's CPU ops). pip: for a machine
+# without one. The sdists' metadata is prepared by pip in an isolated build env, constrained
+# to setuptools<81 for the same reason; --no-binary names them only, so that the build env's
+# own tools come as wheels (with :all: pip compiles Cython from source, minutes).
+GPU_KIT ?= .gpu_kit
+GPU_KIT_PYTHONS ?= 3.12 $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+GPU_KIT_RUNTIME := mmengine==0.10.7 mmsegmentation==1.2.2 addict==2.4.0 yapf==0.43.0 \
+	platformdirs==4.14.9 termcolor==3.3.0 prettytable==3.19.0 wcwidth==0.9.5 ftfy==6.3.1 \
+	pytest-timeout==2.4.0
+GPU_KIT_BINARY := pyyaml==6.0.4
+GPU_KIT_SDISTS := mmcv==2.1.0 pydensecrf2==1.1
+GPU_KIT_BUILD := setuptools==80.10.2 wheel==0.48.0 ninja==1.13.2
+GPU_KIT_PIP := pip==26.3
+
+gpu-kit:
+	rm -rf $(GPU_KIT).tmp && mkdir -p $(GPU_KIT).tmp
+	printf 'setuptools<81\n' > $(GPU_KIT).tmp/build-constraints.txt
+	$(PYTHON) -m pip download -q --no-deps -d $(GPU_KIT).tmp \
+	  $(GPU_KIT_RUNTIME) $(GPU_KIT_BUILD) $(GPU_KIT_PIP)
+	for v in $(sort $(GPU_KIT_PYTHONS)); do \
+	  $(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version $$v \
+	    --platform manylinux2014_x86_64 -d $(GPU_KIT).tmp $(GPU_KIT_BINARY) || exit 1; done
+	PIP_CONSTRAINT=$(CURDIR)/$(GPU_KIT).tmp/build-constraints.txt $(PYTHON) -m pip download \
+	  -q --no-deps --no-binary="$$(for p in $(GPU_KIT_SDISTS); do printf '%s,' "$${p%%==*}"; done)" \
+	  -d $(GPU_KIT).tmp $(GPU_KIT_SDISTS)
+	for p in $(GPU_KIT_RUNTIME) $(GPU_KIT_BINARY); do echo "$${p%%==*}"; done > $(GPU_KIT).tmp/runtime.txt
+	for p in $(GPU_KIT_BUILD); do echo "$${p%%==*}"; done > $(GPU_KIT).tmp/build.txt
+	cd $(GPU_KIT).tmp && sha256sum *.whl *.tar.gz > SHA256SUMS
+	rm -rf $(GPU_KIT) && mv $(GPU_KIT).tmp $(GPU_KIT)
+	@du -sh $(GPU_KIT) | sed 's/\t.*/ in $(GPU_KIT)\//; s/^/gpu-kit: /'
 
 clean-venv:
 	rm -rf $(VENV)
