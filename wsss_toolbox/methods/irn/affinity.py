@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from wsss_toolbox.utils import check_choice
 
@@ -135,6 +136,81 @@ def shift_stack(grid: Tensor, offsets, fill: float) -> Tensor:
                         for dy, dx in offsets], dim=1)
 
 
+def _index_groups(radius: int, path: str, device) -> List[Tuple[Tensor, Tensor]]:
+    """:func:`path_table`'s groups as tensors on ``device``: per path length the slots (G,)
+    and the (G, L) path cells (indices into the table's points)."""
+    _, groups, _ = path_table(radius, path)
+    return [(torch.as_tensor(slots, device=device), torch.as_tensor(index, device=device))
+            for slots, index in groups]
+
+
+def _group_max(shifted: Tensor, index: Tensor) -> Tensor:
+    """(N, G, H, W) maxima over the (G, L) paths ``index`` of (N, points, H, W) ``shifted``,
+    one path position at a time: never more than one (N, G, H, W) gather alive."""
+    best = shifted.index_select(1, index[:, 0])  # index_select: 6x faster on a CPU than [:, i]
+    for position in range(1, index.shape[1]):
+        torch.maximum(best, shifted.index_select(1, index[:, position]), out=best)
+    return best
+
+
+def _path_max(boundary: Tensor, radius: int, path: str) -> Tensor:
+    """(N, num_offsets, H, W): ``max_{k in path(o)} B(p + k)`` of an (N, H, W) boundary
+    (1 outside the grid), without autograd."""
+    points, _, _ = path_table(radius, path)
+    shifted = shift_stack(boundary, points, fill=1.0)  # (N, num_points, H, W)
+    num, _, height, width = shifted.shape
+    maxima = boundary.new_empty(num, len(pair_offsets(radius)), height, width)
+    for slots, index in _index_groups(radius, path, boundary.device):
+        maxima[:, slots] = _group_max(shifted, index)
+    return maxima
+
+
+def _path_max_grad(boundary: Tensor, grad: Tensor, radius: int, path: str) -> Tensor:
+    """The gradient of :func:`_path_max` at ``boundary`` for the output gradient ``grad``,
+    recomputing the maxima. As ``torch.amax``'s backward, a maximum reached by several cells
+    of a path gives each of them ``grad / count``; cells outside the grid take no part."""
+    points, _, _ = path_table(radius, path)
+    shifted = shift_stack(boundary, points, fill=1.0)
+    grad_shifted = torch.zeros_like(shifted)
+    for slots, index in _index_groups(radius, path, boundary.device):
+        best = _group_max(shifted, index)
+        hits = [shifted.index_select(1, cells) == best for cells in index.T]
+        count = hits[0].to(torch.uint8 if len(hits) < 256 else torch.int32)
+        for hit in hits[1:]:
+            count += hit
+        share = grad.index_select(1, slots) / count
+        for position, hit in enumerate(hits):
+            grad_shifted.index_add_(1, index[:, position], share * hit)
+    # shift_stack's adjoint: every point's map back to its place in the padded grid
+    height, width = boundary.shape[-2:]
+    reach = max(max(abs(dy), abs(dx)) for dy, dx in points)
+    grad_padded = boundary.new_zeros(boundary.shape[0], height + 2 * reach, width + 2 * reach)
+    for point, (dy, dx) in enumerate(points):
+        grad_padded[:, reach + dy:reach + dy + height,
+                    reach + dx:reach + dx + width] += grad_shifted[:, point]
+    return grad_padded[:, reach:reach + height, reach:reach + width]
+
+
+class _PathMax(torch.autograd.Function):
+    """:func:`_path_max` whose backward recomputes the maxima from the boundary, so autograd
+    keeps only the (N, H, W) boundary: not the (N, sum of path lengths, H, W) gathered cells
+    that ``amax`` over a gather keeps (2134 cells per pixel at radius 10, band paths; the
+    authors' ``index_select`` + ``max_pool2d``, jiwoon-ahn/irn ``net/resnet50_irn.py``
+    L162-175, keeps them too). ``tools/analysis/benchmark_irn_memory.py`` measures it."""
+
+    @staticmethod
+    def forward(ctx, boundary: Tensor, radius: int, path: str) -> Tensor:
+        ctx.save_for_backward(boundary)
+        ctx.radius, ctx.path = radius, path
+        return _path_max(boundary, radius, path)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        boundary, = ctx.saved_tensors
+        return _path_max_grad(boundary, grad.contiguous(), ctx.radius, ctx.path), None, None
+
+
 def boundary_to_affinity(boundary: Tensor, radius: int, path: str = 'band') -> Tensor:
     """Affinities of every pixel with its :func:`pair_offsets` partners (the formula above).
 
@@ -145,20 +221,15 @@ def boundary_to_affinity(boundary: Tensor, radius: int, path: str = 'band') -> T
 
     Returns:
         (N, num_offsets, H, W): ``a(p, p + o)``; 0 for a path leaving the grid (the boundary
-        is 1 outside it, as the authors' walk pads its edge map with 1).
+        is 1 outside it, as the authors' walk pads its edge map with 1). The maxima are taken
+        one path length at a time, and the backward recomputes them (:class:`_PathMax`):
+        training keeps no per-path-cell tensor.
     """
     if boundary.dim() == 4:
         boundary = boundary[:, 0]
-    points, groups, order = path_table(radius, check_choice('path', path, PATH_RULES))
-    shifted = shift_stack(boundary, points, fill=1.0)  # (N, num_points, H, W)
-    num, _, height, width = shifted.shape
-    path_max = []
-    for _, index in groups:  # one gather + max per path length: no loop over pixels
-        cells = torch.as_tensor(index, device=boundary.device)
-        gathered = shifted[:, cells.reshape(-1)].view(num, *cells.shape, height, width)
-        path_max.append(gathered.amax(dim=2))
-    order = torch.as_tensor(order, device=boundary.device)
-    return 1 - torch.cat(path_max, dim=1)[:, order]
+    check_choice('path', path, PATH_RULES)
+    check_radius(radius)
+    return 1 - _PathMax.apply(boundary, radius, path)
 
 
 def source_mask(height: int, width: int, radius: int, pair_sources: str = 'cropped',
@@ -192,19 +263,27 @@ def affinity_labels(seeds: Tensor, radius: int,
     """
     seeds = seeds.long()
     offsets = pair_offsets(radius)
-    partner = shift_stack(seeds, offsets, fill=IGNORE_INDEX)
-    anchor = seeds[:, None].expand_as(partner)
-    sources = source_mask(*seeds.shape[-2:], radius, pair_sources, seeds.device)
+    num, height, width = seeds.shape
+    sources = source_mask(height, width, radius, pair_sources, seeds.device)
     if not sources.any():
-        warnings.warn(f'affinity_labels: a {seeds.shape[-2]}x{seeds.shape[-1]} grid has no '
+        warnings.warn(f'affinity_labels: a {height}x{width} grid has no '
                       f'source pixel for pair_sources={pair_sources!r} at radius {radius} '
                       f'(it needs at least {2 * radius - 1} columns and {radius} rows), so '
                       "no pair is labelled; train on larger crops or use pair_sources='all'.")
-    valid = (anchor != IGNORE_INDEX) & (partner != IGNORE_INDEX) & sources
-    same = anchor == partner
-    return dict(bg_pos=(valid & same & (anchor == 0)).float(),
-                fg_pos=(valid & same & (anchor > 0)).float(),
-                neg=(valid & ~same).float())
+    labelled = (seeds != IGNORE_INDEX) & sources
+    background, foreground = labelled & (seeds == 0), labelled & (seeds > 0)
+    reach = radius - 1
+    padded = F.pad(seeds[:, None], (reach, reach, reach, reach), value=IGNORE_INDEX)[:, 0]
+    labels = {kind: seeds.new_empty((num, len(offsets), height, width), dtype=torch.float)
+              for kind in ('bg_pos', 'fg_pos', 'neg')}
+    # one offset at a time: no (N, num_offsets, H, W) int64 stack of the partners
+    for slot, (dy, dx) in enumerate(offsets):
+        partner = padded[:, reach + dy:reach + dy + height, reach + dx:reach + dx + width]
+        same = partner == seeds  # equal to a labelled source's label: not ignored either
+        labels['bg_pos'][:, slot] = background & same
+        labels['fg_pos'][:, slot] = foreground & same
+        labels['neg'][:, slot] = labelled & ~same & (partner != IGNORE_INDEX)
+    return labels
 
 
 def affinity_loss(affinity: Tensor, labels: Dict[str, Tensor],
