@@ -19,9 +19,10 @@ maps = dict(stride=4, aggregation='feature_grid')
 irn_seeds = dict(type='IRNSeeds', maps='maps', nproc=2)
 irn_train = dict(type='TrainAffinityNet', config='../irn/irn_tiny_1xb16-3e_synthetic-128x128.py',
                  seeds='irn_seeds', init_backbone_from='stage1', cfg_options=dict())
-# power='steps': the 2^8 steps as sparse products (equal to the authors' squaring of the
-# dense matrix up to float rounding, tests/methods/irn/test_irn_units.py; about 10x faster on
-# a CPU; tools/analysis/benchmark_irn.py times both); path='band': the authors' path cells
+# power='steps': T built sparse from the pairs, the 2^8 steps as sparse products (equal to
+# the authors' squaring of the dense matrix up to float rounding,
+# tests/methods/irn/test_sparse_walk.py; time and memory linear in the pixels,
+# tools/analysis/benchmark_scale.py times both); path='band': the authors' path cells
 irn_labels = dict(type='RandomWalkLabels', affinity='irn_train', maps='maps', beta=10.0,
                   exp_times=8, radius=5, bg_threshold=0.25, power='steps', path='band',
                   nproc=2)

@@ -61,7 +61,7 @@ def load_strided_maps(map_dir: str, sample: dict, stride: int) -> Dict[str, obje
 
 def refine_sample(model: AffinityNet, sample: dict, map_dir: str, image: np.ndarray,
                   beta: float = 10.0, exp_times: int = 8, radius: int = 5,
-                  bg_threshold: float = 0.25, power: str = 'squaring', flip: bool = True,
+                  bg_threshold: float = 0.25, power: str = 'steps', flip: bool = True,
                   device: Optional[torch.device] = None,
                   path: str = 'band') -> Dict[str, object]:
     """Random-walk label of one image from its map file and the model's boundary map

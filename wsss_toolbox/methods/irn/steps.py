@@ -133,8 +133,9 @@ class RandomWalkLabels(LabelFolderStep):
     Args:
         affinity: the ``TrainAffinityNet`` step.
         maps: the map step (its files need ``strided_maps`` at the network's stride).
-        beta, exp_times, radius, bg_threshold, power: :mod:`.random_walk` (IRN: 10, 8, 5,
-            0.25, squaring).
+        beta, exp_times, radius, bg_threshold: :mod:`.random_walk` (IRN: 10, 8, 5, 0.25).
+        power: ``'steps'`` (2^8 sparse products, linear in pixels) or ``'squaring'`` (the
+            authors' 8 squarings of the dense matrix; same walk up to float rounding).
         flip: average the boundary logits of the image and of its mirror (the authors').
         path: path rule of the walk's affinities: ``'band'`` (the authors') or ``'line'``
             (:mod:`.affinity`). The boundary map's input padding is the network's
@@ -148,12 +149,11 @@ class RandomWalkLabels(LabelFolderStep):
 
     def __init__(self, name: str, runner, affinity: str = 'irn_train', maps: str = 'maps',
                  beta: float = 10.0, exp_times: int = 8, radius: int = 5,
-                 bg_threshold: float = 0.25, power: str = 'squaring', flip: bool = True,
+                 bg_threshold: float = 0.25, power: str = 'steps', flip: bool = True,
                  path: str = 'band', evaluate: bool = True, device: Optional[str] = None,
                  nproc: int = 1) -> None:
         from .affinity import PATH_RULES
-        if power not in ('squaring', 'steps'):
-            raise ValueError(f"step {name}: power must be 'squaring' or 'steps', got {power!r}")
+        check_choice(f'step {name}: power', power, ('steps', 'squaring'))
         check_choice(f'step {name}: path', path, PATH_RULES)
         super().__init__(name, runner, affinity=affinity, maps=maps, beta=beta,
                          exp_times=exp_times, radius=radius, bg_threshold=bg_threshold,
