@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # whole on one worker (--dist loadfile), so module fixtures are built once.
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint clean-venv gpu-kit
+.PHONY: setup demo test test-quick lint clean-venv gpu-kit
 
 setup: $(STAMP)
 
@@ -42,6 +42,11 @@ lint: setup
 # and on two cores oversubscribed torch threads are several times slower, not faster.
 test: setup
 	OMP_NUM_THREADS=1 $(VPY) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# the unit tests only (no training, pipeline or tool subprocess; tests/conftest.py lists the
+# slow files), for the edit loop
+test-quick: setup
+	OMP_NUM_THREADS=1 $(VPY) -m pytest tests -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: setup
 	OMP_NUM_THREADS=1 $(VPY) tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo

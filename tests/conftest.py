@@ -81,3 +81,23 @@ def train_in_one_and_two_processes(config: str, work_dir: str, single_options: l
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
     return log, a
+
+
+# Test files that train models, run whole pipelines or start tool subprocesses (each pays
+# ~4 s of imports per process): marked `slow`, left out by `make test-quick` (the unit tests,
+# for the edit loop); `make test` runs everything.
+SLOW_FILE_PATTERNS = (
+    '*pipeline*.py', 'test_*training*.py', 'test_resume_exact.py', 'test_train_tools.py',
+    'test_test_tool.py', 'test_readme.py', 'test_gpu_kit.py', 'test_stage2_tools.py',
+    'test_bad_input_tools.py', 'test_config_errors.py', 'test_deeplab_configs.py',
+    'test_stage1_and_pipeline_configs.py', 'test_sync_bn.py', 'test_cuda.py',
+    'test_file_fingerprints.py', 'test_summary_warnings.py', 'test_per_image_outputs.py',
+    'test_steps.py', 'test_oaa_configs.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    import fnmatch
+    for item in items:
+        name = osp.basename(str(item.fspath))
+        if any(fnmatch.fnmatch(name, pattern) for pattern in SLOW_FILE_PATTERNS):
+            item.add_marker(pytest.mark.slow)
