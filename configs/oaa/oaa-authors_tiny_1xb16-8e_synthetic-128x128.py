@@ -1,7 +1,8 @@
-# OAA (max fusion) on the synthetic benchmark with the authors' settings (issues 10 and 20)
-# that do not depend on VGG-16 / ImageNet: top-K of float32 sigmoid probabilities,
-# A = ReLU(F) / (max + 1e-8), first epoch skipped, export by one bicubic uint8 resize of the
-# stored map (+ the stored maps themselves in cumulative_maps_raw), loader not shuffled,
+# OAA (max fusion) on the synthetic benchmark with the authors' settings (configs/oaa/README.md,
+# "Departures from the paper and the authors' code") that do not depend on VGG-16 / ImageNet:
+# top-K of float32 sigmoid probabilities, A = ReLU(F) / (max + 1e-8), first epoch skipped,
+# export by one bicubic uint8 resize of the stored map (+ the stored maps themselves in
+# cumulative_maps_raw), loader not shuffled,
 # ColorJitter (0.3, 0.3, 0.3, 0.1) on the PIL image with numpy's draws (backend='pil', after
 # OAA-PyTorch's utils/transforms/; 'tensor' = torchvision's float-HSV jitter, with which the
 # README's "authors" rows of 2026-11-27 ran), Nesterov SGD. Kept from the benchmark's

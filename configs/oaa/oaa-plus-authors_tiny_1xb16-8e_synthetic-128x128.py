@@ -1,5 +1,5 @@
 # OAA+ (integral attention model, Sec. 3.4) on the synthetic benchmark with the authors'
-# settings of issue 10 (configs/oaa/README.md, "Authors' settings vs the paper reading"):
+# settings (configs/oaa/README.md, "Authors' settings vs the paper reading"):
 #   * targets: the OAA run's *stored* uint8 cumulative maps at feature resolution / 255
 #     (<oaa-authors work dir>/cumulative_maps_raw, LoadStoredCumulativeMaps), not resized;
 #   * loss: N+ / N- pooled over the classes of each image, tau = 0.001, at the scale of the

@@ -1,7 +1,7 @@
 # OAA+ on VOC 2012: the integral attention model (Sec. 3.4) -- the OAA classifier without GAP
 # and classification loss, trained with the hybrid loss on the cumulative maps of an OAA run
 # -- after the authors' released code (scripts/train_iam.py, utils/LoadData.py L126-207;
-# issues 10 and 20, configs/oaa/README.md):
+# configs/oaa/README.md, "Departures from the paper and the authors' code"):
 #   * targets: the OAA run's *stored* uint8 cumulative maps at feature resolution / 255
 #     (<oaa work dir>/cumulative_maps_raw, LoadStoredCumulativeMaps), no resizing;
 #   * loss: N+ / N- pooled over the classes of each image, tau = 0.001, and the per-image

@@ -1,7 +1,7 @@
 # OAA (online attention accumulation, max fusion) on PASCAL VOC 2012 train_aug (10,582
 # images), trained after the authors' released code (github.com/PengtaoJiang/OAA-PyTorch @
 # a7c8214: train.sh, scripts/train.py, models/vgg.py, utils/LoadData.py) -- the code that
-# produced the published numbers (issues 10 and 20; configs/oaa/README.md, "Departures"):
+# produced the published numbers (configs/oaa/README.md, "Departures"):
 #   * VGG-16 with 2x2 / stride-2 max pooling (pool1-3), pool4 3x3 stride 1, dilated conv5;
 #   * batch 1 x 5 accumulated iterations (effective batch 5), no batch padding; the count of
 #     accumulated iterations restarts every epoch without zeroing the gradients, so an

@@ -1,5 +1,5 @@
 # OAA+++ (integral attention model on the cumulative maps of OAA++) with the authors'
-# settings of issue 10; see oaa-plus-authors_synthetic.py (stage 0 = the OAA++ classifier
+# settings; see oaa-plus-authors_synthetic.py (stage 0 = the OAA++ classifier
 # with the authors' settings and attention drop).
 #   .venv/bin/python tools/pipeline.py configs/pipelines/oaa-drop-plus-authors_synthetic.py \
 #       --work-dir work_dirs/compare/oaa-drop-plus-authors

@@ -1,6 +1,7 @@
-# OAA+ with the authors' settings of issue 10 through all three stages: stage 0 is the OAA
-# classifier with the authors' settings, whose *stored* uint8 maps (the recorder's
-# export_raw_dir) are the integral attention model's targets (stage 1,
+# OAA+ with the authors' settings (configs/oaa/README.md, "Authors' settings vs the paper
+# reading") through all three stages: stage 0 is the OAA classifier with the authors'
+# settings, whose *stored* uint8 maps (the recorder's export_raw_dir) are the integral
+# attention model's targets (stage 1,
 # oaa-plus-authors_tiny_...py). The paper-reading run is oaa-plus_synthetic.py.
 #   .venv/bin/python tools/pipeline.py configs/pipelines/oaa-plus-authors_synthetic.py \
 #       --work-dir work_dirs/compare/oaa-plus-authors

@@ -117,20 +117,6 @@ def test_batched_inference_runs_fewer_forwards(tmp_path, tiny):
         del model.test_step
     # 8 images (6 of 32x32, 2 of 24x48), 4 views each: one forward per view size per chunk
     assert sum(calls) == 4 * len(samples) and len(calls) == 4
-    # the former layout: one padded batch per image; single-scale maps are the same
-    calls.clear()
-    model.test_step = counting
-    try:
-        infer_maps(model, samples, str(tmp_path / 'padded'), (1.0, 0.5), True, 'mean',
-                   pad_views=True)
-        infer_maps(model, samples, str(tmp_path / 'padded1'), (1.0, ), True, 'mean',
-                   pad_views=True)
-    finally:
-        del model.test_step
-    assert calls == [4] * len(samples) + [2] * len(samples)
-    infer_maps(model, samples, str(tmp_path / 'sized1'), (1.0, ), True, 'mean')
-    assert _max_map_difference(samples, str(tmp_path / 'padded1'),
-                               str(tmp_path / 'sized1')) <= 1e-3
 
 
 @pytest.mark.parametrize('nproc', [1, 2])

@@ -211,7 +211,6 @@ class ImageSizeOnlyModel(torch.nn.Module):
     (dict(aggregation='feature_grid', fusion='max'), "fusion='mean'"),
     (dict(aggregation='feature_grid', num_partners=1), 'single images'),
     (dict(aggregation='feature_grid', partners={'img0': ['img1']}), 'single images'),
-    (dict(aggregation='feature_grid', pad_views=True), 'pad_views'),
 ])
 def test_bad_aggregation_options(samples, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -256,3 +256,24 @@ def test_an_image_without_tags_gets_an_empty_map_file(tmp_path):
     record = load_maps(map_path(str(tmp_path / 'maps'), 'a'))
     assert record['classes'].tolist() == [] and record['maps'].shape == (0, 8, 12)
     assert record['strided_maps'].shape == (0, 2, 3)
+
+
+def test_names_of_the_split_modules_stay_importable_from_inference():
+    """tta / partners / forward were split off maps/inference.py; callers import from here."""
+    import inspect
+
+    import wsss_toolbox.maps.inference as inference
+    from wsss_toolbox.maps import forward, partners, tta
+    for module in (tta, partners, forward):
+        for name in ('AGGREGATIONS', 'FUSIONS', 'check_aggregation', 'check_fusion',
+                     'fused_maps_of_images', 'feature_grid_maps_of_images',
+                     'fused_maps_and_scores', 'infer_image_maps', 'load_partner_lists',
+                     'PartnerSource', 'DEFAULT_BATCH_PIXELS', 'DEFAULT_CPU_BATCH_PIXELS',
+                     'default_batch_pixels', 'model_device_type', 'model_needs_flip_pairs'):
+            if hasattr(module, name):
+                assert getattr(inference, name) is getattr(module, name), name
+    assert inference._size_batches is forward.size_batches
+    for name in ('infer_maps', 'class_maps', 'MAP_NORMALIZE_EPS', 'DEFAULT_BATCH_IMAGES'):
+        assert hasattr(inference, name), name
+    # the padded-batch layout of earlier releases is gone
+    assert 'pad_views' not in inspect.signature(inference.infer_maps).parameters

@@ -11,9 +11,18 @@ import torch.nn.functional as F
 import wsss_toolbox.maps.inference as inference
 from wsss_toolbox.datasets import ImageGroupDataset
 from wsss_toolbox.maps import load_maps, map_path
-from wsss_toolbox.maps.inference import infer_maps, sample_partner_groups
+from wsss_toolbox.maps.inference import infer_maps
+from wsss_toolbox.maps.partners import PartnerTable
 
 NUM_CLASSES = 3
+
+
+def drawn_partner_ids(samples, num_partners, rounds=1, seed=0, anchors=None):
+    """``img_id -> [[partner ids of round 1], ...]`` as :func:`infer_maps` draws them."""
+    table = PartnerTable(samples, None, num_partners, rounds, seed, exclude_anchor=False)
+    indices = range(len(samples)) if anchors is None else anchors
+    return {samples[i]['img_id']: [[samples[j]['img_id'] for j in group]
+                                   for group in table.groups(i)] for i in indices}
 
 
 class PartnerAwareModel(torch.nn.Module):
@@ -145,8 +154,8 @@ def test_drawn_partners_share_a_class_and_are_deterministic(tmp_path):
                                       ['maps'],
                                       load_maps(map_path(str(tmp_path / 'b'), sample['img_id']))
                                       ['maps'])
-    # 3 groups of 3 per anchor, the partners the public helper lists, each sharing a class
-    expected = sample_partner_groups(samples, num_partners=2, rounds=3, seed=7)
+    # 3 groups of 3 per anchor, the partners the partner table draws, each sharing a class
+    expected = drawn_partner_ids(samples, num_partners=2, rounds=3, seed=7)
     index = {sample['img_id']: i for i, sample in enumerate(samples)}
     for anchor, groups in expected.items():
         seen = [ids[1:] for ids in first.anchors_seen() if ids[0] == anchor]
@@ -163,8 +172,8 @@ def test_drawn_partners_share_a_class_and_are_deterministic(tmp_path):
     # the rounds draw different partners
     assert sum(len({tuple(ids) for ids in groups}) > 1 for groups in expected.values()) > 20
     # another seed draws other partners; the draw of an anchor does not depend on the others
-    assert sample_partner_groups(samples, 2, 3, seed=8) != expected
-    assert sample_partner_groups(samples, 2, 3, seed=7, anchors=[4]) == {'img4': expected['img4']}
+    assert drawn_partner_ids(samples, 2, 3, seed=8) != expected
+    assert drawn_partner_ids(samples, 2, 3, seed=7, anchors=[4]) == {'img4': expected['img4']}
 
 
 def test_round_zero_is_the_group_of_the_training_group_dataset(tmp_path):
@@ -183,7 +192,7 @@ def test_round_zero_is_the_group_of_the_training_group_dataset(tmp_path):
             return samples[index]
 
     groups = ImageGroupDataset(Items(), group_size=3, seed=11)
-    drawn = sample_partner_groups(samples, num_partners=2, rounds=2, seed=11)
+    drawn = drawn_partner_ids(samples, num_partners=2, rounds=2, seed=11)
     for anchor in range(len(samples)):
         group = groups.group_of(anchor)
         assert drawn[f'i{anchor}'][0] == [f'i{i}' for i in group[1:]]

@@ -1,6 +1,6 @@
 """Which MCIS branch drives the shared features at initialisation: the gradient norm on the
 backbone of the pair terms against that of the basic branch, for several initialisations of
-the head's new layers (issue #20 item 9).
+the head's new layers.
 
     OMP_NUM_THREADS=1 .venv/bin/python tools/analysis/mcis_init_gradients.py \
         [--config configs/mcis/mcis_tiny_1xb8-4e_synthetic-128x128.py] \

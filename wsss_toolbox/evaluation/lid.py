@@ -12,9 +12,10 @@ Choices for what the report leaves open (our decisions):
 
 Option (the track-3 winner's third fix, Bae et al. 2020 Sec. 4.3): ``reference='percentile'``
 scales by the ``percentile``-th percentile instead of the maximum,
-``clip((x - min) / (per_p(x) - min), 0, 1) * 255``, so one hot pixel no longer squeezes the
-rest of the map towards 0 (``percentile=100`` is the min-max scaling; a percentile equal to
-the minimum, e.g. a map that is 0 on more than p % of its pixels, falls back to the max).
+``clip((x - min) / (per_p(x) - min), 0, 1) * 255``, so one hot pixel does not squeeze the
+rest of the map towards 0 as it does under the maximum (``percentile=100`` is the min-max
+scaling; a percentile equal to the minimum, e.g. a map that is 0 on more than p % of its
+pixels, falls back to the max).
 """
 import functools
 import itertools

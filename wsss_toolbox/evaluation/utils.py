@@ -3,25 +3,9 @@ import functools
 import multiprocessing
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
-from mmengine.utils import ProgressBar, track_parallel_progress, track_progress
+from mmengine.utils import ProgressBar
 
 from wsss_toolbox.pseudo_labels.label_io import load_label
-
-
-def parallel_map(func: Callable, tasks: Sequence, nproc: int = 1,
-                 progress: bool = False) -> List:
-    """``[func(task) for task in tasks]`` in order, over ``nproc`` processes (``func`` must
-    be picklable, e.g. a module-level function or a ``functools.partial`` of one)."""
-    tasks = list(tasks)
-    if not tasks:
-        return []
-    if nproc <= 1:
-        return track_progress(func, tasks) if progress else [func(task) for task in tasks]
-    nproc = min(nproc, len(tasks))
-    if progress:
-        return track_parallel_progress(func, tasks, nproc)
-    with multiprocessing.Pool(nproc) as pool:
-        return pool.map(func, tasks)
 
 
 def _add(total, value):

@@ -1,4 +1,4 @@
-"""IRN's arithmetic against the authors' rules computed by hand (issue #20, items 1-5): each
+"""IRN's arithmetic against the authors' rules computed by hand: each
 test writes out the cited lines of jiwoon-ahn/irn in a few lines of numpy / torch / PIL on a
 small case and compares them with our default, and checks that the other reading (the named
 option) differs there, so the test can fail."""

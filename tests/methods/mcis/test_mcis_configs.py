@@ -31,7 +31,7 @@ def test_voc_config_has_the_authors_settings():
     assert cfg.model.self_pairs == ('flip', 0.75, 2.0)
     assert cfg.model.head.shared_classifier is False and cfg.model.head.num_classes == 20
     assert cfg.model.head.contrastive_start_epoch == 2
-    # issue #20 items 9-11: the authors' init, per-side contrastive rule and uint8 resize
+    # the authors' init, per-side contrastive rule and uint8 resize
     assert cfg.model.head.init_mode == 'kaiming_fan_out' and 'init_std' not in cfg.model.head
     assert cfg.model.head.contrastive_skip_empty == 'own_side_empty'
     optimizer = cfg.optim_wrapper.optimizer

@@ -1,4 +1,4 @@
-"""Issue 10: OAA as the authors' released code (OAA-PyTorch) trains it. Every item compares the
+"""OAA as the authors' released code (OAA-PyTorch) trains it. Every item compares the
 toolbox's authors' option with a hand computation of the authors' rule on small hand-made
 inputs, and checks that the VOC configs use it."""
 import os.path as osp
@@ -20,6 +20,7 @@ from wsss_toolbox.methods.oaa.hooks import (
     AttentionDropHook,
     CumulativeMapRecorderHook,
     attention_drop_mask,
+    attention_maps,
     score_condition,
 )
 from wsss_toolbox.methods.oaa.losses import HybridLoss
@@ -208,7 +209,7 @@ def test_voc_optimiser_groups_match_the_authors_multipliers(name):
 
 # ------------------------------------------------------------------ item 5: data
 def test_short_side_resize_options_and_unshuffled_loader():
-    # the authors' rounding and Pillow's resampling: test_oaa_training_data.py (issue 20)
+    # the authors' rounding and Pillow's resampling: test_oaa_training_data.py
     from torchvision.transforms.functional import resize
     for height, width in ((300, 499), (499, 300), (224, 224), (333, 500)):
         img = np.zeros((height, width, 3), np.uint8)
@@ -307,6 +308,16 @@ def test_attention_divides_by_max_plus_1e8():
     # by hand: authors 5e-6 / (5e-6 + 1e-8) -> 254 of 255; clamped at 1e-5 -> half value
     assert stored['add_eps'] == round(255 * 5e-6 / (5e-6 + 1e-8)) == 254
     assert stored['clamp'] == round(255 * 0.5)
+
+
+def test_attention_add_eps_is_normalize_maps_add_rule_and_keeps_empty_maps_zero():
+    maps = torch.tensor([[[[0.0, 2.0], [-1.0, 0.5]], [[-3.0, -0.0], [-1.0, 0.0]]]])
+    by_hand = torch.tensor([[[[0.0, 2 / (2 + 1e-8)], [0.0, 0.5 / (2 + 1e-8)]],
+                             [[0.0, 0.0], [0.0, 0.0]]]])
+    assert torch.allclose(attention_maps(maps, 'add_eps'), by_hand, rtol=0, atol=1e-7)
+    # an all-zero map in half precision: 1e-8 rounds to 0 there, and 0 / 0 would be NaN
+    half = attention_maps(torch.zeros(1, 1, 2, 2, dtype=torch.float16), 'add_eps')
+    assert half.dtype == torch.float16 and not half.isnan().any() and (half == 0).all()
 
 
 # ------------------------------------------------------------------ the configs

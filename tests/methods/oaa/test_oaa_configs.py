@@ -84,7 +84,7 @@ def test_pipeline_configs(path):
         assert len(map_keys) == 1 and map_step.type == 'CumulativeMaps'
         stage1 = load_stage_config(cfg.stage1.config, {map_keys[0]: '/somewhere'})
         # the paper reading learns from the exported maps, the authors' code from the
-        # stored uint8 maps at feature resolution (issue 10, item 6)
+        # stored uint8 maps at feature resolution
         source = map_step.get('source', 'export_dir')
         loader = dict(export_dir='LoadCumulativeMaps',
                       export_raw_dir='LoadStoredCumulativeMaps')[source]

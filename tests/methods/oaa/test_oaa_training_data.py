@@ -1,4 +1,4 @@
-"""Issue 20, items 14-16: OAA's training data and schedule as OAA-PyTorch (a7c8214) has them.
+"""OAA's training data and schedule as OAA-PyTorch (a7c8214) has them.
 Each test computes the authors' rule by hand on a small case and compares it with the
 toolbox's default for the configs that claim the released code."""
 import math

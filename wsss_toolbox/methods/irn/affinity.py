@@ -317,10 +317,10 @@ def strided_seeds(seeds: Tensor, stride: int, size: Tuple[int, int],
     of the stride, as the authors rescale their 512x512 label crops (jiwoon-ahn/irn
     ``voc12/dataloader.py`` L269, ``misc/imutils.py`` L8-22; test_irn_authors_rules.py
     ``test_strided_seeds_read_the_pixel_pil_nearest_reads``). On other sizes PIL's grid has
-    ``round(H / stride)`` cells and no longer matches the ``ceil(H / stride)`` feature grid
+    ``round(H / stride)`` cells and does not match the ``ceil(H / stride)`` feature grid
     (the authors' crops never have such sizes); here the rule stays ``4i + 2``, and a cell
     whose pixel lies past the seed is ignored (255). ``'top_left'`` reads pixel ``4i``
-    (the toolbox's earlier reading), 1.5 pixels off the cell centre ``4i + 1.5``.
+    (the cell's top-left pixel), 1.5 pixels off the cell centre ``4i + 1.5``.
     """
     check_choice('seed sampling', sampling, SEED_SAMPLINGS)
     start = stride // 2 if sampling == 'pil_nearest' else 0

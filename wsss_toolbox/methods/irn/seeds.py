@@ -16,7 +16,7 @@ class of the image (``crf_labels='image_classes'``, the default), whether the th
 label holds it or not; test_irn_authors_rules.py
 ``test_seed_label_against_the_authors_cam_to_ir_label`` transcribes those lines and
 compares. ``crf_labels='present'`` gives the CRF only the labels the thresholded mask holds
-(the toolbox's earlier reading; an absent class changes the other labels' unary, and about
+(the other reading; an absent class changes the other labels' unary, and about
 0.4 % of the pixels differ).
 
 The seeds are made at the image size from the map files' ``maps`` (the authors make their

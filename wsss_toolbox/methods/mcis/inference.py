@@ -138,10 +138,7 @@ def fuse_authors_maps(maps: Sequence[Tensor], gate: float = FUSION_GATE,
     """
     total = torch.zeros_like(maps[0])
     for position, raw in enumerate(maps):
-        positive = F.relu(raw)
-        peak = positive.amax(dim=(-2, -1), keepdim=True)
-        scaled = torch.where(peak > 0, positive / peak.clamp(min=1e-12) * 255,
-                             torch.zeros_like(positive))
+        scaled = normalize_maps(F.relu(raw), 'max', eps=1e-12) * 255
         if position > 0:
             keep = torch.sigmoid(raw.mean(dim=(-2, -1))) > gate
             scaled = scaled * keep[:, None, None].to(scaled.dtype)

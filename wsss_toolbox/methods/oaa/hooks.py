@@ -31,6 +31,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
+from wsss_toolbox.maps.normalize import normalize_maps
 from wsss_toolbox.models.utils import crop_valid_region, normalized_attention
 from wsss_toolbox.registry import HOOKS
 
@@ -172,14 +173,13 @@ def attention_maps(maps: torch.Tensor, normalization: str = 'clamp') -> torch.Te
 
     ``normalization='clamp'``: the divisor is ``max(max F, 1e-5)``
     (:func:`~wsss_toolbox.models.utils.normalized_attention`); ``'add_eps'`` (authors'
-    code): the divisor is ``max ReLU(F) + 1e-8``, so a map whose maximum is tiny (e.g. 5e-6)
-    still reaches ~1 at its peak.
+    code): the divisor is ``max ReLU(F) + 1e-8`` (``normalize_maps(eps_rule='add')``), so a
+    map whose maximum is tiny (e.g. 5e-6) still reaches ~1 at its peak.
     """
     if normalization == 'clamp':
         return normalized_attention(maps)
     if normalization == 'add_eps':
-        positive = torch.relu(maps)
-        return positive / (positive.amax(dim=(-2, -1), keepdim=True) + 1e-8)
+        return normalize_maps(torch.relu(maps), 'max', eps=1e-8, eps_rule='add')
     raise ValueError(f'attention normalization must be one of {ATTENTION_NORMS}, '
                      f'got {normalization!r}')
 

@@ -279,7 +279,7 @@ class ColorJitterBGR(BaseTransform):
     reseed numpy in workers (their README asks for torch >= 1.0), so under such a torch every
     worker started from the main process's numpy state each epoch.
 
-    ``backend='tensor'`` (default; the toolbox's earlier reading):
+    ``backend='tensor'`` (default; torchvision's reading):
     torchvision's ``ColorJitter`` on a uint8 tensor: order and factors from torch's generator
     (``torch.randperm(4)`` first), hue shifted in float HSV with the exact factor, so
     ``(R, G, B) = (200, 40, 40)`` shifted by 0.05 becomes (200, 88, 40) here and (200, 85, 40)

@@ -1,4 +1,5 @@
-"""Check of the group size against the training data (issue 13, bad input)."""
+"""Check of the class-pair sampler's group size against the training data: a group size larger
+than a class's image count is reported before training instead of silently repeating images."""
 import logging
 from typing import List
 
