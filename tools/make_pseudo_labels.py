@@ -30,6 +30,7 @@ from wsss_toolbox.pseudo_labels import (
     json_path_next_to,
     samples_from_dataset_cfg,
 )
+from wsss_toolbox.utils import register_all_modules
 
 RECIPE_KEYS = ('generator', 'refiners')
 _OVERRIDE_EXAMPLES = dict(generator='pseudo_labels.generator.bg_threshold=0.4',
@@ -105,6 +106,8 @@ def pseudo_label_recipe(cfg, config_path: str) -> Dict[str, Any]:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
+    # every built-in method's generators and refiners (e.g. SeeNet's HarmonicLabelGenerator)
+    register_all_modules(init_default_scope=False)
     refuse_double_overrides(args.cfg_options, dict(
         map_dir=('--map-dir', args.map_dir), label_dir=('--out-dir', args.out_dir),
         nproc=('--nproc', args.nproc)))

@@ -21,6 +21,7 @@ import cv2
 import mmcv
 import numpy as np
 
+import wsss_toolbox.methods.seenet  # noqa: F401  (registers HarmonicLabelGenerator)
 from wsss_toolbox.evaluation import evaluate_labels
 from wsss_toolbox.maps import map_path, save_maps
 from wsss_toolbox.pseudo_labels import generate_pseudo_labels, load_label, samples_from_folders

@@ -12,7 +12,8 @@ Every generator is a pure callable registered in ``LABEL_GENERATORS``::
 Ties in an argmax go to the lowest channel, i.e. background wins a tie with a class.
 Class attributes ``needs_image`` / ``needs_saliency`` tell the stage-2 runner what to load.
 """
-from typing import Optional
+import warnings
+from typing import Any, Optional
 
 import numpy as np
 
@@ -21,9 +22,9 @@ from wsss_toolbox.registry import LABEL_GENERATORS
 
 from .label_io import IGNORE_INDEX
 
-# float saliency from a uint8 PNG is v / 255 in float32; compare thresholds with this slack so
-# that e.g. ``saliency >= 32 / 255`` holds exactly for the pixels stored as 32
-_EPS_COMPARE = 1e-6
+#: float saliency from a uint8 PNG is v / 255 in float32; thresholds are compared with this
+#: slack so that e.g. ``saliency >= 32 / 255`` holds exactly for the pixels stored as 32
+EPS_COMPARE = 1e-6
 
 
 def require_saliency(generator: object, saliency: Optional[np.ndarray]) -> None:
@@ -190,7 +191,7 @@ class SaliencyLabelGenerator:
         confident_channels = (scores > self.conflict_threshold).sum(axis=0)
         label[confident_channels >= 2] = IGNORE_INDEX  # step 4
         strong_attention = (attention > self.att_ignore).any(axis=0)  # all False if K = 0
-        unsure_bg = (label == 0) & ((saliency >= self.sal_ignore - _EPS_COMPARE)
+        unsure_bg = (label == 0) & ((saliency >= self.sal_ignore - EPS_COMPARE)
                                     | strong_attention)
         label[unsure_bg] = IGNORE_INDEX  # step 5
         foreground = np.count_nonzero((label > 0) & (label != IGNORE_INDEX))
@@ -204,52 +205,24 @@ class SaliencyLabelGenerator:
                 f', att_ignore={self.att_ignore}, min_fg_ratio={self.min_fg_ratio})')
 
 
-@LABEL_GENERATORS.register_module()
-class HarmonicLabelGenerator:
-    """SeeNet proxy ground truth (SeeNet paper Algorithm 1, Sec. 4).
+def __getattr__(name: str) -> Any:
+    """``HarmonicLabelGenerator`` moved to SeeNet's method folder: the old name still resolves
+    for one version, with a DeprecationWarning. The core names no method: the class is taken
+    from ``LABEL_GENERATORS`` after the built-in methods are discovered (as
+    ``register_all_modules`` does), on first access only, never at import time."""
+    if name == 'HarmonicLabelGenerator':
+        return _moved_harmonic_label_generator(stacklevel=3)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
-    ``Q_0 = 1 - D`` (line 5); for every image class c (line 7, Eq. 3):
-    ``Q_c = (w + 1) / (w / A_c + 1 / D)`` ``= (w + 1) A_c D / (w D + A_c)`` (0 where ``A_c``
-    or ``D`` is 0); label = argmax over {0} ∪ image classes (line 10; background wins ties,
-    and classes without a map never vote). ``D`` is the saliency map in [0, 1] (a uint8 PNG
-    divided by 255, as the runner loads it); values outside [0, 1] are an error, since
-    ``1 - D`` would no longer be a probability.
 
-    Args:
-        w: weight of the attention term (1 gives the harmonic mean ``2AD / (A + D)``).
-        eps: added to the denominator for numerical safety.
-        normalize: divide each class map by its maximum first (SeeNet's maps are
-            ReLU-then-divide-by-max normalised).
-    """
-    needs_image = False
-    needs_saliency = True
-
-    def __init__(self, w: float = 1.0, eps: float = 1e-8, normalize: bool = True) -> None:
-        if w <= 0:
-            raise ValueError(f'w must be > 0, got {w}.')
-        self.w = float(w)
-        self.eps = float(eps)
-        self.normalize = normalize
-
-    def __call__(self, maps: np.ndarray, classes: np.ndarray,
-                 image: Optional[np.ndarray] = None,
-                 saliency: Optional[np.ndarray] = None) -> np.ndarray:
-        require_saliency(self, saliency)
-        maps, classes = check_generator_inputs(maps, classes, image, saliency)
-        if self.normalize:
-            maps = normalize_maps(maps, 'max', eps=0)
-        saliency = np.asarray(saliency, dtype=np.float32)[None]
-        if saliency.size and (saliency.min() < 0 or saliency.max() > 1 + _EPS_COMPARE
-                              or not np.isfinite(saliency).all()):
-            raise ValueError(
-                f'{type(self).__name__}: the saliency map D must hold values in [0, 1] '
-                f'(Algorithm 1 uses 1 - D as the background probability), got '
-                f'[{saliency.min():g}, {saliency.max():g}]; divide a uint8 saliency map by '
-                '255 (wsss_toolbox.pseudo_labels.label_io.load_saliency does).')
-        harmonic = (self.w + 1) * maps * saliency / (self.w * saliency + maps + self.eps)
-        harmonic[(maps <= 0) | np.broadcast_to(saliency <= 0, maps.shape)] = 0
-        return scores_to_label(np.concatenate([1.0 - saliency, harmonic]), classes)
-
-    def __repr__(self) -> str:
-        return (f'{type(self).__name__}(w={self.w}, eps={self.eps}, '
-                f'normalize={self.normalize})')
+def _moved_harmonic_label_generator(stacklevel: int) -> type:
+    """The moved class, after a DeprecationWarning naming its new import path."""
+    warnings.warn(
+        'HarmonicLabelGenerator (SeeNet, Algorithm 1) moved to SeeNet\'s method folder: '
+        'import it with `from wsss_toolbox.methods.seenet import HarmonicLabelGenerator`; '
+        'configs keep type=\'HarmonicLabelGenerator\' with custom_imports of that package. '
+        'The import from wsss_toolbox.pseudo_labels will be removed in the next version.',
+        DeprecationWarning, stacklevel=stacklevel)
+    from wsss_toolbox.utils import import_builtin_methods
+    import_builtin_methods()
+    return LABEL_GENERATORS.get('HarmonicLabelGenerator')

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import PYTHON, run_tool
 
+import wsss_toolbox.methods.seenet  # noqa: F401  (registers HarmonicLabelGenerator)
 from wsss_toolbox.maps import save_maps
 from wsss_toolbox.pseudo_labels.runner import make_sample_pseudo_label
 

@@ -144,8 +144,6 @@ class MCISHead(BaseAttentionHead):
     Args:
         in_channels: channels of the backbone output.
         num_classes: number K of foreground classes.
-        num_convs, channels, kernel_size, dilation, dropout_ratio, norm_cfg, act_cfg:
-            the extra convs + basic classifier ``phi`` (:class:`CAMBranch`; VGG: 3 convs of 512).
         init_mode: initialisation of the extra convs and ``phi``: ``'kaiming_fan_out'``
             (authors' code, vgg.py L90-96: each conv N(0, sqrt(2 / (k^2 out_channels))), bias
             0; ``phi`` with 20 classes: std 0.316) or ``'normal'`` (every conv N(0,
@@ -170,18 +168,15 @@ class MCISHead(BaseAttentionHead):
         loss_weighting: ``'code'``: basic and co-attention terms are one mean over the 2P
             pair members, the two contrastive terms separate means (authors' code);
             ``'paper'``: Eq. 10, ``CE_m + CE_n`` for every term.
+        **kwargs: passed on to the :class:`CAMBranch` of the extra convs + basic classifier
+            ``phi`` (``num_convs``, ``channels``, ``dropout_ratio``, ...: see its docstring;
+            VGG: 3 convs of 512); ``pooling`` must stay ``'gap'``.
     """
 
     def __init__(self,
                  in_channels: int,
                  num_classes: int,
-                 num_convs: int = 3,
-                 channels: int = 512,
-                 kernel_size: int = 3,
-                 dilation: int = 1,
-                 dropout_ratio: float = 0.0,
-                 norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = dict(type='ReLU'),
+                 *,
                  init_mode: Optional[str] = None,
                  init_std: Optional[float] = None,
                  shared_classifier: bool = False,
@@ -192,9 +187,13 @@ class MCISHead(BaseAttentionHead):
                  loss_weighting: str = 'code',
                  in_index: int = -1,
                  loss_cls: Optional[dict] = dict(type='MultiLabelSoftMarginLoss'),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 **kwargs) -> None:
         super().__init__(num_classes=num_classes, in_index=in_index, loss_cls=loss_cls,
                          init_cfg=init_cfg)
+        if kwargs.get('pooling', 'gap') != 'gap':
+            raise ValueError(f"MCISHead: pooling={kwargs['pooling']!r} is not supported; every "
+                             "branch of MCIS scores its maps by GAP (pooling='gap')")
         if loss_weighting not in LOSS_WEIGHTINGS:
             raise ValueError(f'loss_weighting must be one of {LOSS_WEIGHTINGS}, got '
                              f'{loss_weighting!r}')
@@ -212,11 +211,9 @@ class MCISHead(BaseAttentionHead):
                              "init_mode='normal'")
         self.in_channels = in_channels
         self.branch = CAMBranch(
-            in_channels, num_classes, num_convs=num_convs, channels=channels,
-            kernel_size=kernel_size, dilation=dilation, dropout_ratio=dropout_ratio,
-            norm_cfg=norm_cfg, act_cfg=act_cfg,
-            init_std=0.01 if init_std is None else init_std, init_mode=init_mode)
-        feat_channels = channels if num_convs > 0 else in_channels
+            in_channels, num_classes, init_std=0.01 if init_std is None else init_std,
+            init_mode=init_mode, **kwargs)
+        feat_channels = self.branch.classifier.in_channels  # F: after the extra convs
         # W_P (Eq. 2), W_B (Eq. 6) and the co-attention classifier: bias-free, PyTorch's
         # default initialisation (authors: vgg.py L137-141, outside their init loop)
         self.affinity = nn.Linear(feat_channels, feat_channels, bias=False)

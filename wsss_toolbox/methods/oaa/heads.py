@@ -28,8 +28,8 @@ class IntegralAttentionHead(CAMHead):
     classifier's ``predict`` works, but they are not trained unless ``loss_cls`` is set.
 
     Args:
-        in_channels, num_classes, num_convs, channels, kernel_size, dilation, dropout_ratio,
-        norm_cfg, act_cfg, init_std: see :class:`CAMBranch` (OAA: 3 convs of 512).
+        in_channels: channels of the selected backbone output.
+        num_classes: number C of foreground classes.
         loss_soft: pixel loss config.
         loss_cls: optional image-level loss on ``logits`` (the paper has none).
         label_resize_mode: ``F.interpolate`` mode bringing the soft labels to feature
@@ -39,32 +39,26 @@ class IntegralAttentionHead(CAMHead):
             the image's feature cells.
         in_index: which backbone output to use.
         init_cfg: mmengine initialisation config.
+        **kwargs: the other arguments of :class:`CAMHead`, which passes the
+            :class:`CAMBranch` ones (``num_convs``, ``channels``, ``dropout_ratio``, ...) to
+            its branch; see their docstrings (defaults: OAA's 3 convs of 512, N(0, 0.01)).
     """
 
     def __init__(self,
                  in_channels: int,
                  num_classes: int,
-                 num_convs: int = 3,
-                 channels: int = 512,
-                 kernel_size: int = 3,
-                 dilation: int = 1,
-                 dropout_ratio: float = 0.0,
-                 norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = dict(type='ReLU'),
-                 init_std: float = 0.01,
+                 *,
                  loss_soft: dict = dict(type='HybridLoss'),
                  loss_cls: Optional[dict] = None,
                  label_resize_mode: str = 'area',
                  in_index: int = -1,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 **kwargs) -> None:
         if label_resize_mode not in ('area', 'bilinear', 'nearest', 'none'):
             raise ValueError("label_resize_mode must be 'area', 'bilinear', 'nearest' or "
                              f"'none', got {label_resize_mode!r}")
-        super().__init__(
-            in_channels, num_classes, num_convs=num_convs, channels=channels,
-            kernel_size=kernel_size, dilation=dilation, dropout_ratio=dropout_ratio,
-            norm_cfg=norm_cfg, act_cfg=act_cfg, init_std=init_std, in_index=in_index,
-            loss_cls=loss_cls, init_cfg=init_cfg)
+        super().__init__(in_channels, num_classes, in_index=in_index, loss_cls=loss_cls,
+                         init_cfg=init_cfg, **kwargs)
         self.label_resize_mode = label_resize_mode
         self.loss_soft = MODELS.build(loss_soft)
 

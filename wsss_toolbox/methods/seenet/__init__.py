@@ -8,10 +8,9 @@ Importing this package registers:
   :func:`ternary_mask` (T_A), :func:`background_zone_mask` (S_C's mask),
   :func:`fuse_branch_maps` (inference, max of the normalised S_A and S_B maps at feature
   resolution) and :func:`fuse_branch_maps_bicubic` (that fusion in the order of the released
-  notebook: bicubic resize, ReLU, / max, then the max).
-
-The proxy ground truth of Algorithm 1 is the core's ``HarmonicLabelGenerator``
-(``wsss_toolbox/pseudo_labels/generators.py``).
+  notebook: bicubic resize, ReLU, / max, then the max);
+* :mod:`.label_generator` -- :class:`HarmonicLabelGenerator` (``LABEL_GENERATORS``), the proxy
+  ground truth of Algorithm 1.
 """
 from .heads import (
     CReLUFunction,
@@ -23,8 +22,10 @@ from .heads import (
     seenet_attention,
     ternary_mask,
 )
+from .label_generator import HarmonicLabelGenerator
 
 __all__ = [
     'SeeNetHead', 'CReLUFunction', 'c_relu', 'seenet_attention', 'ternary_mask',
-    'background_zone_mask', 'fuse_branch_maps', 'fuse_branch_maps_bicubic'
+    'background_zone_mask', 'fuse_branch_maps', 'fuse_branch_maps_bicubic',
+    'HarmonicLabelGenerator'
 ]

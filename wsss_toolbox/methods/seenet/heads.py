@@ -227,9 +227,6 @@ class SeeNetHead(BaseAttentionHead):
     Args:
         in_channels: channels of the selected backbone output.
         num_classes: number C of foreground classes.
-        num_convs: conv layers per branch (paper 3; the released model 2).
-        channels, kernel_size, dilation, dropout_ratio, norm_cfg, act_cfg, init_std: see
-            :class:`CAMBranch` (released model: ``dropout_ratio=0.5``).
         high_threshold, low_threshold: ``delta_h`` / ``delta_l`` (paper 0.7 / 0.05 of the max;
             released 0.8 / 0.0 absolute with ``threshold_rule='released'``).
         threshold_rule: ``'paper'`` (relative to ``max(M_A)``, ``>=`` / ``<``) or
@@ -250,19 +247,15 @@ class SeeNetHead(BaseAttentionHead):
         in_index: which backbone output to use.
         loss_cls: the loss of every branch.
         init_cfg: mmengine initialisation config.
+        **kwargs: passed on to each of the three :class:`CAMBranch` (``num_convs``,
+            ``channels``, ``dropout_ratio``, ``init_std``, ...: see its docstring). The paper
+            has 3 convs per branch; the released model 2, with ``dropout_ratio=0.5``.
     """
 
     def __init__(self,
                  in_channels: int,
                  num_classes: int,
-                 num_convs: int = 3,
-                 channels: int = 512,
-                 kernel_size: int = 3,
-                 dilation: int = 1,
-                 dropout_ratio: float = 0.0,
-                 norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = dict(type='ReLU'),
-                 init_std: float = 0.01,
+                 *,
                  high_threshold: float = 0.7,
                  low_threshold: float = 0.05,
                  threshold_rule: str = 'paper',
@@ -272,7 +265,8 @@ class SeeNetHead(BaseAttentionHead):
                  inference_resize: str = 'bilinear_after_fusion',
                  in_index: int = -1,
                  loss_cls: dict = dict(type='MultiLabelSoftMarginLoss'),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 **kwargs) -> None:
         if loss_cls is None:
             raise ValueError('SeeNetHead trains every branch with loss_cls; it cannot be None')
         super().__init__(num_classes=num_classes, in_index=in_index, loss_cls=loss_cls,
@@ -294,12 +288,9 @@ class SeeNetHead(BaseAttentionHead):
         self.flip_background = bool(flip_background)
         self.inference_erasing = inference_erasing
         self.inference_resize = inference_resize
-        branch = dict(num_convs=num_convs, channels=channels, kernel_size=kernel_size,
-                      dilation=dilation, dropout_ratio=dropout_ratio, norm_cfg=norm_cfg,
-                      act_cfg=act_cfg, init_std=init_std)
-        self.branch_a = CAMBranch(in_channels, num_classes, **branch)
-        self.branch_b = CAMBranch(in_channels, num_classes, **branch)
-        self.branch_c = CAMBranch(in_channels, num_classes, **branch)
+        self.branch_a = CAMBranch(in_channels, num_classes, **kwargs)
+        self.branch_b = CAMBranch(in_channels, num_classes, **kwargs)
+        self.branch_c = CAMBranch(in_channels, num_classes, **kwargs)
 
     def labels_for_masks(self, data_samples: Optional[Sequence], device: torch.device) -> Tensor:
         """The (B, C) ground truth that builds ``T_A``, with clear errors for bad input."""
