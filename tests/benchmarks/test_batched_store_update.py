@@ -1,10 +1,12 @@
-"""The recorder's batched store update (one ``MapBatchUpdate`` per training batch) gives the
-store of the per-image updates, for every option of the recorder and the store."""
+"""The store's one update path (``apply_batch``; the recorder sends one ``MapBatchUpdate`` per
+training batch) gives the store of the per-image reference update
+(``tests/methods/oaa/store_reference.py``), for every option of the recorder and the store."""
 import itertools
 
 import numpy as np
 import pytest
 import torch
+from methods.oaa.store_reference import use_reference
 
 from wsss_toolbox.methods.oaa.hooks import CumulativeMapRecorderHook
 from wsss_toolbox.methods.oaa.store import CumulativeMapStore, MapBatchUpdate
@@ -74,10 +76,16 @@ def _assert_same_state(a, b):
                                                             y['meta']), img_id
 
 
-def _hook(tmp_path, name, batched, labels, **options):
-    hook = CumulativeMapRecorderHook(export_dir=None, batched=batched,
-                                     memmap_dir=str(tmp_path / name), **options)
+def _hook(tmp_path, name, batched, labels, bits=8, keep_last=False, backend='memory',
+          **options):
+    """``batched=False``: the recorder's per-image path into a store that updates through the
+    per-image reference."""
+    store = dict(batched=batched, memmap_dir=str(tmp_path / name), bits=bits,
+                 keep_last=keep_last, backend=backend)
+    hook = CumulativeMapRecorderHook(export=dict(dir=None), store=store, **options)
     hook._image_classes = {i: np.flatnonzero(label) for i, label in labels.items()}
+    if not batched:
+        use_reference(hook.store)
     return hook
 
 
@@ -150,7 +158,7 @@ def test_batch_update_equals_its_image_updates_and_checks_labels():
             ['a', 'b', 'c'], [0, 2, 2, 3], [1, 4, 0], rng.random((3, 4, 4)),
             accepted=rng.random(3) < 0.6, stamp=stamp, metas=[meta] * 3)
         store.apply_batch(batch)
-        reference.apply_updates(batch.image_updates())
+        use_reference(reference).apply_updates(batch.image_updates())
     _assert_same_state(store.state_dict(), reference.state_dict())
     assert store.visits('b') == 4 and store.classes('b').size == 0
     with pytest.raises(ValueError, match='"a" was stored with classes'):
@@ -162,3 +170,28 @@ def test_batch_update_equals_its_image_updates_and_checks_labels():
         store.make_batch_update(['a'], [0, 2], [4, 1], np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match='offsets'):
         store.make_batch_update(['a'], [0, 1], [4, 1], np.zeros((2, 4, 4)))
+
+
+@pytest.mark.parametrize('fusion,bits', [('max', 8), ('mean', 8), ('mean', 16)])
+def test_single_and_repeated_image_updates_equal_the_reference(fusion, bits):
+    """``apply`` (a batch of one image) and a batch naming an image twice, with the last-epoch
+    fill, give the reference's store and the same final accept flags."""
+    rng = np.random.default_rng(3)
+    store = CumulativeMapStore(fusion=fusion, bits=bits, keep_last=True)
+    reference = use_reference(CumulativeMapStore(fusion=fusion, bits=bits, keep_last=True))
+    meta = dict(img_shape=(8, 8), ori_shape=(8, 8), feature_stride=(2.0, 2.0))
+    for stamp in range(6):
+        keep = rng.random(2) < 0.5
+        update = store.make_update('a', [3, 1], rng.random((2, 4, 4)),
+                                   accepted=rng.random(2) < 0.5, stamp=stamp % 4, meta=meta,
+                                   keep=keep)
+        store.apply(update)
+        reference.apply(update)
+        batch = store.make_batch_update(['b', 'a', 'b'], [0, 1, 3, 4], [2, 1, 3, 2],
+                                        rng.random((4, 4, 4)), accepted=rng.random(4) < 0.3,
+                                        stamp=stamp, metas=[meta] * 3)
+        mine = store.apply_batch(batch, accept_missing=stamp == 5)
+        theirs = reference.apply_batch(batch, accept_missing=stamp == 5)
+        np.testing.assert_array_equal(mine.accepted, theirs.accepted)
+    _assert_same_state(store.state_dict(), reference.state_dict())
+    assert store.visits('b') == 12 and store.counts('b').all()

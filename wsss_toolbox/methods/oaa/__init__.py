@@ -3,9 +3,13 @@
 Importing this package registers every OAA component:
 
 * :mod:`.store` -- :class:`CumulativeMapStore`, the per-image cumulative maps (Eqs. 4-5, 10),
-  updated a whole batch at a time (:class:`MapBatchUpdate`);
-* :mod:`.hooks` -- :class:`CumulativeMapRecorderHook` (OAA) and :class:`AttentionDropHook`
-  (OAA++'s attention drop layer, Algorithm 1) (``HOOKS``);
+  updated a whole batch at a time (:class:`MapBatchUpdate`; records in :mod:`.updates`, slot
+  arrays in :mod:`.slab`, merging and state in :mod:`.state`);
+* :mod:`.export` -- the two export modes of the cumulative maps and their files;
+* :mod:`.recorder` -- :class:`CumulativeMapRecorderHook` (OAA; grouped settings in
+  :mod:`.recorder_options`, attention and score condition in :mod:`.attention`) and
+  :mod:`.attention_drop` -- :class:`AttentionDropHook` (OAA++'s attention drop layer,
+  Algorithm 1) (``HOOKS``; both re-exported by :mod:`.hooks`);
 * :mod:`.heads` -- :class:`IntegralAttentionHead`, the integral attention model of OAA+
   (``MODELS``);
 * :mod:`.losses` -- :class:`HybridLoss` (Eqs. 7-9) and :class:`MCELoss` (Eq. 6) (``MODELS``);
