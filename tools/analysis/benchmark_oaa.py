@@ -87,7 +87,7 @@ def build_config(args, data_root: str, work_dir: str) -> Config:
 
 
 def hooks_of(variant: str) -> List[dict]:
-    recorder = dict(type='CumulativeMapRecorderHook', fusion='max', export_dir=None)
+    recorder = dict(type='CumulativeMapRecorderHook', fusion='max', export=dict(dir=None))
     if variant == 'plain':
         return []
     if variant == 'recorder':

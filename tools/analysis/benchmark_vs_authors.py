@@ -181,7 +181,7 @@ def run_recorder(batches: Sequence[dict], epochs: int) -> dict:
     seconds = {}
     stores = {}
     for batched in (False, True):
-        hook = CumulativeMapRecorderHook(export_dir=None, batched=batched,
+        hook = CumulativeMapRecorderHook(store=dict(batched=batched), export=dict(dir=None),
                                          score_rule='topk_sigmoid', skip_first_epoch=False)
         start = time.perf_counter()
         for stamp, recorded in enumerate(batches):
