@@ -1,11 +1,4 @@
-# OAA with average fusion (Eq. 10; the paper's "AVE" ablation, Table 4) on the synthetic
-# benchmark. Identical to oaa_tiny_1xb16-8e_synthetic-128x128.py except for the fusion rule.
+# OAA with average fusion (Eq. 10; README, "Configs").
 _base_ = ['./oaa_tiny_1xb16-8e_synthetic-128x128.py']
-custom_hooks = [
-    dict(
-        type='CumulativeMapRecorderHook',
-        fusion='mean',
-        score_rule='paper',
-        bits=8,
-        export_dir='cumulative_maps'),
-]
+custom_hooks = [dict(type='CumulativeMapRecorderHook', fusion='mean', score_rule='paper', bits=8,
+                     export_dir='cumulative_maps')]

@@ -1,3 +1,3 @@
-# OAA with average fusion (Eq. 10) through all three stages; see oaa_synthetic.py.
+# OAA with average fusion (Eq. 10) through all three stages (configs/oaa/README.md, "Pipelines").
 _base_ = ['./oaa_synthetic.py']
 stage1 = dict(config='../oaa/oaa-avg_tiny_1xb16-8e_synthetic-128x128.py')
