@@ -96,10 +96,14 @@ def run_first_task(func: Callable[[Any], Any], task: Any) -> Tuple[Any, float]:
     """``(func(task), growth of this process's peak RSS in MB while it ran)``."""
     if _reset_peak():
         before = _status_mb('VmRSS') or 0.0
-    else:  # a lower bound: an earlier, higher peak hides part of the task's
-        before = _lifetime_peak_mb()
+        result = func(task)
+        return result, max(0.0, _lifetime_peak_mb() - before)
+    # a lower bound: an earlier, higher peak hides part of the task's, and what the task
+    # freed before returning is not in its resident size
+    peak_before, rss_before = _lifetime_peak_mb(), _status_mb('VmRSS') or 0.0
     result = func(task)
-    return result, max(0.0, _lifetime_peak_mb() - before)
+    grown = max(_lifetime_peak_mb() - peak_before, (_status_mb('VmRSS') or 0.0) - rss_before)
+    return result, max(0.0, grown)
 
 
 # ------------------------------------------------------------------ what the machine has
