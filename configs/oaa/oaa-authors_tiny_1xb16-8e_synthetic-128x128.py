@@ -11,7 +11,7 @@ train_dataloader = dict(sampler=dict(shuffle=False), dataset=dict(pipeline=train
 optim_wrapper = dict(optimizer=dict(nesterov=True))
 custom_hooks = [
     dict(type='CumulativeMapRecorderHook', fusion='max', score_rule='topk_sigmoid',
-         attention_normalization='add_eps', bits=8, skip_first_epoch=True,
-         fill_missing_in_last_epoch=True, export_mode='authors',
-         export_raw_dir='cumulative_maps_raw', export_dir='cumulative_maps'),
+         attention_normalization='add_eps', skip_first_epoch=True,
+         fill_missing_in_last_epoch=True, store=dict(bits=8),
+         export=dict(mode='authors', raw_dir='cumulative_maps_raw', dir='cumulative_maps')),
 ]

@@ -5,11 +5,12 @@ is set ('all' for the curve). Train with it, e.g.
 
     .venv/bin/python tools/train.py configs/oaa/oaa_tiny_1xb16-8e_synthetic-128x128.py \
         --work-dir work_dirs/oaa_growth \
-        --cfg-options custom_hooks.0.snapshot_ids=all
+        --cfg-options custom_hooks.0.export.snapshot_ids=all
     .venv/bin/python tools/train.py configs/oaa/oaa-drop_tiny_1xb16-8e_synthetic-128x128.py \
-        --work-dir work_dirs/oaa-drop_growth --cfg-options custom_hooks.0.snapshot_ids=all
+        --work-dir work_dirs/oaa-drop_growth --cfg-options custom_hooks.0.export.snapshot_ids=all
 
-(with tools/pipeline.py: ``--cfg-options stage1.cfg_options.custom_hooks.0.snapshot_ids=all``;
+(with tools/pipeline.py:
+``--cfg-options stage1.cfg_options.custom_hooks.0.export.snapshot_ids=all``;
 the run is then ``<work_dir>/stage1``), then
 
     .venv/bin/python tools/analysis/oaa_growth_figure.py work_dirs/oaa_growth \
@@ -42,7 +43,8 @@ def snapshot_files(run_dir: str, snapshot_dir: str) -> List[str]:
     if not files:
         raise FileNotFoundError(
             f'no snapshots in {osp.join(run_dir, snapshot_dir)}: train with the recorder option '
-            "snapshot_ids='all' (--cfg-options custom_hooks.0.snapshot_ids=all)")
+            "export=dict(snapshot_ids='all') "
+            '(--cfg-options custom_hooks.0.export.snapshot_ids=all)')
     return files
 
 

@@ -20,7 +20,7 @@ ALL=(cam cam_saliency oaa-avg oaa oaa-drop oaa-plus oaa-drop-plus oaa-authors oa
 [ ${#METHODS[@]} -gt 0 ] || METHODS=("${ALL[@]}")
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-SNAPSHOTS='stage1.cfg_options.custom_hooks.0.snapshot_ids=[train_00000,train_00001,train_00002,train_00003,train_00004,train_00005]'
+SNAPSHOTS='stage1.cfg_options.custom_hooks.0.export.snapshot_ids=[train_00000,train_00001,train_00002,train_00003,train_00004,train_00005]'
 MAPS_KEY=stage1.cfg_options.train_dataloader.dataset.pipeline.1.map_dir
 NO_STAGE0=('steps=[stage1,maps,eval_maps,pseudo_labels,stage3,test,summary]' stage1.input_dirs=None)
 for method in "${METHODS[@]}"; do

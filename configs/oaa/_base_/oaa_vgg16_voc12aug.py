@@ -28,8 +28,8 @@ optim_wrapper = dict(
 cumulative_map_dir = 'cumulative_maps'
 custom_hooks = [
     dict(type='CumulativeMapRecorderHook', fusion='max', score_rule='topk_sigmoid',
-         attention_normalization='add_eps', bits=8, skip_first_epoch=True,
-         fill_missing_in_last_epoch=True, export_mode='authors',
-         export_raw_dir='cumulative_maps_raw', export_dir=cumulative_map_dir),
+         attention_normalization='add_eps', skip_first_epoch=True,
+         fill_missing_in_last_epoch=True, store=dict(bits=8),
+         export=dict(mode='authors', raw_dir='cumulative_maps_raw', dir=cumulative_map_dir)),
 ]
 pseudo_labels = dict(_delete_=True, generator=dict(type='SaliencyLabelGenerator'), refiners=[])

@@ -326,8 +326,8 @@ def test_voc_configs_use_the_authors_settings_and_synthetic_ones_do_not():
         recorder = _hooks(Config.fromfile(VOC.format(name)))['CumulativeMapRecorderHook']
         assert recorder['score_rule'] == 'topk_sigmoid'
         assert recorder['attention_normalization'] == 'add_eps'
-        assert recorder['export_mode'] == 'authors' and recorder['skip_first_epoch']
-        assert recorder['export_raw_dir'] == 'cumulative_maps_raw'
+        assert recorder['export']['mode'] == 'authors' and recorder['skip_first_epoch']
+        assert recorder['export']['raw_dir'] == 'cumulative_maps_raw'
     drop = _hooks(Config.fromfile(VOC.format('oaa-drop')))['AttentionDropHook']
     assert (drop['previous'], drop['mask'], drop['exact_fill']) == ('stored', 'union', True)
     for name in ('oaa', 'oaa-drop', 'oaa-avg'):

@@ -58,3 +58,24 @@ def test_wrong_settings_name_the_key_and_the_fix():
         CumulativeMapRecorderHook(export_dir='a', export=dict(dir='b'))
     with pytest.raises(ValueError, match='export_mode'):
         CumulativeMapRecorderHook(export=dict(mode='paper'))
+
+
+def test_shipped_configs_use_the_grouped_spelling():
+    """No shipped OAA config relies on the deprecated flat arguments."""
+    import glob
+    import os.path as osp
+    import warnings
+
+    from mmengine.config import Config
+
+    from wsss_toolbox.methods.oaa import CumulativeMapRecorderHook
+    root = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'oaa')
+    paths = sorted(glob.glob(osp.join(root, '*.py')))
+    assert len(paths) > 10
+    for path in paths:
+        for hook in Config.fromfile(path).get('custom_hooks', []):
+            if hook['type'] != 'CumulativeMapRecorderHook':
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter('error', DeprecationWarning)
+                CumulativeMapRecorderHook(**{k: v for k, v in hook.items() if k != 'type'})

@@ -2,12 +2,18 @@
 training instead of running map inference with the final classifier (OAA Sec. 3.2)."""
 import os.path as osp
 import shutil
+import warnings
 from typing import Any, Dict, List, Tuple
 
 from mmengine.logging import print_log
 
 from wsss_toolbox.pipeline import PipelineStep, TrainStep
 from wsss_toolbox.registry import PIPELINE_STEPS
+
+from .recorder_options import FLAT_NAMES, group_options
+
+#: ``source`` -> the recorder's ``export=dict(...)`` key it names
+SOURCE_KEYS = dict(export_dir='dir', export_raw_dir='raw_dir')
 
 
 @PIPELINE_STEPS.register_module()
@@ -18,13 +24,14 @@ class CumulativeMaps(PipelineStep):
 
     Args:
         classifier: the training step whose recorder exported the maps.
-        source: ``'export_dir'`` (default) the exported map files (image size, min-max
-            normalised: stage 2's maps, the paper's OAA⁺ targets) or ``'export_raw_dir'`` the
-            stored uint8 maps at feature resolution (the authors' OAA⁺ targets, read by
+        source: ``'export_dir'`` (default): the exported map files (the recorder's
+            ``export.dir``; image size, min-max normalised: stage 2's maps, the paper's OAA⁺
+            targets); ``'export_raw_dir'``: the stored uint8 maps at feature resolution
+            (``export.raw_dir``; the authors' OAA⁺ targets, read by
             ``LoadStoredCumulativeMaps``; not map files for stage 2).
     """
     input_args = ('classifier', )
-    sources = ('export_dir', 'export_raw_dir')
+    sources = tuple(SOURCE_KEYS)
 
     def __init__(self, name: str, runner, classifier: str = 'stage1',
                  source: str = 'export_dir') -> None:
@@ -37,21 +44,28 @@ class CumulativeMaps(PipelineStep):
         return self.input_step('classifier', [TrainStep])
 
     def export_dir(self) -> str:
-        """Where the classifier's recorder hook exports (its ``export_dir`` or
-        ``export_raw_dir`` as ``source`` says, relative to the classifier's work dir)."""
+        """Where the classifier's recorder hook exports (its ``export=dict(dir=...)`` or
+        ``export=dict(raw_dir=...)`` as ``source`` says, relative to the classifier's work
+        dir; the flat spellings ``export_dir`` / ``export_raw_dir`` are read too)."""
         source = self.options['source']
-        default = 'cumulative_maps' if source == 'export_dir' else None
         cfg = self.classifier().stage_config()
         recorders = [hook for hook in cfg.get('custom_hooks', [])
                      if hook.get('type') == 'CumulativeMapRecorderHook']
-        if len(recorders) != 1 or not recorders[0].get(source, default):
+        folder = None
+        if len(recorders) == 1:
+            hook = dict(recorders[0])
+            flat = {key: hook.pop(key) for key in list(hook) if key in FLAT_NAMES}
+            with warnings.catch_warnings():  # the hook itself warns about flat spellings
+                warnings.simplefilter('ignore', DeprecationWarning)
+                _, export = group_options(hook.get('store'), hook.get('export'), flat)
+            folder = export[SOURCE_KEYS[source]]
+        if not folder:
             raise ValueError(
                 f'step "{self.name}": the config of step "{self.classifier().name}" '
                 f'({self.classifier().options["config"]}) must have one '
-                f'CumulativeMapRecorderHook with an `{source}` in `custom_hooks`; found '
-                f'{len(recorders)} recorder(s)'
+                f'CumulativeMapRecorderHook with an `export.{SOURCE_KEYS[source]}` '
+                f'(`{source}`) in `custom_hooks`; found {len(recorders)} recorder(s)'
                 + (f' and no `{source}`' if len(recorders) == 1 else '') + '.')
-        folder = recorders[0].get(source, default)
         return folder if osp.isabs(folder) else osp.join(cfg.work_dir, folder)
 
     def samples(self) -> Tuple[List[dict], List[str]]:
