@@ -51,6 +51,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope: also make ``wsss_toolbox`` the current default scope, so
             unprefixed names in configs resolve in our registries first, then in mmseg's.
     """
+    # lazy: every module of the toolbox imports this one, so it imports them only when called
     from mmseg.utils import register_all_modules as register_mmseg_modules
     register_mmseg_modules(init_default_scope=False)
     import mmseg.visualization  # noqa: F401  (SegLocalVisualizer; not imported by mmseg)

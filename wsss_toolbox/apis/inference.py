@@ -24,6 +24,8 @@ from wsss_toolbox.maps.inference import check_fusion, class_maps, fused_maps_and
 
 # one meaning of make_pseudo_label: maps + classes + image -> label (the stage-2 runner's)
 from wsss_toolbox.pseudo_labels.runner import make_pseudo_label
+from wsss_toolbox.registry import MODELS, SCOPE
+from wsss_toolbox.utils import register_all_modules
 
 __all__ = ['init_classifier', 'inference_maps', 'make_pseudo_label']
 
@@ -58,8 +60,6 @@ def init_classifier(config: Union[str, os.PathLike, Config],
         (the checkpoint's ``meta['dataset_meta']``, e.g. ``classes``, else the config's
         training dataset ``metainfo``, else None).
     """
-    from wsss_toolbox.registry import MODELS, SCOPE
-    from wsss_toolbox.utils import register_all_modules
     if isinstance(config, (str, os.PathLike)):
         config = load_config(config)  # imports custom_imports; errors name the file
     elif isinstance(config, Config):

@@ -144,6 +144,7 @@ class PseudoLabelSegDataset(BaseSegDataset):
 
     def _check_class_ids(self, results: dict, path: str, shifted: bool,
                          remapped: bool) -> None:
+        # lazy: the datasets package does not load the stage-2 package
         from wsss_toolbox.pseudo_labels.label_io import class_id_message, out_of_range_ids
         num_classes = len(self.metainfo['classes'])
         for mask in _packed_masks(results):
@@ -168,6 +169,7 @@ class PseudoLabelSegDataset(BaseSegDataset):
         an image of this list has no pseudo label, and is skipped here too. A listed image
         without its PNG is an interrupted stage 2 (an error in :meth:`_check_exist`).
         """
+        # lazy: the datasets package does not load the stage-2 package
         from wsss_toolbox.pseudo_labels.label_io import (
             LABELLED_IMAGES_FILE,
             read_labelled_images,

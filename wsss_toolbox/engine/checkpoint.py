@@ -23,6 +23,7 @@ naming the file unless a partial load is asked for (``strict=False``).
 (non-strictly), as ``tools/test.py`` does before testing.
 :func:`latest_checkpoint_in` finds the checkpoint to resume from inside a work dir.
 """
+import codecs
 import logging
 import os.path as osp
 import pickle
@@ -57,7 +58,6 @@ def mmengine_checkpoint_globals() -> List[Any]:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # pragma: no cover - numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
-    import codecs
     # `getattr` rebuilds the bound statistics methods (``min``, ``mean``...) a HistoryBuffer
     # keeps; `codecs.encode` rebuilds numpy's byte buffers.
     allowed = [HistoryBuffer, np.dtype, np.ndarray, _reconstruct, scalar, codecs.encode, getattr]

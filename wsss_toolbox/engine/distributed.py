@@ -9,6 +9,7 @@ selects :class:`DeviceAgnosticDDP`, which passes ``device_ids`` only for GPU mod
 import logging
 import os
 import sys
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -59,7 +60,6 @@ def prepare_distributed(cfg: Config) -> None:
         timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout', None)
         kwargs = {}
         if timeout is not None:
-            from datetime import timedelta
             kwargs['timeout'] = timedelta(seconds=timeout)
         torch_dist.init_process_group(backend='gloo', **kwargs)
     wrapper_cfg = cfg.get('model_wrapper_cfg', None) or {}

@@ -26,6 +26,7 @@ Nondeterministic kernels (some CUDA ones, unless ``randomness.deterministic=True
 two runs differ; see ``docs/reproducibility.md``.
 """
 import random
+import warnings
 from functools import partial
 from typing import Optional
 
@@ -68,7 +69,6 @@ def seed_worker_from_torch(worker_id: int, num_workers: Optional[int] = None,
     worker_seed = int(np.random.SeedSequence([torch.initial_seed(), rank]).generate_state(1)[0])
     seed_everything(worker_seed)
     if disable_subprocess_warning and worker_id != 0:
-        import warnings
         warnings.simplefilter('ignore')
 
 

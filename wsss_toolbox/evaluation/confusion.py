@@ -152,7 +152,7 @@ def format_metrics_table(metrics: Dict[str, object],
     rows = [[name] + [_percent(metrics[key][index]) for key in columns]
             for index, name in enumerate(names)]
     header = ['Class'] + columns
-    try:
+    try:  # lazy: prettytable is optional (plain columns without it)
         from prettytable import PrettyTable
         table = PrettyTable(header)
         for row in rows:

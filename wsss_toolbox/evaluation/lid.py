@@ -23,6 +23,10 @@ from typing import Dict, Iterable, Sequence, Tuple
 
 import numpy as np
 
+from wsss_toolbox.maps.io import load_maps, map_path
+
+from .utils import check_same_size, load_ground_truth, parallel_sum
+
 NUM_THRESHOLDS = 256
 REFERENCES = ('max', 'percentile')
 
@@ -120,9 +124,6 @@ MASK_FORMATS = ('classes', 'binary')
 
 def _peak_counts(sample: dict, map_dir: str, mask_format: str, reference: str,
                  percentile: float, ignore_index: int):
-    from wsss_toolbox.maps.io import load_maps, map_path
-
-    from .utils import check_same_size, load_ground_truth
     maps_file = map_path(map_dir, sample['img_id'])
     record = load_maps(maps_file, img_id=sample['img_id'], tags=sample.get('gt_label'))
     num_classes = None
@@ -162,7 +163,6 @@ def evaluate_peak_iou(samples: Sequence[dict], map_dir: str, mask_format: str = 
     """
     if mask_format not in MASK_FORMATS:
         raise ValueError(f'mask_format must be one of {MASK_FORMATS}, got {mask_format!r}')
-    from .utils import parallel_sum
     work = functools.partial(_peak_counts, map_dir=map_dir, mask_format=mask_format,
                              reference=reference, percentile=percentile,
                              ignore_index=ignore_index)

@@ -22,6 +22,8 @@ from typing import Dict, List, Mapping, Sequence, Union
 
 import numpy as np
 
+from wsss_toolbox.datasets.samplers.class_pair_sampler import ClassIndex
+
 PartnerSource = Union[None, str, Mapping[str, Sequence]]
 
 
@@ -78,7 +80,6 @@ class PartnerTable:
         self.seed, self.exclude_anchor = seed, exclude_anchor
         self.class_index = None
         if self.listed is None:
-            from wsss_toolbox.datasets.samplers.class_pair_sampler import ClassIndex
             self.class_index = ClassIndex(
                 np.stack([np.asarray(sample['gt_label']) > 0 for sample in samples]))
 

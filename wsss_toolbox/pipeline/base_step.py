@@ -34,6 +34,7 @@ A step's files live in ``<work_dir>/<name>/`` (:attr:`out_dir`); a step that run
 starts from an empty folder, a step that was interrupted with an unchanged fingerprint keeps
 its files and resumes (training from its last checkpoint, per-image steps skip files written).
 """
+import os.path as osp
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .file_digest import InputFiles
@@ -80,7 +81,6 @@ class PipelineStep:
 
     def outputs_exist(self, result: Optional[dict]) -> bool:
         """Whether the outputs a finished run left are still there."""
-        import os.path as osp
         return not self.writes_folder or osp.isdir(self.out_dir)
 
     def missing_outputs(self, result: Optional[dict]) -> Optional[str]:

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.registry import PIPELINE_STEPS
 
 # top-level keys that are not steps
 PIPELINE_SETTINGS = ('steps', 'data_root', 'synthetic_benchmark', 'custom_imports', 'work_dir',
@@ -75,7 +76,6 @@ def step_names(cfg: Config) -> List[str]:
 
 def check_pipeline_config(cfg: Config, filename: str = '<pipeline config>') -> None:
     """Raise :class:`PipelineConfigError` naming any unknown key, unlisted or undefined step."""
-    from wsss_toolbox.registry import PIPELINE_STEPS
     names = step_names(cfg)
     if not names:
         raise PipelineConfigError(f'{filename}: `steps` is missing or empty; list the step '

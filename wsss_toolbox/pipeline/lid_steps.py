@@ -5,13 +5,17 @@ import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
+import mmcv
+import numpy as np
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from wsss_toolbox.evaluation.lid import evaluate_peak_iou
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep
 from .file_digest import InputFiles
+from .runner import write_json
 from .steps import TestSegmentor, TrainSegmentor, map_step, mask_files
 
 RESULTS_README = 'README.txt'
@@ -35,9 +39,6 @@ class EvaluatePeakIoU(PipelineStep):
         return mask_files(map_step(self, 'maps').samples()[0])
 
     def run(self) -> Dict[str, Any]:
-        from wsss_toolbox.evaluation.lid import evaluate_peak_iou
-
-        from .runner import write_json
         source = map_step(self, 'maps')
         samples, _ = source.samples()
         print_log(f'step "{self.name}": IoU-threshold curve of {len(samples)} images',
@@ -154,8 +155,6 @@ class WriteSegmentationResults(PipelineStep):
 def read_segmentation_results(folder: str, img_ids: List[str], num_classes: int) -> Dict:
     """``{img_id: uint8 HxW}`` of a result folder, checked: one PNG per image, single
     channel, values below ``num_classes``; an error names the file."""
-    import mmcv
-    import numpy as np
     results = {}
     for img_id in img_ids:
         path = osp.join(folder, f'{img_id}.png')

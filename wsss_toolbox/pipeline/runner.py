@@ -37,8 +37,16 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from wsss_toolbox import __version__
+from wsss_toolbox.datasets.synthetic_benchmark import format_summary, generate_synthetic_benchmark
+from wsss_toolbox.datasets.synthetic_benchmark.generator import (
+    SUMMARY_FILE,
+    resolve_benchmark_config,
+)
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.evaluation import to_jsonable
 from wsss_toolbox.maps.io import atomic_write
+from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep
@@ -66,7 +74,6 @@ RESUMING = 'interrupted before, resuming'
 
 def write_json(path: str, data: dict) -> None:
     """Atomic JSON write (NaN/inf become null)."""
-    from wsss_toolbox.evaluation import to_jsonable
     text = json.dumps(to_jsonable(data), indent=2)
     atomic_write(path, lambda f: f.write(text.encode()))
 
@@ -189,7 +196,6 @@ class PipelineRunner:
         """``(records, foreground class names)`` of a dataset config, built once per run."""
         key = fingerprint(dataset_cfg)
         if key not in self._sample_cache:
-            from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
             samples, metainfo = samples_from_dataset_cfg(copy.deepcopy(dict(dataset_cfg)))
             self._sample_cache[key] = (samples, list(metainfo['classes']))
         return self._sample_cache[key]
@@ -212,7 +218,6 @@ class PipelineRunner:
         return self.path(RECORD_DIR, f'{name}.files.json')
 
     def _identity(self, step: PipelineStep) -> dict:
-        from wsss_toolbox import __version__
         # the data every step reads: the pipeline's data root and benchmark options (the
         # files themselves: ``_step_files``)
         config = canonical(dict(step=step.fingerprint_config(),
@@ -442,10 +447,6 @@ class PipelineRunner:
         data_root = self.cfg.get('data_root')
         if options is None or data_root is None:
             return True
-        from wsss_toolbox.datasets.synthetic_benchmark.generator import (
-            SUMMARY_FILE,
-            resolve_benchmark_config,
-        )
         path = osp.join(data_root, SUMMARY_FILE)
         written = read_json(path)
         if written is None:
@@ -468,10 +469,6 @@ class PipelineRunner:
         the folder holds none (one made with other options is an error)."""
         if self.check_benchmark():
             return
-        from wsss_toolbox.datasets.synthetic_benchmark import (
-            format_summary,
-            generate_synthetic_benchmark,
-        )
         data_root = self.cfg.get('data_root')
         print_log(f'writing the synthetic benchmark to {data_root}', logger='current')
         summary = generate_synthetic_benchmark(data_root, **dict(self.cfg.synthetic_benchmark))

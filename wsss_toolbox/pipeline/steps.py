@@ -7,17 +7,26 @@ import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 # the latest checkpoint of a work dir, looked up inside it (shared with tools/train.py)
-from wsss_toolbox.engine.checkpoint import latest_checkpoint_in
-from wsss_toolbox.registry import PIPELINE_STEPS
+from wsss_toolbox.engine.checkpoint import latest_checkpoint_in, load_model_checkpoint
+from wsss_toolbox.evaluation import evaluate_labels, evaluate_maps, map_precision_recall
+from wsss_toolbox.evaluation.lid import format_parameter_rule, parameter_rule
+from wsss_toolbox.maps.inference import AGGREGATIONS, infer_maps
+from wsss_toolbox.maps.io import check_map_dtype, map_path
+from wsss_toolbox.pseudo_labels import generate_pseudo_labels
+from wsss_toolbox.pseudo_labels.label_io import IGNORE_INDEX, label_path, load_label
+from wsss_toolbox.registry import MODELS, PIPELINE_STEPS
 from wsss_toolbox.utils import check_choice
+from wsss_toolbox.visualization import save_pipeline_figure
 
 from .base_step import PipelineStep
 from .file_digest import InputFiles
+from .runner import write_json
 
 
 class TrainStep(PipelineStep):
@@ -146,8 +155,6 @@ class InferMaps(PipelineStep):
                  aggregation: Optional[str] = None, map_dtype: Optional[str] = None) -> None:
         if split not in ('train', 'val'):
             raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
-        from wsss_toolbox.maps.inference import AGGREGATIONS
-        from wsss_toolbox.maps.io import check_map_dtype
         if aggregation is not None:
             check_choice(f'step {name}: aggregation', aggregation, AGGREGATIONS)
         if map_dtype is not None:
@@ -176,8 +183,6 @@ class InferMaps(PipelineStep):
 
     def build_model(self) -> Any:
         """The classifier step's model with its last checkpoint loaded (strictly)."""
-        from wsss_toolbox.engine.checkpoint import load_model_checkpoint
-        from wsss_toolbox.registry import MODELS
         classifier = self.classifier()
         model = MODELS.build(classifier.stage_config().model)
         load_model_checkpoint(model, classifier.checkpoint(),
@@ -185,9 +190,6 @@ class InferMaps(PipelineStep):
         return model
 
     def run(self) -> Dict[str, Any]:
-        import torch
-
-        from wsss_toolbox.maps.inference import infer_maps
         model = self.build_model()
         samples, _ = self.samples()
         print_log(f'step "{self.name}": inferring maps of {len(samples)} '
@@ -202,7 +204,6 @@ class InferMaps(PipelineStep):
                                        if isinstance(options.get(key), str)])
 
     def image_outputs(self, img_id: str) -> List[str]:
-        from wsss_toolbox.maps.io import map_path
         return [map_path(self.out_dir, img_id)]
 
     def image_inputs(self, sample: dict) -> InputFiles:
@@ -249,7 +250,6 @@ class EvaluateMaps(PipelineStep):
         return mask_files(map_step(self, 'maps').samples()[0])
 
     def run(self) -> Dict[str, Any]:
-        from wsss_toolbox.evaluation import evaluate_maps, map_precision_recall
         source = map_step(self, 'maps')
         samples, classes = source.samples()
         names = ['background'] + classes
@@ -290,7 +290,6 @@ def mask_files(samples: Sequence[dict]) -> InputFiles:
 def label_image_inputs(step: PipelineStep, sample: dict, map_dir: str) -> InputFiles:
     """What a pseudo label is made from: the image's map file, the image, its saliency map,
     and its mask when the step evaluates the labels."""
-    from wsss_toolbox.maps.io import map_path
     optional = [sample.get('saliency_path')]
     if step.options.get('evaluate', True):
         optional.append(sample.get('seg_map_path'))
@@ -301,7 +300,6 @@ def label_image_inputs(step: PipelineStep, sample: dict, map_dir: str) -> InputF
 def folder_ignored_fraction(folder: str, samples: Sequence[dict]) -> float:
     """The ignored (255) fraction of the pixels of every sample's label in ``folder`` (a
     resumed or per-image run writes only some of them)."""
-    from wsss_toolbox.pseudo_labels.label_io import IGNORE_INDEX, label_path, load_label
     ignored = pixels = 0
     for sample in samples:
         label = load_label(label_path(folder, sample['img_id']))
@@ -322,14 +320,12 @@ class LabelFolderStep(PipelineStep):
     per_image_outputs = True
 
     def image_outputs(self, img_id: str) -> List[str]:
-        from wsss_toolbox.pseudo_labels.label_io import label_path
         return [label_path(self.out_dir, img_id)]
 
     def evaluate_folder(self, samples: List[dict], classes: List[str],
                         nproc: int = 1) -> Optional[Dict[str, Any]]:
         """The label metrics of the folder when ``evaluate`` is on and every image has a
         mask, else None."""
-        from wsss_toolbox.evaluation import evaluate_labels
         if not (self.options.get('evaluate', True)
                 and all(s.get('seg_map_path') for s in samples)):
             return None
@@ -372,7 +368,6 @@ class MakePseudoLabels(LabelFolderStep):
         return label_image_inputs(self, sample, self.label_recipe()[2])
 
     def run(self) -> Dict[str, Any]:
-        from wsss_toolbox.pseudo_labels import generate_pseudo_labels
         generator, refiners, map_dir = self.label_recipe()
         samples, classes = self.samples()
         print_log(f'step "{self.name}": pseudo labels of {len(samples)} images',
@@ -522,8 +517,6 @@ class Summarize(PipelineStep):
         if not isinstance(step, TrainStep):
             raise ValueError(f'step "{self.name}": inference_model={name!r} is not a training '
                              'step (TrainClassifier / TrainSegmentor).')
-        from wsss_toolbox.evaluation.lid import parameter_rule
-        from wsss_toolbox.registry import MODELS
         model_cfg = copy.deepcopy(step.stage_config().model)
         backbone = model_cfg.get('backbone')
         if isinstance(backbone, dict) and backbone.get('init_cfg') is not None:
@@ -556,19 +549,16 @@ class Summarize(PipelineStep):
         parameters = self.inference_model_report()
         if parameters is not None:
             summary['inference_model'] = parameters
-        from .runner import write_json
         write_json(self.runner.path('summary.json'), summary)
         print_log('\n' + format_table(rows), logger='current')
         if warnings:
             print_log(format_warnings(warnings), logger='current', level=logging.WARNING)
         if parameters is not None:
-            from wsss_toolbox.evaluation.lid import format_parameter_rule
             print_log(format_parameter_rule(
                 parameters, f'inference model (step "{parameters["step"]}")'),
                 logger='current')
         figure = self.options['figure']
         if figure:
-            from wsss_toolbox.visualization import save_pipeline_figure
             maps = self.runner.step(figure['maps'])
             samples, classes = maps.samples()
             path = save_pipeline_figure(

@@ -7,7 +7,11 @@ DeprecationWarning (see :func:`__getattr__`).
 from typing import Any
 
 from .crf import DenseCRFRefiner
-from .generators import SaliencyLabelGenerator, ThresholdLabelGenerator
+from .generators import (
+    SaliencyLabelGenerator,
+    ThresholdLabelGenerator,
+    _moved_harmonic_label_generator,
+)
 from .label_io import (
                          IGNORE_INDEX,
                          label_path,
@@ -47,6 +51,5 @@ def __getattr__(name: str) -> Any:
     """The old import path of ``HarmonicLabelGenerator``, deprecated (it warns and names the
     new one); see ``generators.__getattr__``."""
     if name == 'HarmonicLabelGenerator':
-        from .generators import _moved_harmonic_label_generator
         return _moved_harmonic_label_generator(stacklevel=3)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -23,7 +23,7 @@ from .label_io import IGNORE_INDEX
 
 
 def _import_densecrf():
-    try:
+    try:  # lazy: pydensecrf (optional, compiled) only when a CRF refiner runs
         import pydensecrf.densecrf as dcrf
         import pydensecrf.utils as crf_utils
     except ImportError as error:  # pragma: no cover - installed by `make setup`

@@ -19,6 +19,7 @@ import numpy as np
 
 from wsss_toolbox.maps.normalize import normalize_maps
 from wsss_toolbox.registry import LABEL_GENERATORS
+from wsss_toolbox.utils import import_builtin_methods
 
 from .label_io import IGNORE_INDEX
 
@@ -223,6 +224,5 @@ def _moved_harmonic_label_generator(stacklevel: int) -> type:
         'configs keep type=\'HarmonicLabelGenerator\' with custom_imports of that package. '
         'The import from wsss_toolbox.pseudo_labels will be removed in the next version.',
         DeprecationWarning, stacklevel=stacklevel)
-    from wsss_toolbox.utils import import_builtin_methods
     import_builtin_methods()
     return LABEL_GENERATORS.get('HarmonicLabelGenerator')

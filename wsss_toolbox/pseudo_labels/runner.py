@@ -38,7 +38,8 @@ _WORKER: Dict[str, object] = {}
 def build_label_generator(generator: ComponentCfg) -> Callable:
     """Build a generator from a ``LABEL_GENERATORS`` config dict (callables pass through)."""
     if isinstance(generator, dict):
-        import wsss_toolbox.pseudo_labels  # noqa: F401  (registration in fresh processes)
+        # lazy: this module is part of the package it imports (registration in fresh processes)
+        import wsss_toolbox.pseudo_labels  # noqa: F401
         return LABEL_GENERATORS.build(dict(generator))
     if callable(generator):
         return generator
@@ -54,7 +55,7 @@ def build_refiners(refiners: Optional[Sequence[ComponentCfg]]) -> List[Callable]
     built = []
     for refiner in refiners:
         if isinstance(refiner, dict):
-            import wsss_toolbox.pseudo_labels  # noqa: F401
+            import wsss_toolbox.pseudo_labels  # noqa: F401  (as above)
             built.append(REFINERS.build(dict(refiner)))
         elif callable(refiner):
             built.append(refiner)

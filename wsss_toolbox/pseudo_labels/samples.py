@@ -9,7 +9,11 @@ import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+from mmseg.utils import register_all_modules
+
+from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.registry import DATASETS
 
 DEFAULT_DATASET_KEYS = ('dataset', 'train_dataloader.dataset', 'val_dataloader.dataset',
                         'test_dataloader.dataset')
@@ -42,7 +46,6 @@ def _wrapped_dataset_cfg(wrapper_cfg: dict) -> dict:
     """The config of the dataset a wrapper config (``dataset=...``) wraps, with the settings
     the wrapper would hand on to it: a wrapper class that takes ``**kwargs`` (e.g.
     ``ImageGroupDataset``) sets every key it does not name itself on the wrapped config."""
-    from wsss_toolbox.registry import DATASETS
     inner = dict(wrapper_cfg['dataset'])
     wrapper = wrapper_cfg.get('type')
     wrapper = DATASETS.get(wrapper) if isinstance(wrapper, str) else wrapper
@@ -64,12 +67,10 @@ def samples_from_dataset_cfg(dataset_cfg: dict) -> tuple:
     ``img_id`` is derived from the image file name for datasets (e.g. mmseg's) whose items
     lack it.
     """
-    from wsss_toolbox.registry import DATASETS
     try:
         import wsss_toolbox.datasets  # noqa: F401  (registers our dataset classes)
     except ImportError:
         pass
-    from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     dataset_cfg = copy.deepcopy(dict(dataset_cfg))
     while isinstance(dataset_cfg.get('dataset'), dict):  # a wrapper: the images it wraps
@@ -128,7 +129,6 @@ def add_sample_source_args(parser) -> None:
     group.add_argument('--config', help='config file holding a dataset config')
     group.add_argument('--dataset-key', help='dotted key of the dataset config in --config '
                        f'(default: first of {", ".join(DEFAULT_DATASET_KEYS)})')
-    from mmengine.config import DictAction
     group.add_argument('--cfg-options', nargs='+', action=DictAction,
                        help='override settings of --config, key=value pairs such as '
                        'train_dataloader.dataset.data_root=data/other')
@@ -183,7 +183,6 @@ def samples_from_args(args) -> tuple:
     check_sample_source_args(args)
     metainfo = {}
     if args.config:
-        from wsss_toolbox.engine.config import load_config
         cfg = load_config(args.config)
         if getattr(args, 'cfg_options', None):
             cfg.merge_from_dict(args.cfg_options)

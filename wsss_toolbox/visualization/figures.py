@@ -4,6 +4,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from wsss_toolbox.maps.io import load_maps, map_path
+from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
+from wsss_toolbox.pseudo_labels.label_io import label_path
+
 from .local_visualizer import MapLocalVisualizer, mask_meta
 
 
@@ -18,13 +22,9 @@ def save_pipeline_figure(samples: Sequence[dict], map_dir: str, label_dirs: Sequ
     mmseg dataset with the same classes (VOC), else mmseg's generated palette for
     ``num_classes`` classes (background included). Ignored pixels are white.
     """
-    import matplotlib
+    import matplotlib  # lazy: matplotlib only for figures
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-
-    from wsss_toolbox.maps.io import load_maps, map_path
-    from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
-    from wsss_toolbox.pseudo_labels.label_io import label_path
 
     meta = mask_meta(dataset_meta, num_classes, palette)
     visualizer = MapLocalVisualizer(name='wsss_toolbox_figure')  # standalone instance

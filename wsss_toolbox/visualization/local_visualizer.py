@@ -15,8 +15,12 @@ import numpy as np
 import torch
 from mmengine.dist import master_only
 from mmengine.structures import PixelData
+from mmseg.datasets import BaseSegDataset
+from mmseg.utils import get_classes, get_palette
+from mmseg.utils.class_names import dataset_aliases
 from mmseg.visualization import SegLocalVisualizer
 
+from wsss_toolbox.datasets.transforms.geometry import restore_geometry
 from wsss_toolbox.registry import VISUALIZERS
 
 BACKGROUND = 'background'
@@ -36,8 +40,6 @@ def mask_classes(classes: Sequence[str]) -> tuple:
 @functools.lru_cache(maxsize=32)
 def _known_dataset_palette(classes: Tuple[str, ...]) -> Optional[tuple]:
     """The palette of the mmseg dataset whose class list is ``classes`` (e.g. VOC)."""
-    from mmseg.utils import get_classes, get_palette
-    from mmseg.utils.class_names import dataset_aliases
     for name in dataset_aliases:
         if tuple(get_classes(name)) == classes:
             return tuple(tuple(colour) for colour in get_palette(name))
@@ -47,7 +49,6 @@ def _known_dataset_palette(classes: Tuple[str, ...]) -> Optional[tuple]:
 @functools.lru_cache(maxsize=32)
 def _generated_palette(classes: Tuple[str, ...]) -> tuple:
     """The palette mmseg gives a dataset whose metainfo has none (``BaseSegDataset``)."""
-    from mmseg.datasets import BaseSegDataset
     dataset = BaseSegDataset(metainfo=dict(classes=classes), lazy_init=True)
     return tuple(tuple(colour) for colour in dataset.metainfo['palette'])
 
@@ -199,7 +200,6 @@ class MapLocalVisualizer(SegLocalVisualizer):
         ``predict``) and show it, write it to ``out_file`` or hand it to the backends
         (``name``, ``step``), as ``SegLocalVisualizer.add_datasample``. ``draw_gt``: the
         mask panel; ``draw_pred``: the map panels; ``with_labels``: their class names."""
-        from wsss_toolbox.datasets.transforms.geometry import restore_geometry
         metainfo = data_sample.metainfo if data_sample is not None else {}
         restore = 'ori_shape' in metainfo and tuple(metainfo['ori_shape'][:2]) == image.shape[:2]
         panels = [image]

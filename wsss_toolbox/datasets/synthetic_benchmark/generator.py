@@ -753,7 +753,7 @@ class _Progress:
     """mmengine's progress bar, redrawn about 50 times in all (quiet in log files)."""
 
     def __init__(self, total: int) -> None:
-        from mmengine.utils import ProgressBar
+        from mmengine.utils import ProgressBar  # lazy: the generator needs only numpy + cv2
         self.bar = ProgressBar(total)
         self.every = max(total // 50, 1)
         self.total, self.pending, self.done = total, 0, 0

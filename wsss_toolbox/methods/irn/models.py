@@ -14,9 +14,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel, BaseModule
+from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from wsss_toolbox.registry import MODELS
+from wsss_toolbox.structures import WSSSDataSample
 from wsss_toolbox.utils import check_choice
 
 from .affinity import (
@@ -204,9 +206,6 @@ class AffinityNet(BaseModel):
         return torch.stack(seeds)
 
     def predict(self, inputs: Tensor, data_samples: Optional[list] = None) -> list:
-        from mmengine.structures import PixelData
-
-        from wsss_toolbox.structures import WSSSDataSample
         boundary = torch.sigmoid(self.boundary_logits(self.pad_for_inference(inputs)))
         if data_samples is None:
             data_samples = [WSSSDataSample() for _ in range(inputs.shape[0])]

@@ -13,9 +13,11 @@ import time
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from wsss_toolbox.engine.checkpoint import load_model_checkpoint
 from wsss_toolbox.pipeline import MakePseudoLabels, TrainStep
 from wsss_toolbox.pipeline.file_digest import InputFiles
 from wsss_toolbox.pipeline.steps import (
@@ -24,8 +26,20 @@ from wsss_toolbox.pipeline.steps import (
     label_image_inputs,
     map_step,
 )
-from wsss_toolbox.registry import PIPELINE_STEPS
+from wsss_toolbox.pseudo_labels.label_io import (
+    IGNORE_INDEX,
+    label_path,
+    load_label,
+    load_rgb_image,
+    save_label,
+    write_labelled_images,
+)
+from wsss_toolbox.registry import MODELS, PIPELINE_STEPS
 from wsss_toolbox.utils import check_choice
+
+from .affinity import PATH_RULES
+from .inference import load_strided_maps, refine_sample
+from .seeds import has_confident_foreground
 
 #: at most this many image ids are named in the no-confident-foreground warning
 _NAMED_IN_WARNING = 20
@@ -47,9 +61,6 @@ class IRNSeeds(MakePseudoLabels):
                          nproc=nproc)
 
     def run(self) -> Dict[str, Any]:
-        from wsss_toolbox.pseudo_labels.label_io import label_path, load_label
-
-        from .seeds import has_confident_foreground
         result = super().run()
         samples, _ = self.samples()
         empty = [sample['img_id'] for sample in samples
@@ -152,7 +163,6 @@ class RandomWalkLabels(LabelFolderStep):
                  bg_threshold: float = 0.25, power: str = 'steps', flip: bool = True,
                  path: str = 'band', evaluate: bool = True, device: Optional[str] = None,
                  nproc: int = 1) -> None:
-        from .affinity import PATH_RULES
         check_choice(f'step {name}: power', power, ('steps', 'squaring'))
         check_choice(f'step {name}: path', path, PATH_RULES)
         super().__init__(name, runner, affinity=affinity, maps=maps, beta=beta,
@@ -172,10 +182,6 @@ class RandomWalkLabels(LabelFolderStep):
 
     def build_model(self):
         """The trained ``AffinityNet`` of the ``affinity`` step, in eval mode."""
-        import torch
-
-        from wsss_toolbox.engine.checkpoint import load_model_checkpoint
-        from wsss_toolbox.registry import MODELS
         source = self.input_step('affinity', [TrainAffinityNet])
         model_cfg = copy.deepcopy(source.stage_config().model)
         model_cfg['backbone'].pop('init_cfg', None)
@@ -187,17 +193,6 @@ class RandomWalkLabels(LabelFolderStep):
         return model.to(device).eval()
 
     def run(self) -> Dict[str, Any]:
-        import torch
-
-        from wsss_toolbox.pseudo_labels.label_io import (
-            IGNORE_INDEX,
-            label_path,
-            load_rgb_image,
-            save_label,
-            write_labelled_images,
-        )
-
-        from .inference import load_strided_maps, refine_sample
         samples, classes = self.samples()
         map_dir = map_step(self, 'maps').out_dir
         model = self.build_model()

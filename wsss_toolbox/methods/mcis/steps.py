@@ -2,11 +2,14 @@
 import time
 from typing import Any, Dict, Optional, Sequence
 
+import torch
 from mmengine.logging import print_log
 
 from wsss_toolbox.pipeline.base_step import PipelineStep
 from wsss_toolbox.pipeline.steps import InferMaps
 from wsss_toolbox.registry import PIPELINE_STEPS
+
+from .inference import infer_mcis_maps
 
 
 @PIPELINE_STEPS.register_module()
@@ -48,9 +51,6 @@ class MCISInferMaps(InferMaps):
             options.get('related') or options.get('num_related', 3))
 
     def run(self) -> Dict[str, Any]:
-        import torch
-
-        from .inference import infer_mcis_maps
         model = self.build_model()
         samples, _ = self.samples()
         options = self.inference_options()

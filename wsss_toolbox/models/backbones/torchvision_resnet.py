@@ -49,7 +49,7 @@ class TorchvisionResNet(BaseModule):
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        import torchvision.models as tv_models
+        import torchvision.models as tv_models  # lazy: loaded only for this backbone
         if arch is None:
             if depth not in (50, 101):
                 raise ValueError(f'TorchvisionResNet: depth must be 50 or 101, got {depth}')

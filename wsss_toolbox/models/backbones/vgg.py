@@ -157,6 +157,7 @@ class VGG16(BaseModule):
             state_dict = load_torchvision_checkpoint(self.pretrained)
             self.load_torchvision_state_dict(state_dict, source=self.pretrained)
         elif self.torchvision_weights is not None:
+            # lazy: torchvision is loaded only to fetch its VGG16 weights
             from torchvision.models import VGG16_Weights
             try:
                 weights = VGG16_Weights[self.torchvision_weights]
