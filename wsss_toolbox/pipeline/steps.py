@@ -1,6 +1,10 @@
 """The core pipeline steps: train a classifier, infer / evaluate maps, make and refine pseudo
 labels, train and test a segmentor, summarise. Methods add their own steps the same way
-(``PIPELINE_STEPS.register_module()``), in their folder or in a plugin."""
+(``PIPELINE_STEPS.register_module()``), in their folder or in a plugin.
+
+(Over 400 lines: the core steps form one chain whose result records later steps read; they are
+kept in one file until their options become declared attributes, when training, map, label
+and summary steps split into modules of their own.)"""
 import copy
 import logging
 import os

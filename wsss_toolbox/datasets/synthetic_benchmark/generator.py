@@ -28,6 +28,9 @@ Output (``out_dir``)::
 
 Every image is drawn from its own generator seeded by ``(seed, split, index)``, so the output
 is byte-identical for a seed whatever the number of worker processes.
+
+(Over 400 lines: the drawing of bodies, parts, decoys, contexts and saliency shares one
+random stream per image, which a split into modules would have to thread through every call.)
 """
 import colorsys
 import json

@@ -20,6 +20,9 @@ max-normalised CAMs of the original branch and the multi-scale enhanced branch
 uses the original branch of a single image (``localization_maps = ReLU(CAM)``; the released
 code's ``CAM.forward``, net/resnet50_cam.py L266-277), its non-local BatchNorm optionally on
 the batch statistics of [view, mirror] (``non_local_inference_bn``).
+
+(Over 400 lines: the two branches, the region prototypes and the three losses share the
+projected features of one forward and are documented against the paper's equations together.)
 """
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union

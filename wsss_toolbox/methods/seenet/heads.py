@@ -21,6 +21,9 @@ one pass of ``S_B`` per class with ``T_A`` from that class alone) and ``inferenc
 
 (Over 400 lines: the head's parts -- C-ReLU, M_A, T_A, B_C, the two inference fusions -- are
 module functions tested one by one, kept next to the head that uses them.)
+
+(Over 400 lines: the three branches, the self-erasing of Sec. 3 and the inference fusion
+read one another's maps within one forward and are documented together.)
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
