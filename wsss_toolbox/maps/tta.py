@@ -236,9 +236,9 @@ def fused_maps_and_scores(
 
     The maps are scale-free: for ``fusion='mean'`` they are the *sum* over the views. The
     per-class max normalisation that follows
-    (:func:`~wsss_toolbox.maps.inference.class_maps`) removes the factor, and
-    summing keeps the written maps bit-identical to those of the former ``fuse='sum'``
-    (dividing first changes a few float16 values). :func:`infer_image_maps` gives the mean.
+    (:func:`~wsss_toolbox.maps.inference.class_maps`) removes the factor, so the division by
+    the number of views is left out (one rounding fewer before the float16 map file).
+    :func:`infer_image_maps` gives the mean.
 
     Args:
         model, image, scales, flip, fusion, partner_images: see :func:`infer_image_maps`.

@@ -63,16 +63,21 @@ class WorkerPlan:
 
 
 # ------------------------------------------------------------------ what this process holds
-def _status_mb(key: str) -> Optional[float]:
-    """``VmHWM`` / ``VmRSS`` of ``/proc/self/status`` in MB; None where there is none."""
+def _proc_field_mb(path: str, key: str) -> Optional[float]:
+    """The ``key: <n> kB`` field of a ``/proc`` file in MB; None where there is none."""
     try:
-        with open('/proc/self/status') as f:
+        with open(path) as f:
             for line in f:
                 if line.startswith(key + ':'):
                     return int(line.split()[1]) / 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _status_mb(key: str) -> Optional[float]:
+    """``VmHWM`` / ``VmRSS`` of ``/proc/self/status`` in MB; None where there is none."""
+    return _proc_field_mb('/proc/self/status', key)
 
 
 def _reset_peak() -> bool:
@@ -108,14 +113,7 @@ def run_first_task(func: Callable[[Any], Any], task: Any) -> Tuple[Any, float]:
 
 # ------------------------------------------------------------------ what the machine has
 def _meminfo_mb(key: str = 'MemAvailable') -> Optional[float]:
-    try:
-        with open('/proc/meminfo') as f:
-            for line in f:
-                if line.startswith(key + ':'):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return _proc_field_mb('/proc/meminfo', key)
 
 
 def _read_bytes(path: str) -> Optional[int]:
