@@ -19,6 +19,7 @@ import time
 import torch
 from mmengine.config import DictAction
 
+from wsss_toolbox.methods.irn import refine_sample
 from wsss_toolbox.pipeline import PipelineRunner, load_pipeline_config
 from wsss_toolbox.pseudo_labels import generate_pseudo_labels
 from wsss_toolbox.pseudo_labels.label_io import load_rgb_image
@@ -54,7 +55,6 @@ def time_labels(samples, map_dir, generator, refiners) -> float:
 
 
 def time_walk(step, samples, map_dir, power: str, device) -> float:
-    from wsss_toolbox.methods.irn import refine_sample
     step.options['device'] = device
     model = step.build_model()
     images = [load_rgb_image(sample['img_path']) for sample in samples]

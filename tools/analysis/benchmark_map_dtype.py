@@ -16,6 +16,7 @@ two folders and each folder's mIoU against the masks.
 """
 import argparse
 import os.path as osp
+import sys
 import time
 from typing import List, Optional
 
@@ -24,7 +25,17 @@ import numpy as np
 
 from wsss_toolbox.evaluation import evaluate_labels
 from wsss_toolbox.maps.io import MAP_DTYPES, load_maps, map_path, save_maps, strided_shape
-from wsss_toolbox.pseudo_labels import generate_pseudo_labels, load_label, samples_from_folders
+from wsss_toolbox.pseudo_labels import generate_pseudo_labels, load_label
+
+# the shared set-up sits next to this script, which runpy.run_path and importlib load
+# without adding this folder to sys.path
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _bench_common import (  # noqa: E402
+    count_mask_classes,
+    folder_samples,
+    plausible_maps,
+    synthetic_benchmark,
+)
 
 GENERATOR = dict(type='ThresholdLabelGenerator', bg_threshold=0.3)
 SETTINGS = (('threshold 0.3', []), ('threshold 0.3 + DenseCRF', [dict(type='DenseCRFRefiner')]))
@@ -41,34 +52,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--benchmark-dir', help='existing VOC-layout folder to use')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
-
-
-def prepare_data(args: argparse.Namespace) -> str:
-    if args.benchmark_dir:
-        return args.benchmark_dir
-    from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
-    root = osp.join(args.work_dir, 'benchmark')
-    if not osp.isfile(osp.join(root, 'benchmark.json')):
-        generate_synthetic_benchmark(root, num_train=args.num_images, num_val=0,
-                                     image_size=args.image_size, seed=args.seed)
-    return root
-
-
-def plausible_maps(gt: np.ndarray, rng: np.random.Generator) -> tuple:
-    """``(classes, float32 (K, H, W) maps in [0, 1])``: per present class its blurred mask
-    plus low-frequency noise, rectified and divided by its maximum."""
-    height, width = gt.shape
-    classes = [int(value) - 1 for value in np.unique(gt) if 0 < value < 255]
-    maps = []
-    for cls in classes:
-        blurred = cv2.GaussianBlur((gt == cls + 1).astype(np.float32), (0, 0),
-                                   max(height, width) / 30)
-        noise = cv2.resize(rng.normal(0, 0.25, (8, 8)).astype(np.float32), (width, height),
-                           interpolation=cv2.INTER_CUBIC)
-        class_map = np.maximum(blurred + noise, 0)
-        maps.append(class_map / max(float(class_map.max()), 1e-6))
-    stack = np.stack(maps) if maps else np.zeros((0, height, width), np.float32)
-    return np.array(classes, np.int64), stack.astype(np.float32)
 
 
 def strided(maps: np.ndarray, stride: int) -> np.ndarray:
@@ -117,26 +100,16 @@ def changed_fraction(samples: List[dict], dir_a: str, dir_b: str) -> float:
     return changed / total
 
 
-def count_mask_classes(samples: List[dict]) -> int:
-    """Mask classes, background included: the largest mask value other than 255, plus 1."""
-    largest = 0
-    for sample in samples:
-        gt = load_label(sample['seg_map_path'])
-        largest = max(largest, int(gt[gt != 255].max(initial=0)))
-    return largest + 1
-
-
 def main() -> None:
     args = parse_args()
-    root = prepare_data(args)
-    samples = samples_from_folders(
-        osp.join(root, 'JPEGImages'), osp.join(root, 'ImageSets', 'Segmentation', 'train.txt'),
-        seg_dir=osp.join(root, 'SegmentationClass'))[:args.num_images]
+    root = args.benchmark_dir or synthetic_benchmark(
+        osp.join(args.work_dir, 'benchmark'), args.num_images, args.image_size, args.seed)
+    samples = folder_samples(root, 'train', args.num_images)
     start = time.perf_counter()
     written = write_map_folders(samples, args.work_dir, args.stride, args.seed)
     print(f'wrote {len(samples)} x {len(MAP_DTYPES)} map files in '
           f'{time.perf_counter() - start:.1f}s')
-    num_classes = count_mask_classes(samples)
+    num_classes = count_mask_classes(root, samples)
     height, width = load_label(samples[0]['seg_map_path']).shape
     folders = {dtype: folder for dtype, (folder, _, _) in written.items()}
 

@@ -32,7 +32,10 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.methods.oaa.store import CumulativeMapStore
+from wsss_toolbox.utils import register_all_modules
 
 VOC_TRAIN_AUG_IMAGES = 10582
 VOC_TRAIN_AUG_MAPS = 15555
@@ -137,7 +140,6 @@ def run_once(base_cfg: Config, variant: str, index: int, warmup: int) -> dict:
 
 def projected_sizes() -> Dict[str, float]:
     """Bytes of the VOC train_aug store (15,555 maps of 28x28 cells) per configuration."""
-    from wsss_toolbox.methods.oaa.store import CumulativeMapStore
     height, width = VOC_FEATURE_SIZE
     sizes = {}
     for fusion in ('max', 'mean'):
@@ -168,13 +170,11 @@ def main() -> None:
     parser.add_argument('--out', help='also write the results as JSON')
     args = parser.parse_args()
 
-    from wsss_toolbox.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     torch.set_num_threads(args.threads)
     tmp = tempfile.TemporaryDirectory(prefix='benchmark_oaa_')
     data_root = args.data_root
     if data_root is None:
-        from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
         data_root = osp.join(tmp.name, 'data')
         generate_synthetic_benchmark(data_root, num_train=args.num_images, num_val=2,
                                      image_size=args.image_size, seed=0)

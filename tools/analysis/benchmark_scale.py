@@ -38,14 +38,19 @@ Peak memory: the process's peak RSS while the row runs above its RSS when the ro
 counted. The extrapolation: ``t(P) = t(P_max) (P / P_max)^a`` from the largest measured size,
 times the number of images, divided by ``--cores`` processes of one thread each (the
 stage-2 steps split images among processes; memory per process then adds up).
+
+(Over 400 lines: the forked measurement, the rows and the fit and extrapolation of their
+times make one report; the model and data set-up come from ``benchmark_vs_authors.py``.)
 """
 import argparse
+import ctypes
 import json
 import multiprocessing
 import os
 import os.path as osp
 import platform
 import re
+import resource  # POSIX only, as the forked rows (multiprocessing's 'fork') already are
 import shutil
 import sys
 import time
@@ -56,6 +61,16 @@ import mmcv
 import numpy as np
 import torch
 
+from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
+from wsss_toolbox.maps import map_path
+from wsss_toolbox.maps.inference import infer_maps
+from wsss_toolbox.methods.irn import random_walk as rw
+from wsss_toolbox.methods.irn.inference import image_boundary, load_strided_maps
+from wsss_toolbox.pseudo_labels import generate_pseudo_labels, label_path, load_label, save_label
+from wsss_toolbox.utils import register_all_modules
+
+# benchmark_vs_authors.py sits next to this script, which importlib or runpy may load by path
+# without adding this folder to sys.path
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmark_vs_authors import (  # noqa: E402
     TOOLBOX_GENERATOR,
@@ -63,8 +78,6 @@ from benchmark_vs_authors import (  # noqa: E402
     benchmark_samples,
     build_model,
 )
-
-from wsss_toolbox.methods.irn import random_walk as rw  # noqa: E402
 
 DATASETS = dict(VOC=(10582, 500, 375), COCO=(82783, 640, 480))
 VOC_SIZE = (375, 500)
@@ -106,7 +119,6 @@ def reset_peak_rss() -> int:
         with open('/proc/self/clear_refs', 'w') as f:
             f.write('5')
     except OSError:
-        import resource
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return _status_kb('VmRSS') or 0
 
@@ -114,7 +126,6 @@ def reset_peak_rss() -> int:
 def peak_rss_kb() -> int:
     peak = _status_kb('VmHWM')
     if peak is None:
-        import resource
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak
 
@@ -154,7 +165,6 @@ def limit_heap_caching() -> None:
     of 1 MiB), so that a row's peak RSS is not hidden by heap that an earlier row left
     resident. No-op elsewhere."""
     try:
-        import ctypes
         libc = ctypes.CDLL('libc.so.6')
         libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, 1 << 20)  # M_TRIM_THRESHOLD
@@ -191,7 +201,6 @@ def per_image(result: dict) -> dict:
 # ----------------------------------------------------------------------------- data
 def prepare_size(work_dir: str, size: int, num_images: int, seed: int) -> List[dict]:
     """Samples of the synthetic benchmark at ``size`` (generated once into the work dir)."""
-    from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
     root = osp.join(work_dir, f'data_{size}_{num_images}')
     if not osp.isdir(osp.join(root, 'JPEGImages')):
         generate_synthetic_benchmark(root, num_train=num_images, num_val=0, image_size=size,
@@ -202,7 +211,6 @@ def prepare_size(work_dir: str, size: int, num_images: int, seed: int) -> List[d
 def outline_boundary(seg_map_path: str, grid: tuple) -> torch.Tensor:
     """A plausible (h, w) boundary map: the ground truth's class outlines, blurred, read at
     the stride-4 grid, with a little noise."""
-    from wsss_toolbox.pseudo_labels import load_label
     gt = load_label(seg_map_path).astype(np.int32)
     edge = np.zeros(gt.shape, np.float32)
     edge[:-1] += gt[:-1] != gt[1:]
@@ -217,7 +225,6 @@ def outline_boundary(seg_map_path: str, grid: tuple) -> torch.Tensor:
 def walk_inputs(samples: Sequence[dict], map_dir: str, crop: Optional[tuple]) -> list:
     """(img_id, strided maps, classes, boundary, label size) per sample; ``crop``: cut the
     grid (and the label) to this grid size."""
-    from wsss_toolbox.methods.irn.inference import load_strided_maps
     items = []
     for sample in samples:
         record = load_strided_maps(map_dir, sample, STRIDE)
@@ -249,15 +256,12 @@ def dense_steps_maps(strided: torch.Tensor, boundary: torch.Tensor) -> torch.Ten
 def run_row(row: str, samples: List[dict], folders: dict, args, budget: float,
             crop: Optional[tuple] = None) -> dict:
     """One row at one size, in this (forked) process."""
-    from wsss_toolbox.pseudo_labels import generate_pseudo_labels, label_path, save_label
     out_dir = folders[row]
     if row not in ('maps', 'boundary'):  # the images the maps row reached
-        from wsss_toolbox.maps import map_path
         samples = [s for s in samples if osp.isfile(map_path(folders['maps'], s['img_id']))]
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
     if row == 'maps':
-        from wsss_toolbox.maps.inference import infer_maps
         model = build_model(args.config, None, args.seed,
                             num_classes=len(samples[0]['gt_label']))
         chunks = [[sample] for sample in samples]
@@ -272,7 +276,6 @@ def run_row(row: str, samples: List[dict], folders: dict, args, budget: float,
                                                      generator, refiners, nproc=1,
                                                      progress=False), budget)
     elif row == 'boundary':
-        from wsss_toolbox.methods.irn.inference import image_boundary
         model = build_model(args.irn_config, None, args.seed)
         images = [mmcv.imread(s['img_path'], channel_order='rgb') for s in samples]
         result = timed_images(images, lambda image: image_boundary(model, image), budget)
@@ -302,7 +305,6 @@ def run_row(row: str, samples: List[dict], folders: dict, args, budget: float,
 
 def label_disagreement(dir_a: str, dir_b: str) -> Optional[float]:
     """Fraction of pixels whose labels differ over the PNGs both folders hold."""
-    from wsss_toolbox.pseudo_labels import load_label
     names = sorted(set(os.listdir(dir_a)) & set(os.listdir(dir_b)))
     names = [name for name in names if name.endswith('.png')]
     if not names:
@@ -361,7 +363,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from wsss_toolbox.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     torch.set_num_threads(args.threads)
     limit_heap_caching()

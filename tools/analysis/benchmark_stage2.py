@@ -8,13 +8,15 @@ with and without DenseCRF, in one run (plus the mIoU of each run's labels as a s
 Data: ``--benchmark-dir`` = a VOC-layout folder (``JPEGImages``, ``SegmentationClass``,
 optional ``Saliency``, ``ImageSets/Segmentation/<split>.txt``, e.g. the synthetic benchmark);
 otherwise the synthetic benchmark is generated into ``<work-dir>/benchmark``
-(``wsss_toolbox.datasets.synthetic_benchmark``), or, with ``--simple-data`` or when that
-generator is unavailable, simple shapes on noise. Maps: ``--map-dir``, or plausible maps made
-from the masks (blurred class masks + smooth noise, divided by their max).
+(``wsss_toolbox.datasets.synthetic_benchmark``; kept for a rerun with the same options), or,
+with ``--simple-data``, simple shapes on noise. Maps: ``--map-dir``, or plausible maps made
+from the masks (blurred class masks + smooth noise, divided by their max;
+``_bench_common.plausible_maps``, shared with ``benchmark_map_dtype.py``).
 """
 import argparse
 import os
 import os.path as osp
+import sys
 import time
 
 import cv2
@@ -24,7 +26,17 @@ import numpy as np
 import wsss_toolbox.methods.seenet  # noqa: F401  (registers HarmonicLabelGenerator)
 from wsss_toolbox.evaluation import evaluate_labels
 from wsss_toolbox.maps import map_path, save_maps
-from wsss_toolbox.pseudo_labels import generate_pseudo_labels, load_label, samples_from_folders
+from wsss_toolbox.pseudo_labels import generate_pseudo_labels, load_label
+
+# the shared set-up sits next to this script, which runpy.run_path and importlib load
+# without adding this folder to sys.path
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _bench_common import (  # noqa: E402
+    count_mask_classes,
+    folder_samples,
+    plausible_maps,
+    synthetic_benchmark,
+)
 
 GENERATORS = dict(saliency=dict(type='SaliencyLabelGenerator'),
                   threshold=dict(type='ThresholdLabelGenerator', bg_threshold=0.3),
@@ -77,63 +89,24 @@ def prepare_data(args: argparse.Namespace) -> str:
     if args.benchmark_dir:
         return args.benchmark_dir
     root = osp.join(args.work_dir, 'benchmark')
-    if not args.simple_data:
-        try:
-            from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
-        except ImportError:
-            print('synthetic benchmark generator unavailable: drawing simple shapes')
-        else:
-            generate_synthetic_benchmark(root, num_train=args.num_images, num_val=0,
-                                         image_size=args.image_size, seed=args.seed)
-            return root
-    write_simple_data(root, args.num_images, args.image_size, args.seed)
-    return root
+    if args.simple_data:
+        write_simple_data(root, args.num_images, args.image_size, args.seed)
+        return root
+    return synthetic_benchmark(root, args.num_images, args.image_size, args.seed)
 
 
 def write_plausible_maps(samples: list, map_dir: str, seed: int) -> None:
-    """Per present class: blurred GT mask + low-frequency noise, ReLU, divided by the max."""
+    """One map file per sample: :func:`plausible_maps` of its mask."""
     rng = np.random.default_rng(seed)
     for sample in samples:
-        gt = load_label(sample['seg_map_path'])
-        height, width = gt.shape
-        classes = [int(value) - 1 for value in np.unique(gt) if 0 < value < 255]
-        maps = []
-        for cls in classes:
-            blurred = cv2.GaussianBlur((gt == cls + 1).astype(np.float32), (0, 0),
-                                       max(height, width) / 30)
-            noise = cv2.resize(rng.normal(0, 0.25, (8, 8)).astype(np.float32), (width, height),
-                               interpolation=cv2.INTER_CUBIC)
-            class_map = np.maximum(blurred + noise, 0)
-            maps.append(class_map / max(float(class_map.max()), 1e-6))
-        stack = np.stack(maps) if maps else np.zeros((0, height, width), np.float32)
-        save_maps(map_path(map_dir, sample['img_id']), sample['img_id'],
-                  np.array(classes, np.int64), stack)
-
-
-def count_mask_classes(root: str, samples: list) -> int:
-    """Mask classes, background included: from ``classes.txt`` or the largest mask value."""
-    class_file = osp.join(root, 'classes.txt')
-    if osp.isfile(class_file):
-        with open(class_file) as f:
-            return 1 + sum(1 for line in f if line.strip())
-    largest = 0
-    for sample in samples:
-        gt = load_label(sample['seg_map_path'])
-        largest = max(largest, int(gt[gt != 255].max(initial=0)))
-    return largest + 1
+        classes, maps = plausible_maps(load_label(sample['seg_map_path']), rng)
+        save_maps(map_path(map_dir, sample['img_id']), sample['img_id'], classes, maps)
 
 
 def main() -> None:
     args = parse_args()
     root = prepare_data(args)
-    samples = samples_from_folders(
-        osp.join(root, 'JPEGImages'),
-        osp.join(root, 'ImageSets', 'Segmentation', f'{args.split}.txt'),
-        seg_dir=osp.join(root, 'SegmentationClass'),
-        saliency_dir=osp.join(root, 'Saliency') if osp.isdir(osp.join(root, 'Saliency'))
-        else None)
-    if args.num_images:
-        samples = samples[:args.num_images]
+    samples = folder_samples(root, args.split, args.num_images)
     map_dir = args.map_dir
     if map_dir is None:
         map_dir = osp.join(args.work_dir, 'maps')

@@ -38,7 +38,13 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
+from mmengine.runner.amp import autocast
 from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.registry import MODELS
+from wsss_toolbox.utils import register_all_modules
 
 DEFAULT_CONFIG = 'configs/deeplab/deeplab-largefov_vgg16_1xb10-15k_voc12aug-pseudo-321x321.py'
 VARIANTS = ('toolbox', 'mmseg_encdec', 'mmseg_fcn')
@@ -69,7 +75,6 @@ def variant_model_cfg(cfg: Config, variant: str, crop_size: int) -> ConfigDict:
 
 def make_batch(batch_size: int, crop_size: int, num_classes: int, seed: int = 0) -> dict:
     """Random uint8 images and labels of ``crop_size`` as a data loader would give them."""
-    from mmseg.structures import SegDataSample
     generator = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
     for _ in range(batch_size):
@@ -104,7 +109,6 @@ class Bench:
     """One variant: its model, optimiser wrapper and batch on ``device``."""
 
     def __init__(self, cfg: Config, variant: str, args: argparse.Namespace, amp: bool) -> None:
-        from wsss_toolbox.registry import MODELS
         torch.manual_seed(args.seed)
         self.device, self.amp = args.device, amp
         self.model = MODELS.build(variant_model_cfg(cfg, variant, args.crop_size))
@@ -127,7 +131,6 @@ class Bench:
             raise FloatingPointError(f'training loss is {losses["loss"]}')
 
     def infer_step(self) -> None:
-        from mmengine.runner.amp import autocast
         self.model.eval()
         with torch.no_grad(), autocast(device_type=self.device.split(':')[0],
                                        enabled=self.amp):
@@ -173,8 +176,6 @@ def device_name(device: str) -> str:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from wsss_toolbox.engine.config import load_config
-    from wsss_toolbox.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     init_default_scope('wsss_toolbox')
     if args.threads:

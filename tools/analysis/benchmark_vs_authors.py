@@ -45,6 +45,10 @@ Every measurement is repeated ``--repeats`` times, baseline and toolbox interlea
 drifts of a shared machine hit both; the table shows medians, the ratio is the median of the
 per-repeat ratios. Without ``--data-root`` a synthetic benchmark of ``--num-images`` training
 images is generated into the work dir.
+
+(Over 400 lines: each baseline sits next to the toolbox call it is timed against and the
+comparison of their outputs, so that a row reads in one place; ``benchmark_scale.py`` imports
+its set-up.)
 """
 import argparse
 import copy
@@ -63,12 +67,19 @@ import mmcv
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MMLogger
+from mmengine.runner import load_checkpoint
 
+from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
+from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.maps import load_maps, map_path, save_maps
 from wsss_toolbox.maps.inference import infer_maps
+from wsss_toolbox.methods.oaa.hooks import CumulativeMapRecorderHook
 from wsss_toolbox.methods.oaa.store import CumulativeMapStore, MapBatchUpdate
 from wsss_toolbox.pseudo_labels import generate_pseudo_labels, load_label
+from wsss_toolbox.registry import DATASETS, MODELS
 from wsss_toolbox.structures import WSSSDataSample
+from wsss_toolbox.utils import register_all_modules
 
 VOC_FEATURE_SHAPE = (28, 37)  # VGG-16 OS8 features of a 224 x 298 input (short side 224)
 CRF_PARAMS = dict(iterations=10, gaussian_sxy=1.0, gaussian_compat=3.0, bilateral_sxy=67.0,
@@ -176,7 +187,6 @@ def recorder_batches(num_images: int, epochs: int, batch_size: int,
 def run_recorder(batches: Sequence[dict], epochs: int) -> dict:
     """Seconds of the recorder's update (attention, score condition, store) per image (the
     path before batching) and batched, on the same training outputs."""
-    from wsss_toolbox.methods.oaa.hooks import CumulativeMapRecorderHook
     per_epoch = len(batches) // epochs
     seconds = {}
     stores = {}
@@ -305,6 +315,8 @@ def irn_style_label_job(job: Tuple[dict, str, str]) -> int:
     the argmax labels (unary from labels with ``gt_prob``, Gaussian + bilateral kernels,
     mean field), PNG. The CRF's labels are the ones present in the argmax (as the toolbox's
     refiner; IRN passes every label of the image, the same where each wins a pixel)."""
+    # lazy: pydensecrf is an optional compiled dependency that the toolbox, too, imports only
+    # when a CRF runs (wsss_toolbox/pseudo_labels/crf.py); the OAA and map rows run without it
     import pydensecrf.densecrf as dcrf
     from pydensecrf.utils import unary_from_labels
     sample, map_dir, out_dir = job
@@ -369,10 +381,6 @@ def label_difference(samples: Sequence[dict], dir_a: str, dir_b: str) -> float:
 def build_model(config: str, checkpoint: Optional[str], seed: int,
                 num_classes: Optional[int] = None) -> torch.nn.Module:
     """The config's model with seeded random weights, or the checkpoint's."""
-    from mmengine.logging import MMLogger
-
-    from wsss_toolbox.engine.config import load_config
-    from wsss_toolbox.registry import MODELS
     cfg = load_config(config)
     if num_classes is not None:
         cfg.model.head.num_classes = num_classes
@@ -384,13 +392,11 @@ def build_model(config: str, checkpoint: Optional[str], seed: int,
         model.init_weights()
         MMLogger.get_current_instance().setLevel(level)
     if checkpoint:
-        from mmengine.runner import load_checkpoint
         load_checkpoint(model, checkpoint, map_location='cpu')
     return model.eval()
 
 
 def benchmark_samples(data_root: str, num_images: int) -> List[dict]:
-    from wsss_toolbox.registry import DATASETS
     dataset = DATASETS.build(dict(type='SyntheticWSSSDataset', data_root=data_root,
                                   split='train', pipeline=[]))
     samples = [dataset.get_data_info(i) for i in range(len(dataset))]
@@ -492,13 +498,11 @@ def check_device(device: str, nprocs: Sequence[int]) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     check_device(args.device, args.nprocs)
-    from wsss_toolbox.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     torch.set_num_threads(1)
     os.makedirs(args.work_dir, exist_ok=True)
     data_root = args.data_root
     if data_root is None:
-        from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
         data_root = osp.join(args.work_dir, f'benchmark_{args.num_images}_{args.image_size}')
         if not osp.isdir(osp.join(data_root, 'JPEGImages')):
             generate_synthetic_benchmark(data_root, num_train=args.num_images, num_val=0,

@@ -23,6 +23,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.evaluation.confusion import ConfusionMatrix, confusion_matrix
+from wsss_toolbox.evaluation.lid import evaluate_peak_iou
+from wsss_toolbox.evaluation.utils import load_ground_truth, parallel_sum
+from wsss_toolbox.maps.io import load_maps, map_path
+from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
+from wsss_toolbox.pseudo_labels.generators import ThresholdLabelGenerator
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -43,10 +51,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def _label_counts(sample, map_dir, num_classes, thresholds, percentile):
-    from wsss_toolbox.evaluation.confusion import confusion_matrix
-    from wsss_toolbox.evaluation.utils import load_ground_truth
-    from wsss_toolbox.maps.io import load_maps, map_path
-    from wsss_toolbox.pseudo_labels.generators import ThresholdLabelGenerator
     record = load_maps(map_path(map_dir, sample['img_id']), img_id=sample['img_id'],
                        tags=sample.get('gt_label'))
     gt = load_ground_truth(sample)
@@ -59,8 +63,6 @@ def _label_counts(sample, map_dir, num_classes, thresholds, percentile):
 
 
 def best_miou(samples, map_dir, num_classes, thresholds, percentile, nproc):
-    from wsss_toolbox.evaluation.confusion import ConfusionMatrix
-    from wsss_toolbox.evaluation.utils import parallel_sum
     work = functools.partial(_label_counts, map_dir=map_dir, num_classes=num_classes,
                              thresholds=thresholds, percentile=percentile)
     totals, _ = parallel_sum(work, samples, nproc)
@@ -75,9 +77,6 @@ def best_miou(samples, map_dir, num_classes, thresholds, percentile, nproc):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from wsss_toolbox.engine.config import load_config
-    from wsss_toolbox.evaluation.lid import evaluate_peak_iou
-    from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
     cfg = load_config(args.config)
     loader = 'train_dataloader' if args.split == 'train' else 'val_dataloader'
     samples, metainfo = samples_from_dataset_cfg(cfg[loader]['dataset'])
