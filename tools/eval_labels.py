@@ -6,12 +6,22 @@
 
 Prints the per-class table with ignored (255) pixels counted as misses (mmseg's convention),
 the mIoU on the labelled pixels only and the ignored fraction; writes the JSON beside
-LABEL_DIR (``<LABEL_DIR>_eval.json``) unless --out-json says otherwise.
+LABEL_DIR (``<LABEL_DIR>_eval.json``) unless --out-json says otherwise. Tables and JSON give
+every metric (mIoU, IoU, Acc, Precision, aAcc ..., ``ignored_fraction``) in percent with two
+decimals, as mmseg does; ``confusion_matrix`` and ``unassigned`` are pixel counts.
 """
 import argparse
 from typing import Optional, Sequence
 
-from wsss_toolbox.evaluation import dump_metrics_json, evaluate_labels, format_metrics_table
+from mmengine.logging import print_log
+
+from wsss_toolbox.evaluation import (
+    dump_metrics_json,
+    evaluate_labels,
+    format_metrics_table,
+    format_summary_table,
+    metrics_in_percent,
+)
 from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to, samples_from_args
 
 
@@ -31,15 +41,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     samples, class_names = samples_from_args(args)
     result = evaluate_labels(samples, args.label_dir, len(class_names), class_names,
                              nproc=args.nproc, progress=True)
-    print(f'\n{result["num_images"]} images; ignored (255) pixels counted as misses:')
-    print(format_metrics_table(result['metrics']))
-    labelled = result['metrics_labelled']
-    print(f'\non labelled pixels only: mIoU {100 * labelled["mIoU"]:.2f}  '
-          f'aAcc {100 * labelled["aAcc"]:.2f};  ignored fraction '
-          f'{100 * result["ignored_fraction"]:.2f}%')
+    report = metrics_in_percent(dict(label_dir=args.label_dir, **result))
+    labelled = report['metrics_labelled']
+    summary_table = format_summary_table({
+        'mIoU (labelled pixels only)': labelled['mIoU'],
+        'aAcc (labelled pixels only)': labelled['aAcc'],
+        'ignored (255) pixels': report['ignored_fraction']}, title='pseudo labels (%)')
+    print_log(f'\n{result["num_images"]} images; ignored (255) pixels counted as misses:\n'
+              f'{format_metrics_table(result["metrics"])}\n{summary_table}', logger='current')
     out_json = args.out_json or json_path_next_to(args.label_dir, '_eval.json')
-    dump_metrics_json(dict(label_dir=args.label_dir, **result), out_json)
-    print(f'metrics written to {out_json}')
+    dump_metrics_json(report, out_json)
+    print_log(f'metrics (percent) written to {out_json}', logger='current')
 
 
 if __name__ == '__main__':

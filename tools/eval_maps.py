@@ -7,18 +7,26 @@
 
 Prints the background-threshold sweep (mIoU per threshold), the per-class table at the best
 threshold, OAA-style recall/precision at 50% of the max and the LID Peak-IoU; writes all of
-it as JSON beside MAP_DIR (``<MAP_DIR>_eval.json``) unless --out-json says otherwise.
+it as JSON beside MAP_DIR (``<MAP_DIR>_eval.json``) unless --out-json says otherwise. Tables
+and JSON give every metric in percent with two decimals, as mmseg does (mIoU, IoU, Acc,
+Precision, the recall / precision / noise and the IoU curve); thresholds are map scores.
 """
 import argparse
 from typing import Optional, Sequence
+
+from mmengine.logging import print_log
 
 from wsss_toolbox.evaluation import (
     DEFAULT_THRESHOLDS,
     dump_metrics_json,
     evaluate_maps,
     format_metrics_table,
+    format_summary_table,
+    format_table,
+    format_value,
     map_precision_recall,
     maps_iou_curve,
+    metrics_in_percent,
 )
 from wsss_toolbox.pseudo_labels import add_sample_source_args, json_path_next_to, samples_from_args
 
@@ -51,22 +59,26 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                                             nproc=args.nproc)
     lid = maps_iou_curve(samples, args.map_dir, nproc=args.nproc)
 
-    print('\nthreshold  mIoU')
-    for threshold, miou in zip(sweep['thresholds'], sweep['miou_curve']):
-        print(f'{threshold:9.3f}  {100 * miou:5.2f}')
-    print(f'\nbest threshold {sweep["best_threshold"]:.3f} '
-          f'({sweep["num_images"]} images):')
-    print(format_metrics_table(sweep['best_metrics']))
-    print(f'\nmaps binarised at {args.ratio} x max: recall '
-          f'{100 * precision_recall["recall"]:.2f}  precision '
-          f'{100 * precision_recall["precision"]:.2f}  noise (1 - precision) '
-          f'{100 * precision_recall["noise"]:.2f}')
-    print(f'LID IoU-threshold curve: Peak-IoU {100 * lid["peak_iou"]:.2f} at '
-          f't={lid["peak_threshold"]}')
+    report = metrics_in_percent(dict(map_dir=args.map_dir, threshold_sweep=sweep,
+                                     precision_recall=precision_recall, lid_curve=lid))
+    sweep_table = format_table(
+        ['threshold', 'mIoU'],
+        [[f'{threshold:.3f}', format_value(miou)] for threshold, miou in
+         zip(sweep['thresholds'], report['threshold_sweep']['miou_curve'])],
+        title='background-threshold sweep (%)')
+    pr, curve = report['precision_recall'], report['lid_curve']
+    summary_table = format_summary_table({
+        f'recall @ {args.ratio:g} x max': pr['recall'],
+        f'precision @ {args.ratio:g} x max': pr['precision'],
+        'noise (1 - precision)': pr['noise'],
+        'LID Peak-IoU': curve['peak_iou'],
+        'LID Peak-Threshold (0..255)': curve['peak_threshold']}, title='maps (%)')
+    print_log(f'\n{sweep_table}\nbest threshold {sweep["best_threshold"]:.3f} '
+              f'({sweep["num_images"]} images):\n{format_metrics_table(sweep["best_metrics"])}'
+              f'\n{summary_table}', logger='current')
     out_json = args.out_json or json_path_next_to(args.map_dir, '_eval.json')
-    dump_metrics_json(dict(map_dir=args.map_dir, threshold_sweep=sweep,
-                           precision_recall=precision_recall, lid_curve=lid), out_json)
-    print(f'metrics written to {out_json}')
+    dump_metrics_json(report, out_json)
+    print_log(f'metrics (percent) written to {out_json}', logger='current')
     for warning in sweep['warnings']:  # also logged; repeated last so it is not missed
         print(f'WARNING: {warning}')
 

@@ -13,23 +13,30 @@ this tool would not use (``split``: give ``--split``; ``overwrite``: give ``--ov
 misspelt option) is an error rather than ignored. The checkpoint
 must fit the config's model exactly (an error names the file and the differing weights)
 unless ``--partial-load`` is given.
+
+Prints a summary table (maps written / already there / empty, size, time) and writes it with
+the options that made the maps as JSON beside the map folder (``<out_dir>_summary.json``);
+counts are summed over the ranks.
 """
 import argparse
 import copy
 import inspect
-from typing import Any, Dict, Optional, Sequence
+import time
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import DictAction
-from mmengine.dist import init_dist
+from mmengine.dist import all_gather_object, init_dist, is_main_process
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from wsss_toolbox.apis.cli import refuse_double_overrides
 from wsss_toolbox.engine.checkpoint import load_model_checkpoint
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.evaluation import dump_metrics_json, format_summary_table
 from wsss_toolbox.maps.inference import AGGREGATIONS, FUSIONS, infer_maps
 from wsss_toolbox.maps.io import MAP_DTYPES
-from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
+from wsss_toolbox.pseudo_labels import json_path_next_to, samples_from_dataset_cfg
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.utils import register_all_modules
 
@@ -137,11 +144,46 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     model = MODELS.build(cfg.model)
     load_model_checkpoint(model, args.checkpoint, strict=not args.partial_load,
                           what=f'the model of {args.config}')
+    start = time.perf_counter()
     counts = infer_maps(model, samples, args.out_dir, overwrite=args.overwrite, **options)
-    print(f"maps written: {counts['written']}, already there: {counts['skipped']}, "
-          f"{counts['bytes_per_image'] / 1e3:.1f} kB per image")
+    seconds = time.perf_counter() - start
+    summary = summarize_ranks(all_gather_object(dict(counts, seconds=seconds)))
+    summary.update(config=args.config, checkpoint=args.checkpoint, split=args.split,
+                   out_dir=args.out_dir, overwrite=args.overwrite,
+                   partial_load=args.partial_load, options=options)
+    if is_main_process():
+        out_json = json_path_next_to(args.out_dir, '_summary.json')
+        dump_metrics_json(summary, out_json)
+        print_log('\n' + format_summary_table({
+            'images': len(samples), 'maps written': summary['written'],
+            'already there (kept)': summary['skipped'],
+            'empty maps (written)': summary['empty'],
+            'kB per image': summary['bytes_per_image'] / 1e3,
+            'seconds': summary['seconds'], 'images / second': summary['images_per_second'],
+            'processes (ranks)': summary['world_size'], 'map folder': args.out_dir},
+            title='localization maps') + f'\nsummary written to {out_json}',
+            logger='current')
     for warning in counts['warnings']:  # also logged; repeated last so it is not missed
         print(f'WARNING: {warning}')
+
+
+def summarize_ranks(per_rank: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The counts of :func:`infer_maps` of every rank (each with its ``seconds``) as one:
+    ``written`` / ``skipped`` / ``empty`` summed, ``bytes_per_image`` the mean over all map
+    files, ``seconds`` of the slowest rank, ``images_per_second`` (written maps),
+    ``world_size`` and every rank's ``warnings``."""
+    summary = {key: sum(int(part[key]) for part in per_rank)
+               for key in ('written', 'skipped', 'empty')}
+    files = summary['written'] + summary['skipped']
+    summary['bytes_per_image'] = (sum(part['bytes_per_image'] *
+                                      (part['written'] + part['skipped']) for part in per_rank)
+                                  / files if files else 0.0)
+    summary['seconds'] = max(part['seconds'] for part in per_rank)
+    summary['images_per_second'] = (summary['written'] / summary['seconds']
+                                    if summary['seconds'] > 0 else 0.0)
+    summary.update(world_size=len(per_rank),
+                   warnings=[warning for part in per_rank for warning in part['warnings']])
+    return summary
 
 
 if __name__ == '__main__':

@@ -12,18 +12,22 @@ override with ``--cfg-options pseudo_labels.generator.bg_threshold=0.4``), or to
 ignored), as is any other key in ``pseudo_labels``. ``map_dir`` / ``label_dir`` / ``nproc``
 are top-level keys; ``--map-dir`` / ``--out-dir`` / ``--nproc`` override them.
 Existing PNGs are kept unless ``--overwrite``; the run can be resumed.
+
+Prints a summary table (images written / skipped, ignored pixels in percent, time) and writes
+it as JSON beside the label folder (``<label_dir>_summary.json``; ``ignored_fraction`` in
+percent with two decimals, as the other tools' metrics).
 """
 import argparse
-import json
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch.distributed as torch_dist
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 
 from wsss_toolbox.apis.cli import refuse_double_overrides
 from wsss_toolbox.engine.config import load_config
-from wsss_toolbox.evaluation import dump_metrics_json
+from wsss_toolbox.evaluation import dump_metrics_json, format_summary_table, metrics_in_percent
 from wsss_toolbox.pseudo_labels import (
     dataset_cfg_from_config,
     generate_pseudo_labels,
@@ -133,8 +137,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         nproc=args.nproc if args.nproc is not None else cfg.get('nproc', 1),
         overwrite=args.overwrite)
     if is_main_process():
-        print(json.dumps(summary, indent=2))
-        dump_metrics_json(summary, json_path_next_to(out_dir, '_summary.json'))
+        report = metrics_in_percent(summary)
+        out_json = json_path_next_to(out_dir, '_summary.json')
+        dump_metrics_json(report, out_json)
+        print_log('\n' + format_summary_table({
+            'images': report['num_samples'], 'labels written': report['num_written'],
+            'already there (kept)': report['num_skipped'],
+            'ignored (255) pixels %': report['ignored_fraction'],
+            'seconds': report['seconds'], 'images / second': report['images_per_second'],
+            'processes (ranks)': report['world_size'], 'label folder': report['out_dir']},
+            title='pseudo labels') + f'\nsummary written to {out_json}', logger='current')
 
 
 if __name__ == '__main__':

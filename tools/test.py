@@ -11,6 +11,10 @@ segmentor (stage 3: ``SegVisualizationHook`` + ``SegLocalVisualizer``) paints gr
 prediction; a classifier (stage 1: ``MapVisualizationHook`` + ``MapLocalVisualizer``) paints
 image | ground truth | the localization map of each of the image's classes.
 
+``--out DIR`` makes the test metric write its results to DIR: mmseg's ``IoUMetric`` the
+predicted masks (PNG), a classifier's ``ImageLabelMetric`` ``image_label_results.json``
+(its metrics in percent and, per image, the true and predicted classes and the scores).
+
 The number of parameters of the tested model is reported with the LID 2020 rule (an inference
 model under 150 M parameters); ``--max-params N`` makes a larger model an error.
 
@@ -18,10 +22,12 @@ The checkpoint must fit the config's model exactly (an error names the file and 
 weights; mmengine alone would warn and test mostly random weights) unless ``--partial-load``.
 """
 import argparse
+import inspect
 import os.path as osp
 
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from wsss_toolbox.apis import add_common_args, load_cli_config, parse_with_local_rank
@@ -29,7 +35,7 @@ from wsss_toolbox.apis.cli import refuse_double_overrides
 from wsss_toolbox.engine import finish_distributed, prepare_distributed
 from wsss_toolbox.engine.checkpoint import check_checkpoint_fits
 from wsss_toolbox.evaluation.lid import PARAMETER_LIMIT, format_parameter_rule, parameter_rule
-from wsss_toolbox.registry import RUNNERS
+from wsss_toolbox.registry import METRICS, RUNNERS, SCOPE
 from wsss_toolbox.utils import register_all_modules
 
 
@@ -39,7 +45,8 @@ def parse_args() -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='dir to save the predicted masks (PNG) for offline use')
+    parser.add_argument('--out', help='dir for the results of the test metric: the predicted '
+                        'masks (PNG) of a segmentor, image_label_results.json of a classifier')
     parser.add_argument('--show', action='store_true', help='show painted predictions')
     parser.add_argument(
         '--show-dir', help='dir to save painted predictions (in DIR/vis_data/vis_image/)')
@@ -95,9 +102,35 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+        set_output_dir(cfg, args.out, args.config)
     return cfg
+
+
+def set_output_dir(cfg: Config, out: str, config_path: str) -> None:
+    """``--out DIR``: every test metric writes its results to DIR (mmseg's ``IoUMetric``: the
+    predicted masks; ``ImageLabelMetric``: ``image_label_results.json``). ``keep_results``
+    (mmseg's ``tools/test.py``) is set only on metrics that take it.
+
+    Raises:
+        ValueError: a metric that cannot write results (no ``output_dir`` argument), named.
+    """
+    evaluator = cfg.get('test_evaluator')
+    if not evaluator:
+        raise ValueError(f'--out needs a test_evaluator in {config_path}.')
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', SCOPE)):
+        for metric in metrics:
+            metric_type = metric.get('type')
+            metric_cls = METRICS.get(metric_type) if isinstance(metric_type, str) \
+                else metric_type
+            parameters = inspect.signature(metric_cls).parameters if metric_cls else {}
+            takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+            if metric_cls is not None and 'output_dir' not in parameters:
+                raise ValueError(f'--out: the test metric {metric_type!r} of {config_path} '
+                                 'takes no output_dir, so it cannot write results there.')
+            metric['output_dir'] = out
+            if metric_cls is None or takes_any or 'keep_results' in parameters:
+                metric['keep_results'] = True
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ val_dataloader = dict(
                                   seg_map_path='LID/track1/val'),
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MultiLabelMetric')
+val_evaluator = dict(type='ImageLabelMetric')
 test_evaluator = val_evaluator
 
 max_epochs = 10

@@ -54,7 +54,7 @@ val_dataloader = dict(
                  data_prefix=dict(img_path='Data/CLS-LOC/val', seg_map_path='LID/track3/val'),
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MultiLabelMetric')
+val_evaluator = dict(type='ImageLabelMetric')
 test_evaluator = val_evaluator
 
 max_epochs = 6

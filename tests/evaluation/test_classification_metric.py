@@ -4,7 +4,7 @@ import math
 import numpy as np
 import torch
 
-from wsss_toolbox.evaluation import MultiLabelMetric, average_precision
+from wsss_toolbox.evaluation import ImageLabelMetric, average_precision
 
 
 def test_average_precision_by_hand():
@@ -14,7 +14,7 @@ def test_average_precision_by_hand():
 
 
 def test_metric_from_data_samples():
-    metric = MultiLabelMetric(threshold=0.5)
+    metric = ImageLabelMetric(threshold=0.5)
     metric.process(None, [
         dict(pred_scores=torch.tensor([.9, .2]), gt_label=torch.tensor([1., 0.])),
         dict(pred_scores=torch.tensor([.6, .7]), gt_label=torch.tensor([0., 1.])),

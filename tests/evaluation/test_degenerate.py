@@ -9,7 +9,7 @@ import torch
 from conftest import REPO_ROOT
 
 from evaluation.log_capture import logged_warnings
-from wsss_toolbox.evaluation import MultiLabelMetric, evaluate_maps
+from wsss_toolbox.evaluation import ImageLabelMetric, evaluate_maps
 from wsss_toolbox.evaluation.degenerate import (
     DEGENERATE_FRACTION,
     degenerate_message,
@@ -78,7 +78,7 @@ def test_eval_maps_tool_repeats_the_warning_last(tmp_path, monkeypatch, capsys):
 
 
 def classification_metric(scores, labels):
-    metric = MultiLabelMetric(threshold=0.5)
+    metric = ImageLabelMetric(threshold=0.5)
     metric.process(None, [dict(pred_scores=torch.tensor(s), gt_label=torch.tensor(lab))
                           for s, lab in zip(scores, labels)])
     with logged_warnings() as logged:
@@ -92,6 +92,6 @@ def test_classification_metric_warns_when_no_class_is_predicted():
     logged = classification_metric([[0.5, 0.5]] * 4, labels)
     assert len(logged) == 1
     assert '3 of 3 images (100 %)' in logged[0] and 'no score above 0.5' in logged[0]
-    assert 'MultiLabelMetric' in logged[0] and 'schedule' in logged[0]
+    assert 'ImageLabelMetric' in logged[0] and 'schedule' in logged[0]
     assert classification_metric([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.1, 0.1]],
                                  labels) == []

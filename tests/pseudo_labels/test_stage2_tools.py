@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import re
 
 import numpy as np
 from conftest import PYTHON, run_tool
@@ -34,7 +35,7 @@ def test_make_and_evaluate_pseudo_labels(tmp_path):
     config = tmp_path / 'stage2.py'
     config.write_text(CONFIG.format(root=root))
     proc = run_tool([PYTHON, 'tools/make_pseudo_labels.py', str(config)])
-    assert '"num_written": 4' in proc.stdout
+    assert re.search(r'labels written\s*\|\s*4\s*\|', proc.stdout)  # the summary table
     label_dir = osp.join(root, 'labels')
     expected = make_sample_pseudo_label(samples[2], osp.join(root, 'maps'),
                                  ThresholdLabelGenerator(0.4), [DenseCRFRefiner(iterations=2)])
@@ -46,7 +47,7 @@ def test_make_and_evaluate_pseudo_labels(tmp_path):
                      '--num-classes', '4'])
     assert 'mIoU' in proc.stdout and 'class2' in proc.stdout
     report = json.load(open(osp.join(root, 'labels_eval.json')))
-    assert report['num_images'] == 4 and report['metrics']['mIoU'] > 0.5
+    assert report['num_images'] == 4 and report['metrics']['mIoU'] > 50  # percent
 
 
 def test_eval_maps_tool_with_dataset_config(tmp_path):

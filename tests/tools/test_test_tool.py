@@ -2,13 +2,16 @@
 configs: mmseg's tools/test.py flow, MMSegInferencer, init_model / inference_model -- each in
 a fresh interpreter that never calls wsss_toolbox's register_all_modules."""
 import glob
+import json
 import os.path as osp
+import runpy
 import subprocess
 
 import mmcv
 import numpy as np
 import pytest
 from conftest import PYTHON, REPO_ROOT, run_tool
+from mmengine.config import Config
 
 STAGE1 = osp.join('configs', 'cam', 'cam_tiny_1xb16-8e_synthetic-128x128.py')
 STAGE3 = osp.join('configs', 'deeplab',
@@ -126,6 +129,53 @@ def test_show_dir_refuses_a_visualizer_that_paints_nothing(synthetic, stage1_che
         env={'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1', 'PATH': '/usr/bin:/bin'})
     assert proc.returncode != 0
     assert 'paints nothing' in proc.stderr and 'MapLocalVisualizer' in proc.stderr
+
+
+def test_out_on_a_classifier_writes_the_image_label_results(synthetic, stage1_checkpoint,
+                                                            tmp_path):
+    # before: MultiLabelMetric.__init__() got an unexpected keyword argument 'output_dir'
+    out = str(tmp_path / 'out')
+    proc = run_tool([PYTHON, 'tools/test.py', STAGE1, stage1_checkpoint, '--work-dir',
+                     str(tmp_path / 'work'), '--out', out, '--cfg-options']
+                    + data_options(synthetic))
+    assert 'cls/mAP' in proc.stdout + proc.stderr
+    with open(osp.join(out, 'image_label_results.json')) as f:
+        results = json.load(f)
+    assert sorted(results['metrics']) == ['F1', 'mAP', 'precision', 'recall']
+    assert [osp.basename(image['img_path']) for image in results['images']] == [
+        f'{img_id}.jpg' for img_id in val_ids(synthetic)]
+    assert all(len(image['pred_scores']) == len(results['classes'])
+               for image in results['images'])
+
+
+def test_out_names_a_metric_that_cannot_write_results(tmp_path):
+    from mmengine.evaluator import BaseMetric
+
+    from wsss_toolbox.registry import METRICS
+    set_output_dir = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'test.py'))['set_output_dir']
+
+    class NoOutputMetric(BaseMetric):
+        def process(self, data_batch, data_samples):
+            pass
+
+        def compute_metrics(self, results):
+            return {}
+
+    METRICS.register_module(module=NoOutputMetric, force=True)
+    cfg = Config(dict(default_scope='wsss_toolbox',
+                      test_evaluator=dict(type='NoOutputMetric')))
+    try:
+        with pytest.raises(ValueError, match="test metric 'NoOutputMetric' of c.py takes no "
+                           'output_dir'):
+            set_output_dir(cfg, str(tmp_path), 'c.py')
+    finally:
+        METRICS.module_dict.pop('NoOutputMetric')
+    cfg.test_evaluator = [dict(type='IoUMetric'), dict(type='ImageLabelMetric')]
+    set_output_dir(cfg, str(tmp_path), 'c.py')
+    # mmseg's IoUMetric takes **kwargs (keep_results, as mmseg's tools/test.py sets it)
+    assert cfg.test_evaluator == [
+        dict(type='IoUMetric', output_dir=str(tmp_path), keep_results=True),
+        dict(type='ImageLabelMetric', output_dir=str(tmp_path))]
 
 
 # mmseg 1.2.2's tools/test.py (not installed with the wheel), its flow verbatim:

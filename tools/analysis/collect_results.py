@@ -2,10 +2,19 @@
 
     .venv/bin/python tools/analysis/collect_results.py work_dirs/compare/cam \
         work_dirs/compare/oaa ... [--out results.json]
+
+Every metric (mIoU, recall, precision, ignored pixels) is in percent, as in summary.json's
+rows; the JSON of ``--out`` rounds them to two decimals, as mmseg does.
 """
 import argparse
 import json
 import os.path as osp
+
+from wsss_toolbox.evaluation.formatting import PERCENT_DECIMALS
+
+#: the columns in percent
+PERCENT_KEYS = ('map_miou', 'recall', 'precision', 'label_miou', 'ignored', 'first_label_miou',
+                'deeplab_miou')
 
 
 def row_of(work_dir: str) -> dict:
@@ -25,6 +34,7 @@ def row_of(work_dir: str) -> dict:
     segmentor = first('segmentor')
     labels = [row for row in rows if row['kind'] == 'labels']
     used = next(row for row in labels if row['step'] == segmentor['labels'])
+    # the summary rows are in percent already (the pipeline's Summarize step)
     return dict(
         method=osp.basename(work_dir.rstrip('/')),
         map_miou=first('maps')['mIoU'], best_threshold=first('maps')['best_threshold'],
@@ -51,7 +61,9 @@ def main() -> None:
               f"{r['label_miou']:>11.2f}{r['ignored']:>8.1f}%{r['deeplab_miou']:>9.2f}")
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(rows, f, indent=2)
+            json.dump([{key: round(value, PERCENT_DECIMALS)
+                        if key in PERCENT_KEYS and value is not None else value
+                        for key, value in row.items()} for row in rows], f, indent=2)
 
 
 if __name__ == '__main__':

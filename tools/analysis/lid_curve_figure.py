@@ -43,14 +43,13 @@ def draw(curves: List[dict], labels: List[str], title: str, out: str) -> str:
     import matplotlib.pyplot as plt
     figure, axis = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for curve, label in zip(curves, labels):
-        values = [100 * value for value in curve['curve']]
-        line, = axis.plot(range(256), values,
-                          label=f'{label}: Peak-IoU {100 * curve["peak_iou"]:.2f} '
+        line, = axis.plot(range(256), curve['curve'],  # curve.json holds percent
+                          label=f'{label}: Peak-IoU {curve["peak_iou"]:.2f} '
                           f'@ {curve["peak_threshold"]}')
-        axis.plot([curve['peak_threshold']], [100 * curve['peak_iou']], 'o',
+        axis.plot([curve['peak_threshold']], [curve['peak_iou']], 'o',
                   color=line.get_color())
     axis.set_xlim(0, 255)
-    top = max(100 * curve['peak_iou'] for curve in curves)
+    top = max(curve['peak_iou'] for curve in curves)
     axis.set_ylim(0, min(100, 10 * (int(top) // 10) + 20))
     axis.set_xlabel('threshold t (map scaled to 0..255 per image)')
     axis.set_ylabel('IoU(t) %')

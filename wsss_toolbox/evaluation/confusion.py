@@ -12,8 +12,9 @@ Ground-truth pixels equal to ``ignore_index`` are skipped. A *prediction* outsid
 ``[0, num_classes)`` (e.g. 255 in a pseudo label) is not a class: the pixel is kept out of
 ``M`` and counted in ``ConfusionMatrix.unassigned[g]``; it then counts as a miss of its
 ground-truth class (in ``gt_c``), exactly as ``IoUMetric`` does. Metrics are fractions in
-[0, 1] (mmseg reports percentages); classes absent from both GT and prediction get NaN and
-are left out of the means.
+[0, 1]; the tools' tables and JSON files give them in percent with two decimals, as mmseg
+does (:func:`~.report.metrics_in_percent`). Classes absent from both GT and prediction get
+NaN and are left out of the means.
 """
 import json
 import math
@@ -22,6 +23,8 @@ import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .formatting import format_table
 
 
 def _as_int_array(array: np.ndarray, what: str) -> np.ndarray:
@@ -144,24 +147,15 @@ def _percent(value: float) -> str:
 
 def format_metrics_table(metrics: Dict[str, object],
                          class_names: Optional[Sequence[str]] = None) -> str:
-    """Per-class IoU / Acc / Precision (%) table and an aAcc / mIoU / mAcc line
-    (``prettytable`` when installed, else aligned plain text)."""
+    """Per-class IoU / Acc / Precision (%) table and an aAcc / mIoU / mAcc line of the
+    fractions of :meth:`ConfusionMatrix.metrics` (``prettytable`` when installed, else
+    aligned plain text)."""
     names = list(class_names or metrics.get('class_names') or
                  [str(index) for index in range(len(metrics['IoU']))])
     columns = [key for key in ('IoU', 'Acc', 'Precision') if key in metrics]
     rows = [[name] + [_percent(metrics[key][index]) for key in columns]
             for index, name in enumerate(names)]
-    header = ['Class'] + columns
-    try:  # lazy: prettytable is optional (plain columns without it)
-        from prettytable import PrettyTable
-        table = PrettyTable(header)
-        for row in rows:
-            table.add_row(row)
-        body = table.get_string()
-    except ImportError:
-        widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-        body = '\n'.join('  '.join(str(cell).rjust(width) for cell, width in zip(row, widths))
-                         for row in [header] + rows)
+    body = format_table(['Class'] + columns, rows)
     summary = '  '.join(f'{key}: {_percent(metrics[key])}' for key in ('aAcc', 'mIoU', 'mAcc')
                         if key in metrics)
     return f'{body}\n{summary}'

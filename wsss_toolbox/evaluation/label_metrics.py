@@ -1,4 +1,5 @@
-"""Quality of pseudo-label PNGs against ground-truth masks."""
+"""Quality of pseudo-label PNGs against ground-truth masks (fractions in [0, 1]; the tools
+write and print them in percent, :func:`~.report.metrics_in_percent`)."""
 import functools
 from typing import Dict, Optional, Sequence
 

@@ -9,6 +9,9 @@
   ``ratio * max`` (``>=``), compared with that class's GT mask, pixels pooled over the split.
 * :func:`maps_iou_curve` -- LID IoU-threshold curve of the class-agnostic map (max over the
   image's classes) against the GT foreground (every class but background).
+
+They return fractions in [0, 1]; the tools and the pipeline write and print them in percent
+(:func:`~.report.metrics_in_percent`).
 """
 import functools
 from typing import Dict, Optional, Sequence, Tuple

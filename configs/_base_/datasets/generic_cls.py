@@ -36,5 +36,5 @@ val_dataloader = dict(
                  data_prefix=dict(img_path='images', seg_map_path='masks'),
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MultiLabelMetric')
+val_evaluator = dict(type='ImageLabelMetric')
 test_evaluator = val_evaluator

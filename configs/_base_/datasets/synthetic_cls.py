@@ -27,5 +27,5 @@ val_dataloader = dict(
     dataset=dict(type='SyntheticWSSSDataset', data_root=data_root, split='val',
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MultiLabelMetric')
+val_evaluator = dict(type='ImageLabelMetric')
 test_evaluator = val_evaluator

@@ -39,5 +39,5 @@ val_dataloader = dict(
                                   saliency_path=None),
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MultiLabelMetric')
+val_evaluator = dict(type='ImageLabelMetric')
 test_evaluator = val_evaluator
