@@ -8,6 +8,7 @@ does not retrain anything.
 """
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any, Dict, List
 
 # option names that never change a step's result (parallelism, where files go)
@@ -20,7 +21,7 @@ def canonical(value: Any) -> Any:
     anything else JSON cannot hold as its ``repr``; :data:`VOLATILE_KEYS` dropped."""
     if hasattr(value, 'to_dict') and callable(value.to_dict):
         value = value.to_dict()
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # ``step.options`` too (steps of earlier versions return it)
         return {str(key): canonical(item) for key, item in sorted(value.items(), key=lambda kv:
                                                                    str(kv[0]))
                 if str(key) not in VOLATILE_KEYS}

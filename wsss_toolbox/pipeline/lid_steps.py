@@ -10,13 +10,15 @@ import numpy as np
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from wsss_toolbox.evaluation import metrics_in_percent
 from wsss_toolbox.evaluation.lid import evaluate_peak_iou
 from wsss_toolbox.registry import PIPELINE_STEPS
 
-from .base_step import PipelineStep
+from .base_step import PipelineStep, SummaryRow
 from .file_digest import InputFiles
+from .map_steps import map_step, mask_files
 from .runner import write_json
-from .steps import TestSegmentor, TrainSegmentor, map_step, mask_files
+from .train_steps import TestSegmentor, TrainSegmentor
 
 RESULTS_README = 'README.txt'
 RESULTS_CLASSES = 'classes.txt'
@@ -27,13 +29,15 @@ class EvaluatePeakIoU(PipelineStep):
     """LID 2020 track 3: the IoU-threshold curve (t = 0..255) of the map files of the ``maps``
     step against the masks, Peak-IoU and Peak-Threshold
     (:func:`wsss_toolbox.evaluation.lid.evaluate_peak_iou`). Writes ``curve.json`` in its
-    folder (``tools/analysis/lid_curve_figure.py`` draws it)."""
+    folder, IoUs in percent (``tools/analysis/lid_curve_figure.py`` draws it)."""
     input_args = ('maps', )
+    fingerprint_options = ('maps', 'mask_format', 'reference', 'percentile')
 
     def __init__(self, name: str, runner, maps: str = 'maps', mask_format: str = 'classes',
                  reference: str = 'max', percentile: float = 90.0, nproc: int = 1) -> None:
-        super().__init__(name, runner, maps=maps, mask_format=mask_format,
-                         reference=reference, percentile=percentile, nproc=nproc)
+        super().__init__(name, runner)
+        self.maps, self.mask_format, self.reference = maps, mask_format, reference
+        self.percentile, self.nproc = percentile, nproc
 
     def input_files(self) -> InputFiles:
         return mask_files(map_step(self, 'maps').samples()[0])
@@ -43,13 +47,12 @@ class EvaluatePeakIoU(PipelineStep):
         samples, _ = source.samples()
         print_log(f'step "{self.name}": IoU-threshold curve of {len(samples)} images',
                   logger='current')
-        result = evaluate_peak_iou(samples, source.out_dir, self.options['mask_format'],
-                                   self.options['reference'], self.options['percentile'],
-                                   nproc=self.options['nproc'], progress=True)
+        result = evaluate_peak_iou(samples, source.out_dir, self.mask_format, self.reference,
+                                   self.percentile, nproc=self.nproc, progress=True)
         result = dict(result, curve=[float(value) for value in result['curve']],
-                      reference=self.options['reference'])
+                      reference=self.reference)
         os.makedirs(self.out_dir, exist_ok=True)
-        write_json(osp.join(self.out_dir, 'curve.json'), result)
+        write_json(osp.join(self.out_dir, 'curve.json'), metrics_in_percent(result))  # percent
         print_log(f'step "{self.name}": Peak-IoU {100 * result["peak_iou"]:.2f} at threshold '
                   f'{result["peak_threshold"]}', logger='current')
         return result
@@ -57,13 +60,12 @@ class EvaluatePeakIoU(PipelineStep):
     def outputs_exist(self, result: Optional[dict]) -> bool:
         return bool(result) and osp.isfile(osp.join(self.out_dir, 'curve.json'))
 
-    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
-        reference = ('' if self.options['reference'] == 'max' else
-                     f', p{self.options["percentile"]:g} reference')
-        return [dict(kind='peak_iou', step=self.name, mIoU=None,
-                     name=f'Peak-IoU @ t={result["peak_threshold"]}{reference}',
-                     value=100 * result['peak_iou'],
-                     peak_threshold=result['peak_threshold'])]
+    def summary_rows(self, result: Dict[str, Any]) -> List[SummaryRow]:
+        reference = '' if self.reference == 'max' else f', p{self.percentile:g} reference'
+        return [SummaryRow(kind='peak_iou', step=self.name,
+                           name=f'Peak-IoU @ t={result["peak_threshold"]}{reference}',
+                           value=100 * result['peak_iou'],
+                           extra=dict(peak_threshold=result['peak_threshold']))]
 
 
 @PIPELINE_STEPS.register_module()
@@ -71,13 +73,13 @@ class TestSegmentorLID(TestSegmentor):
     """:class:`TestSegmentor` with the track-1 leaderboard's three numbers in the summary:
     mIoU, mean accuracy (mAcc) and pixel accuracy (aAcc) of mmseg's ``IoUMetric``."""
 
-    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
+    def summary_rows(self, result: Dict[str, Any]) -> List[SummaryRow]:
         metrics = result['metrics']
-        rows = [dict(kind='segmentor', step=self.name, name='segmentor val mIoU',
-                     mIoU=float(metrics['mIoU']), value=None, labels=result['labels'])]
+        rows = [SummaryRow(kind='segmentor', step=self.name, name='segmentor val mIoU',
+                           mIoU=float(metrics['mIoU']), extra=dict(labels=result['labels']))]
         for key, title in (('mAcc', 'mean accuracy'), ('aAcc', 'pixel accuracy')):
-            rows.append(dict(kind=f'segmentor_{key}', step=self.name, mIoU=None,
-                             name=f'segmentor val {title}', value=float(metrics[key])))
+            rows.append(SummaryRow(kind=f'segmentor_{key}', step=self.name,
+                                   name=f'segmentor val {title}', value=float(metrics[key])))
         return rows
 
 
@@ -90,20 +92,22 @@ class WriteSegmentationResults(PipelineStep):
     ``k`` of the dataset's class list (``classes.txt`` in the folder: one name a line, line
     ``i`` = value ``i``). :func:`read_segmentation_results` reads them back with checks."""
     input_args = ('segmentor', )
+    fingerprint_options = ('segmentor', 'dataset_key', 'cfg_options')
 
     def __init__(self, name: str, runner, segmentor: str = 'stage3',
                  dataset_key: str = 'test_split', cfg_options: Optional[dict] = None) -> None:
-        super().__init__(name, runner, segmentor=segmentor, dataset_key=dataset_key,
-                         cfg_options=cfg_options or {})
+        super().__init__(name, runner)
+        self.segmentor, self.dataset_key = segmentor, dataset_key
+        self.cfg_options = cfg_options or {}
 
     def dataset_cfg(self) -> dict:
         """The dataset of the result files (``dataset_key`` of the segmentor's config) on
         the pipeline's ``data_root``."""
         segmentor = self.input_step('segmentor', [TrainSegmentor])
         cfg = segmentor.stage_config()
-        key = self.options['dataset_key']
+        key = self.dataset_key
         if cfg.get(key) is None:
-            raise KeyError(f'step "{self.name}": the config {segmentor.options["config"]} has '
+            raise KeyError(f'step "{self.name}": the config {segmentor.config} has '
                            f'no `{key}` (the dataset of the result files).')
         dataset = dict(cfg[key])
         data_root = self.runner.cfg.get('data_root')
@@ -121,8 +125,8 @@ class WriteSegmentationResults(PipelineStep):
         cfg.test_dataloader = dict(cfg.test_dataloader, dataset=dataset)
         cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], format_only=True,
                                   output_dir=osp.abspath(self.out_dir))
-        if self.options['cfg_options']:
-            cfg.merge_from_dict(dict(self.options['cfg_options']))
+        if self.cfg_options:
+            cfg.merge_from_dict(dict(self.cfg_options))
         cfg.work_dir = osp.join(self.out_dir, '.log')
         cfg.load_from, cfg.resume = segmentor.checkpoint(), False
         if cfg.get('visualizer') is not None:
@@ -147,9 +151,9 @@ class WriteSegmentationResults(PipelineStep):
     def outputs_exist(self, result: Optional[dict]) -> bool:
         return bool(result) and osp.isfile(osp.join(self.out_dir, RESULTS_CLASSES))
 
-    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
-        return [dict(kind='result_files', step=self.name, mIoU=None, value=None,
-                     name=f'{result["num_files"]} result files ({self.name}/)')]
+    def summary_rows(self, result: Dict[str, Any]) -> List[SummaryRow]:
+        return [SummaryRow(kind='result_files', step=self.name,
+                           name=f'{result["num_files"]} result files ({self.name}/)')]
 
 
 def read_segmentation_results(folder: str, img_ids: List[str], num_classes: int) -> Dict:

@@ -7,6 +7,7 @@
   size; evaluated like every other label folder, read by ``TrainSegmentor`` like them.
 """
 import copy
+import dataclasses
 import os
 import os.path as osp
 import time
@@ -18,14 +19,14 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from wsss_toolbox.engine.checkpoint import load_model_checkpoint
-from wsss_toolbox.pipeline import MakePseudoLabels, TrainStep
+from wsss_toolbox.pipeline import MakePseudoLabels, SummaryRow, TrainStep
 from wsss_toolbox.pipeline.file_digest import InputFiles
-from wsss_toolbox.pipeline.steps import (
+from wsss_toolbox.pipeline.label_steps import (
     LabelFolderStep,
     folder_ignored_fraction,
     label_image_inputs,
-    map_step,
 )
+from wsss_toolbox.pipeline.map_steps import map_step
 from wsss_toolbox.pseudo_labels.label_io import (
     IGNORE_INDEX,
     label_path,
@@ -80,11 +81,9 @@ class IRNSeeds(MakePseudoLabels):
                       without_foreground=empty[:_NAMED_IN_WARNING])
         return result
 
-    def summary_rows(self, result: Dict[str, Any]) -> List[Dict[str, Any]]:
-        rows = super().summary_rows(result)
-        for row in rows:
-            row.update(kind='seeds', name=f'{self.name} (IRN seeds)')
-        return rows
+    def summary_rows(self, result: Dict[str, Any]) -> List[SummaryRow]:
+        return [dataclasses.replace(row, kind='seeds', name=f'{self.name} (IRN seeds)')
+                for row in super().summary_rows(result)]
 
 
 def seed_transforms(pipeline: Sequence[dict]) -> List[dict]:
@@ -99,12 +98,14 @@ class TrainAffinityNet(TrainStep):
     backbone initialises the (frozen) backbone -- a stand-in for ImageNet weights where there
     are none (the synthetic benchmark). Result: ``checkpoint``, training time and images/s."""
     input_args = ('seeds', 'init_backbone_from')
+    # and the resolved stage config; the seed folder is an input (its run id), not a path
+    fingerprint_options = ('input_dirs', 'seeds', 'init_backbone_from')
 
     def __init__(self, name: str, runner, config: str, seeds: str = 'irn_seeds',
                  cfg_options: Optional[dict] = None, init_backbone_from: Optional[str] = None,
                  input_dirs: Optional[Dict[str, str]] = None) -> None:
         super().__init__(name, runner, config, cfg_options, input_dirs)
-        self.options.update(seeds=seeds, init_backbone_from=init_backbone_from)
+        self.seeds, self.init_backbone_from = seeds, init_backbone_from
 
     def stage_config(self) -> Config:
         if self._cfg is None:
@@ -112,19 +113,17 @@ class TrainAffinityNet(TrainStep):
             transforms = seed_transforms(cfg.train_dataloader.dataset.get('pipeline', []))
             if not transforms:
                 raise ValueError(
-                    f'step "{self.name}": the training pipeline of {self.options["config"]} '
+                    f'step "{self.name}": the training pipeline of {self.config} '
                     'has no LoadSeedLabels transform, so the seeds would not be read.')
             for transform in transforms:
-                transform['seed_dir'] = self.runner.step(self.options['seeds']).out_dir
+                transform['seed_dir'] = self.runner.step(self.seeds).out_dir
         return self._cfg
 
     def fingerprint_config(self) -> Any:
-        # the seed folder is an input (its run id), not a path
-        cfg = copy.deepcopy(self.stage_config().to_dict())
-        for transform in seed_transforms(cfg['train_dataloader']['dataset']['pipeline']):
+        config = copy.deepcopy(super().fingerprint_config())
+        for transform in seed_transforms(config['train_dataloader']['dataset']['pipeline']):
             transform.pop('seed_dir', None)
-        return dict(cfg, input_dirs=self.options['input_dirs'], seeds=self.options['seeds'],
-                    init_backbone_from=self.options['init_backbone_from'])
+        return config
 
     def run(self) -> Dict[str, Any]:
         cfg = self.config_to_train()
@@ -132,7 +131,7 @@ class TrainAffinityNet(TrainStep):
         runner = self.train(cfg)
         seconds = time.perf_counter() - start
         images = len(runner.train_dataloader.dataset) * cfg.train_cfg.get('max_epochs', 1)
-        return dict(self._finished(), seeds=self.options['seeds'], seconds=seconds,
+        return dict(self._finished(), seeds=self.seeds, seconds=seconds,
                     images_per_second=images / seconds if seconds > 0 else 0.0)
 
 
@@ -157,6 +156,9 @@ class RandomWalkLabels(LabelFolderStep):
     """
     summary_label = 'IRN random walk'
     input_args = ('affinity', 'maps')
+    #: the options of the walk itself (:func:`.inference.refine_sample`)
+    walk_options = ('beta', 'exp_times', 'radius', 'bg_threshold', 'power', 'flip', 'path')
+    fingerprint_options = ('affinity', 'maps') + walk_options + ('evaluate', )
 
     def __init__(self, name: str, runner, affinity: str = 'irn_train', maps: str = 'maps',
                  beta: float = 10.0, exp_times: int = 8, radius: int = 5,
@@ -165,14 +167,11 @@ class RandomWalkLabels(LabelFolderStep):
                  nproc: int = 1) -> None:
         check_choice(f'step {name}: power', power, ('steps', 'squaring'))
         check_choice(f'step {name}: path', path, PATH_RULES)
-        super().__init__(name, runner, affinity=affinity, maps=maps, beta=beta,
-                         exp_times=exp_times, radius=radius, bg_threshold=bg_threshold,
-                         power=power, flip=flip, path=path, evaluate=evaluate, device=device,
-                         nproc=nproc)
-
-    def fingerprint_config(self) -> Any:
-        return {key: value for key, value in self.options.items()
-                if key not in ('device', 'nproc')}
+        super().__init__(name, runner)
+        self.affinity, self.maps = affinity, maps
+        self.beta, self.exp_times, self.radius = beta, exp_times, radius
+        self.bg_threshold, self.power, self.flip, self.path = bg_threshold, power, flip, path
+        self.evaluate, self.device, self.nproc = evaluate, device, nproc
 
     def samples(self) -> Tuple[List[dict], List[str]]:
         return map_step(self, 'maps').samples()
@@ -188,8 +187,8 @@ class RandomWalkLabels(LabelFolderStep):
         model_cfg['backbone'].pop('pretrained', None)
         model = MODELS.build(model_cfg)
         load_model_checkpoint(model, source.checkpoint(),
-                              what=f'the model of {source.options["config"]}')
-        device = self.options['device'] or ('cuda' if torch.cuda.is_available() else 'cpu')
+                              what=f'the model of {source.config}')
+        device = self.device or ('cuda' if torch.cuda.is_available() else 'cpu')
         return model.to(device).eval()
 
     def run(self) -> Dict[str, Any]:
@@ -204,8 +203,7 @@ class RandomWalkLabels(LabelFolderStep):
                 if not osp.isfile(label_path(self.out_dir, sample['img_id']))]
         print_log(f'step "{self.name}": random walk of {len(todo)} of {len(samples)} images '
                   f'({len(samples) - len(todo)} already done)', logger='current')
-        options = {key: self.options[key] for key in
-                   ('beta', 'exp_times', 'radius', 'bg_threshold', 'power', 'flip', 'path')}
+        options = {key: getattr(self, key) for key in self.walk_options}
         start = time.perf_counter()
         ignored = pixels = 0
         with torch.no_grad():
@@ -225,7 +223,7 @@ class RandomWalkLabels(LabelFolderStep):
                       # over every label, those an earlier (interrupted) run wrote too
                       ignored_fraction=(ignored / pixels if len(todo) == len(samples) and pixels
                                         else folder_ignored_fraction(self.out_dir, samples)))
-        metrics = self.evaluate_folder(samples, classes, self.options['nproc'])
+        metrics = self.evaluate_folder(samples, classes, self.nproc)
         if metrics is not None:
             result['eval'] = metrics
         return result

@@ -6,7 +6,7 @@ import torch
 from mmengine.logging import print_log
 
 from wsss_toolbox.pipeline.base_step import PipelineStep
-from wsss_toolbox.pipeline.steps import InferMaps
+from wsss_toolbox.pipeline.map_steps import InferMaps, check_split
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .inference import infer_mcis_maps
@@ -37,12 +37,11 @@ class MCISInferMaps(InferMaps):
                  related_seed: Optional[int] = None, related: Optional[Any] = None,
                  input_size: Optional[Sequence[int]] = None,
                  fusion_resize: Optional[str] = None) -> None:
-        if split not in ('train', 'val'):
-            raise ValueError(f"step {name}: split must be 'train' or 'val', got {split!r}")
-        PipelineStep.__init__(self, name, runner, classifier=classifier, split=split,
-                              mode=mode, num_related=num_related, related_seed=related_seed,
-                              related=related, input_size=input_size,
-                              fusion_resize=fusion_resize)
+        check_split(name, split)
+        PipelineStep.__init__(self, name, runner)
+        self.classifier_name, self.split = classifier, split
+        self.mode, self.num_related, self.related_seed = mode, num_related, related_seed
+        self.related, self.input_size, self.fusion_resize = related, input_size, fusion_resize
 
     def images_depend_on_each_other(self) -> bool:
         # every mode but single_round reads related images (``infer_mcis_maps``' defaults)
@@ -55,7 +54,7 @@ class MCISInferMaps(InferMaps):
         samples, _ = self.samples()
         options = self.inference_options()
         print_log(f'step "{self.name}": inferring MCIS maps ({options.get("mode", "fusion")}) '
-                  f"of {len(samples)} {self.options['split']} images", logger='current')
+                  f'of {len(samples)} {self.split} images', logger='current')
         start = time.perf_counter()
         with torch.no_grad():
             counts = infer_mcis_maps(model, samples, self.out_dir, **options)
@@ -63,4 +62,4 @@ class MCISInferMaps(InferMaps):
             if counts['seconds'] > 0 else None
         counts['wall_seconds'] = round(time.perf_counter() - start, 2)
         print_log(f'step "{self.name}": {counts}', logger='current')
-        return dict(counts, split=self.options['split'])
+        return dict(counts, split=self.split)

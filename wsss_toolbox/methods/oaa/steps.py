@@ -31,6 +31,8 @@ class CumulativeMaps(PipelineStep):
             ``LoadStoredCumulativeMaps``; not map files for stage 2).
     """
     input_args = ('classifier', )
+    fingerprint_options = ('classifier', 'source')
+    option_attributes = dict(classifier='classifier_name')
     sources = tuple(SOURCE_KEYS)
 
     def __init__(self, name: str, runner, classifier: str = 'stage1',
@@ -38,7 +40,8 @@ class CumulativeMaps(PipelineStep):
         if source not in self.sources:
             raise ValueError(f'step "{name}": source must be one of {self.sources}, '
                              f'got {source!r}')
-        super().__init__(name, runner, classifier=classifier, source=source)
+        super().__init__(name, runner)
+        self.classifier_name, self.source = classifier, source
 
     def classifier(self) -> TrainStep:
         return self.input_step('classifier', [TrainStep])
@@ -47,7 +50,7 @@ class CumulativeMaps(PipelineStep):
         """Where the classifier's recorder hook exports (its ``export=dict(dir=...)`` or
         ``export=dict(raw_dir=...)`` as ``source`` says, relative to the classifier's work
         dir; the flat spellings ``export_dir`` / ``export_raw_dir`` are read too)."""
-        source = self.options['source']
+        source = self.source
         cfg = self.classifier().stage_config()
         recorders = [hook for hook in cfg.get('custom_hooks', [])
                      if hook.get('type') == 'CumulativeMapRecorderHook']
@@ -62,7 +65,7 @@ class CumulativeMaps(PipelineStep):
         if not folder:
             raise ValueError(
                 f'step "{self.name}": the config of step "{self.classifier().name}" '
-                f'({self.classifier().options["config"]}) must have one '
+                f'({self.classifier().config}) must have one '
                 f'CumulativeMapRecorderHook with an `export.{SOURCE_KEYS[source]}` '
                 f'(`{source}`) in `custom_hooks`; found {len(recorders)} recorder(s)'
                 + (f' and no `{source}`' if len(recorders) == 1 else '') + '.')
