@@ -78,7 +78,8 @@ def main() -> None:
     from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
     from wsss_toolbox.pseudo_labels.label_io import label_path
     from wsss_toolbox.utils import register_all_modules
-    from wsss_toolbox.visualization import MapLocalVisualizer, mask_meta
+    from wsss_toolbox.visualization import MapLocalVisualizer, legend_entries, mask_meta
+    from wsss_toolbox.visualization.figures import mask_legend_handles
     register_all_modules(init_default_scope=True)
     runner = PipelineRunner(load_pipeline_config(args.config, args.cfg_options), args.work_dir)
     maps_step, walk_step = runner.step(args.maps), runner.step(args.walk)
@@ -89,8 +90,10 @@ def main() -> None:
                ('beta', 'exp_times', 'radius', 'bg_threshold', 'power', 'flip')}
     meta = mask_meta(dict(classes=classes), len(classes) + 1)
     visualizer = MapLocalVisualizer(name='irn_figure')
+    painted = []  # the masks shown, for the legend
 
     def paint(label):
+        painted.append(label)
         return visualizer.draw_mask(label, dataset_meta=meta, alpha=1.0)
 
     titles = ['image', 'ground truth', 'CAM (max)', 'IRN seeds', 'boundary map',
@@ -124,7 +127,10 @@ def main() -> None:
             if row == 0:
                 axis.set_title(titles[col], fontsize=8)
         axes[row, 0].set_ylabel(sample['img_id'], fontsize=7)
-    fig.tight_layout()
+    entries = legend_entries(painted, meta)  # the classes shown, in their colours
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    fig.legend(handles=mask_legend_handles(entries), loc='lower center', frameon=False,
+               ncol=max(1, min(len(entries), len(titles))), fontsize=7)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     fig.savefig(args.out, dpi=90)
     plt.close(fig)

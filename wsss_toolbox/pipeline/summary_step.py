@@ -1,5 +1,5 @@
 """The last step of a pipeline: the result table of the earlier steps (``summary.json``), the
-inference model's parameter count and a figure of the maps and labels."""
+inference model's parameter count, a figure of the maps and labels and ``report.html``."""
 import copy
 import logging
 import os.path as osp
@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 from wsss_toolbox.evaluation import metrics_in_percent
 from wsss_toolbox.evaluation.lid import format_parameter_rule, parameter_rule
 from wsss_toolbox.registry import MODELS, PIPELINE_STEPS
-from wsss_toolbox.visualization import save_pipeline_figure
+from wsss_toolbox.visualization import save_pipeline_figure, write_pipeline_report
 
 from .base_step import PipelineStep, SummaryRow, summary_row_dict
 from .file_digest import InputFiles
@@ -28,18 +28,33 @@ class Summarize(PipelineStep):
     The parameters of the inference model (``inference_model``: a training step; default the
     last one of ``steps``) are counted, built from its config without weights, and checked
     against the LID 2020 rule (< ``parameter_limit``): printed and in ``summary.json``
-    (``inference_model``)."""
+    (``inference_model``).
+
+    ``<work_dir>/report.html`` (:func:`~wsss_toolbox.visualization.write_pipeline_report`) shows
+    the table, the plots and a paged grid of the figure's images; ``report`` passes options
+    on (e.g. ``dict(num_images=24, predict=False)``), ``report=False`` writes none."""
     fingerprint_options = ('steps', 'figure', 'inference_model', 'parameter_limit')
     writes_folder = False
 
     def __init__(self, name: str, runner, steps: Optional[Sequence[str]] = None,
                  figure: Optional[dict] = None, inference_model: Optional[str] = None,
-                 parameter_limit: int = 150_000_000) -> None:
+                 parameter_limit: int = 150_000_000,
+                 report: Union[bool, dict, None] = None) -> None:
         super().__init__(name, runner)
+        if report is not None and not isinstance(report, (bool, dict)):
+            raise TypeError(f'step "{name}": report must be True, False or a dict of '
+                            f'write_pipeline_report options, got {report!r}')
+        self.report = report
         if steps is None:
             steps = runner.names[:runner.names.index(name)]
         self.steps, self.figure = list(steps), figure
         self.inference_model, self.parameter_limit = inference_model, parameter_limit
+
+    def fingerprint_config(self) -> Any:
+        config = super().fingerprint_config()
+        if self.report is not None:  # unset, the fingerprint stays that of earlier versions
+            config['report'] = self.report
+        return config
 
     def inference_model_report(self) -> Optional[Dict[str, Any]]:
         """``dict(step, config, parameters, limit, within_limit)`` of the inference model, or
@@ -82,6 +97,8 @@ class Summarize(PipelineStep):
         self.print_summary(rows, warnings, parameters)
         if self.figure:
             self.draw_figure()
+        if self.report is not False:
+            self.write_report()
         return dict(rows=rows, warnings=warnings, inference_model=parameters)
 
     def collect_rows(self) -> List[Dict[str, Any]]:
@@ -129,6 +146,20 @@ class Summarize(PipelineStep):
             len(classes) + 1, self.runner.path('figure.png'),
             dataset_meta=dict(classes=classes))
         print_log(f'figure: {path}', logger='current')
+        return path
+
+    def write_report(self) -> str:
+        """``<work_dir>/report.html``; returns its path. Its images are those of the figure
+        (its maps and label steps) when there is one; the report reads the rest from the
+        work dir. (This step's own record is written after it returns, hence the
+        arguments.)"""
+        figure = self.figure or {}
+        maps = figure.get('maps')
+        samples, classes = self.runner.step(maps).samples() if maps else (None, None)
+        options = self.report if isinstance(self.report, dict) else {}
+        path = write_pipeline_report(self.runner.work_dir, samples=samples, classes=classes,
+                                     maps=maps, labels=figure.get('labels'), **options)
+        print_log(f'report: {path}', logger='current')
         return path
 
     def outputs_exist(self, result: Optional[dict]) -> bool:

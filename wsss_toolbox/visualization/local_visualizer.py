@@ -27,6 +27,27 @@ BACKGROUND = 'background'
 IGNORE_INDEX = 255
 #: colour of ignored (255) mask pixels in painted masks
 IGNORE_COLOUR = (255, 255, 255)
+#: colour of the background class in generated palettes (mmseg's random first colour, often
+#: a saturated green, read as a class and washed the image out)
+BACKGROUND_COLOUR = (0, 0, 0)
+
+
+def legend_entries(masks: Sequence[np.ndarray], meta: Dict[str, list]) -> List[tuple]:
+    """``[(class name, RGB colour)]`` of the mask values present in ``masks`` (painted with
+    ``meta``, a :func:`mask_meta`), in class order; ``'ignore'`` (white) last when a mask
+    has ignored pixels. Values without a class are named by their number."""
+    present = set()
+    for mask in masks:
+        present.update(int(value) for value in np.unique(np.asarray(mask)))
+    entries = []
+    for value in sorted(present - {IGNORE_INDEX}):
+        if value < len(meta['classes']):
+            entries.append((meta['classes'][value], tuple(meta['palette'][value])))
+        else:
+            entries.append((str(value), (0, 0, 0)))
+    if IGNORE_INDEX in present:
+        entries.append(('ignore', IGNORE_COLOUR))
+    return entries
 
 
 def mask_classes(classes: Sequence[str]) -> tuple:
@@ -48,9 +69,13 @@ def _known_dataset_palette(classes: Tuple[str, ...]) -> Optional[tuple]:
 
 @functools.lru_cache(maxsize=32)
 def _generated_palette(classes: Tuple[str, ...]) -> tuple:
-    """The palette mmseg gives a dataset whose metainfo has none (``BaseSegDataset``)."""
+    """The palette mmseg gives a dataset whose metainfo has none (``BaseSegDataset``), with
+    black for the background class."""
     dataset = BaseSegDataset(metainfo=dict(classes=classes), lazy_init=True)
-    return tuple(tuple(colour) for colour in dataset.metainfo['palette'])
+    palette = [tuple(colour) for colour in dataset.metainfo['palette']]
+    if classes and classes[0] == BACKGROUND:
+        palette[0] = BACKGROUND_COLOUR
+    return tuple(palette)
 
 
 def mask_meta(dataset_meta: Optional[dict] = None, num_classes: Optional[int] = None,
@@ -68,7 +93,7 @@ def mask_meta(dataset_meta: Optional[dict] = None, num_classes: Optional[int] = 
     colour per mask class; the palette of the mmseg dataset with exactly these classes
     (``mmseg.utils.get_palette``: VOC's for VOC); the one mmseg's ``BaseSegDataset``
     generates for a dataset without a palette (fixed seed, so a stage-3 dataset of the same
-    classes paints alike).
+    classes paints its foreground alike), with a black background (as VOC's).
     """
     dataset_meta = dict(dataset_meta or {})
     if dataset_meta.get('classes'):
@@ -129,14 +154,19 @@ class MapLocalVisualizer(SegLocalVisualizer):
     def draw_mask(self, mask: np.ndarray, image: Optional[np.ndarray] = None,
                   dataset_meta: Optional[dict] = None, num_classes: Optional[int] = None,
                   palette: Optional[Sequence[Sequence[int]]] = None,
-                  alpha: Optional[float] = None, with_labels: bool = False) -> np.ndarray:
+                  alpha: Optional[float] = None, with_labels: bool = False,
+                  transparent_background: bool = True) -> np.ndarray:
         """A label mask (0 = background, 255 = ignore) painted in the palette of
         :func:`mask_meta` (``dataset_meta`` defaults to this visualizer's), over ``image`` with
         opacity ``alpha`` (default: this visualizer's; 1 = the colours alone). Ignored
-        pixels are white. Returns RGB uint8 HxWx3."""
+        pixels are white. Over an ``image`` the background pixels keep the image's colours
+        (``transparent_background``), so that only the objects are tinted; without one they
+        get the background colour (black unless the palette says otherwise). Returns RGB
+        uint8 HxWx3."""
         meta = mask_meta(self.dataset_meta if dataset_meta is None else dataset_meta,
                          num_classes, palette)
         mask = np.asarray(mask)
+        over_image = image is not None
         if image is None:
             image = np.zeros(mask.shape + (3, ), np.uint8)
         # mmseg paints indices below len(classes) only: extend the list to 256 so that 255
@@ -148,9 +178,13 @@ class MapLocalVisualizer(SegLocalVisualizer):
         saved_alpha = self.alpha
         self.alpha = saved_alpha if alpha is None else alpha
         try:
-            return self._draw_sem_seg(image, sem_seg, classes, colours, with_labels)
+            painted = self._draw_sem_seg(image, sem_seg, classes, colours, with_labels)
         finally:
             self.alpha = saved_alpha
+        if over_image and transparent_background and not with_labels:
+            painted = painted.copy()
+            painted[mask == 0] = image[mask == 0]
+        return painted
 
     def draw_class_map(self, image: np.ndarray, class_map, title: Optional[str] = None,
                        alpha: Optional[float] = None) -> np.ndarray:
