@@ -1,8 +1,9 @@
 """Registries of wsss_toolbox (scope ``wsss_toolbox``).
 
-Every registry of a kind mmsegmentation already has is a *child* of mmseg's, so a config
-run under ``default_scope='wsss_toolbox'`` can name both mmseg components
-(``'EncoderDecoder'``, ``'IoUMetric'``) and ours (``'WSSSClassifier'``) without prefixes: an
+Every registry of a kind mmsegmentation already has is a *child* of mmseg's (``FUNCTIONS``,
+which mmseg does not declare, is a child of mmengine's), so a config run under
+``default_scope='wsss_toolbox'`` can name both mmseg components (``'EncoderDecoder'``,
+``'IoUMetric'``) and ours (``'WSSSClassifier'``) without prefixes: an
 unprefixed key is looked up in the child first and then in its parents
 (mmengine's ``Registry`` with ``parent=``; see mmengine's "Registry" tutorial). The scope is
 the package name, as mmengine expects.
@@ -13,6 +14,8 @@ Kinds mmseg does not have get new root registries:
 * ``REFINERS`` -- post-process a label mask or class probabilities (e.g. DenseCRF).
 * ``PIPELINE_STEPS`` -- the steps a pipeline config lists (``wsss_toolbox.pipeline``).
 """
+from mmengine.config.utils import MODULE2PACKAGE
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
@@ -38,6 +41,10 @@ from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 # the scope is the package name: mmengine imports ``<scope>.registry`` when it builds under
 # a default scope, and warns ("Failed to import ...") when that module does not exist
 SCOPE = 'wsss_toolbox'
+# mmengine resolves a `_base_ = ['wsss_toolbox::cam/x.py']` only for the packages it lists
+# (mmseg and the other OpenMMLab codebases are built in); the file is then read from the
+# installed package's .mim/configs (setup.py)
+MODULE2PACKAGE.setdefault(SCOPE, SCOPE)
 
 
 class ChildRegistry(Registry):
@@ -84,6 +91,10 @@ TASK_UTILS = _child('task util', MMSEG_TASK_UTILS, ['wsss_toolbox.models'])
 VISUALIZERS = _child('visualizer', MMSEG_VISUALIZERS, ['wsss_toolbox.visualization'])
 VISBACKENDS = _child('vis_backend', MMSEG_VISBACKENDS, ['wsss_toolbox.visualization'])
 INFERENCERS = _child('inferencer', MMSEG_INFERENCERS, ['wsss_toolbox.apis'])
+# mmseg declares no FUNCTIONS child, so ours hangs below mmengine's root: mmengine's
+# BaseInferencer (MMSegInferencer) looks up the loader's collate function in the "function"
+# tree under the inferencer's scope and warns when that tree has no 'wsss_toolbox' node.
+FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['wsss_toolbox.datasets'])
 
 # New kinds: stage-2 components (pure functions of their inputs, so they parallelise).
 LABEL_GENERATORS = Registry('label generator', scope=SCOPE,
