@@ -67,6 +67,9 @@ def test_every_variant_inherits_its_dataset_base(method):
     configs = sorted(glob.glob(osp.join(CONFIGS, method, '*.py')))
     assert configs
     for path in configs:
+        with open(path) as f:
+            if '_deprecation_' in f.read():  # a renamed config's old path: its own test file
+                continue
         bases = [osp.join(CONFIGS, method, base)
                  for key, base in BASES[method].items() if key in osp.basename(path)]
         assert len(bases) == 1, f'{path}: no dataset base in BASES[{method!r}] matches its name'

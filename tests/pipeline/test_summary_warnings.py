@@ -36,7 +36,7 @@ def run_map_steps(tmp_path, monkeypatch, value):
     """The maps, eval_maps and summary steps of the demo on three tiny images, with a stub
     classifier whose maps are ``value`` x the red channel (0: all zero)."""
     register_all_modules()
-    cfg = load_pipeline_config(CONFIG, {'summary.figure': None,
+    cfg = load_pipeline_config(CONFIG, {'summary.figure': None, 'summary.report': False,
                                         'summary.steps': ['maps', 'eval_maps']})
     runner = PipelineRunner(cfg, str(tmp_path / 'work'))
     samples = samples_with_masks(str(tmp_path / 'data'))

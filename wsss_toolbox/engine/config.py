@@ -5,13 +5,22 @@ from plain configs), so a syntax error is reported as ``File "<unknown>", line N
 the config nor, for an error in a ``_base_`` file, which file of the chain. :func:`load_config`
 is the one way the toolbox and its tools read a config file; it re-raises such an error as a
 :class:`ConfigSyntaxError` with the real path, line and text.
+
+A config file renamed in a release stays at its old path for one version as a thin config
+that inherits the new one and carries mmengine's ``_deprecation_ = dict(expected=<new path>,
+reference=...)``: mmengine drops the key (the loaded config equals the new file's) and warns
+naming the new path, for a ``_base_`` of the old path too; :func:`load_config` makes that
+warning visible (logged, and warned from its caller).
 """
 import ast
+import logging
 import os
 import os.path as osp
+import warnings
 from typing import List, Optional, Set, Union
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 
 class ConfigSyntaxError(SyntaxError):
@@ -66,6 +75,29 @@ def find_config_syntax_error(filename: str,
     return None
 
 
+#: how mmengine's warning for a config with a ``_deprecation_`` key begins
+DEPRECATED_CONFIG = 'The config file '
+
+
+def fromfile_showing_deprecations(filename: str, **kwargs) -> Config:
+    """``Config.fromfile``; the warning mmengine gives for a file (or a ``_base_``) with a
+    ``_deprecation_`` key is logged and warned again from the caller, where a
+    ``DeprecationWarning`` raised inside mmengine is hidden by Python's default filters."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        cfg = Config.fromfile(filename, **kwargs)
+    for item in caught:
+        message = str(item.message)
+        if issubclass(item.category, DeprecationWarning) and \
+                message.startswith(DEPRECATED_CONFIG) and 'will be deprecated' in message:
+            print_log(message, logger='current', level=logging.WARNING)
+            warnings.warn(message, DeprecationWarning, stacklevel=3)
+        else:  # anything else as it was raised
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno,
+                                   source=item.source)
+    return cfg
+
+
 def load_config(filename: Union[str, os.PathLike], **kwargs) -> Config:
     """``Config.fromfile(filename, **kwargs)``, with errors that name the file.
 
@@ -78,7 +110,7 @@ def load_config(filename: Union[str, os.PathLike], **kwargs) -> Config:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Config file "{filename}" does not exist.')
     try:
-        return Config.fromfile(filename, **kwargs)
+        return fromfile_showing_deprecations(filename, **kwargs)
     except SyntaxError:
         found = find_config_syntax_error(filename)
         if found is None:  # not a syntax error of the files themselves

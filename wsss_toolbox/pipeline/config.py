@@ -22,6 +22,8 @@ from mmengine.config import Config
 from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.registry import PIPELINE_STEPS
 
+from .console import LOG_DIR
+
 # top-level keys that are not steps
 PIPELINE_SETTINGS = ('steps', 'data_root', 'synthetic_benchmark', 'custom_imports', 'work_dir',
                      'default_scope')
@@ -83,6 +85,9 @@ def check_pipeline_config(cfg: Config, filename: str = '<pipeline config>') -> N
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise PipelineConfigError(f'{filename}: step(s) {duplicates} listed twice in `steps`.')
+    if LOG_DIR in names:
+        raise PipelineConfigError(f'{filename}: a step may not be named "{LOG_DIR}": '
+                                  f'<work_dir>/{LOG_DIR}/ holds the steps\' logs; rename it.')
     for name in names:
         step = cfg.get(name)
         if not isinstance(step, dict) or 'type' not in step:

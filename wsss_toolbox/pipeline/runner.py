@@ -7,6 +7,7 @@ Work dir layout (``<work_dir>``)::
     .pipeline/lock                this run's lock (one run per work dir)
     .pipeline/<step>.files.json   what it read: stats of its input files, per-image signatures
     <step>/                       the files of each step (checkpoints, maps, labels ...)
+    logs/<step>.log               what the step wrote while it ran (quiet runs, :mod:`.console`)
 
 A step is *up to date* when its record exists, the fingerprint of its configuration (its
 options, resolved stage configs, toolbox version) equals the recorded one, the run ids of its
@@ -51,6 +52,7 @@ from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep
 from .config import PipelineConfigError, step_names
+from .console import PipelineConsole
 from .file_digest import (
     NAMED_IN_MESSAGES,
     FileNamer,
@@ -125,12 +127,16 @@ class PipelineRunner:
     Args:
         cfg: a pipeline config read by :func:`~wsss_toolbox.pipeline.load_pipeline_config`.
         work_dir: where every step writes.
+        verbose: show everything the steps write (default); False: one line per step on the
+            terminal, each step's output in ``<work_dir>/logs/<step>.log``
+            (:mod:`.console`).
     """
 
-    def __init__(self, cfg: Config, work_dir: str) -> None:
+    def __init__(self, cfg: Config, work_dir: str, verbose: bool = True) -> None:
         self.cfg = cfg
         self.work_dir = osp.abspath(work_dir)
         self.names = step_names(cfg)
+        self.console = PipelineConsole(self.work_dir, len(self.names), verbose)
         self._steps: Dict[str, PipelineStep] = {}
         self._sample_cache: Dict[str, tuple] = {}
         self._run_ids: Dict[str, Optional[str]] = {}  # new on a full run only
@@ -351,7 +357,7 @@ class PipelineRunner:
             for name in self.names:
                 results[name] = self._run_step(self._steps[name], rerun, name in force)
                 if name == until:
-                    print_log(f'stopping after step "{until}" (--until)', logger='current')
+                    self.console.note(f'stopping after step "{until}" (--until)')
                     break
             return results
 
@@ -361,43 +367,48 @@ class PipelineRunner:
         identity = self._identity(step)
         verdict = self._status(step, identity, rerun, forced)
         if verdict.up_to_date:
-            print_log(f'step "{name}": up to date, skipped', logger='current')
             record = self._refresh(step, verdict.record, identity)
             self._note(name, verdict._replace(record=record), rerun, '')
+            self.console.skipped(step, record['result'])
             return record['result']
         files = self._step_files(step)  # what this run reads (a missing file: an error)
         if files.missing:
             raise FileNotFoundError(f'step "{name}": ' + missing_message(
                 [path for paths in files.missing.values() for path in paths]))
-        print_log(f'step "{name}" ({type(step).__name__}): running -- {verdict.reason}',
-                  logger='current')
-        if verdict.redo is not None:
-            remove_image_outputs(step, verdict.redo)
-            run_id = verdict.record['run_id']
-        else:
-            if verdict.reason == RESUMING:
-                self._drop_changed_images(step, files)
+        status = 'resumed' if verdict.reason == RESUMING else (
+            'updated' if verdict.redo is not None else 'run')
+        # quiet: from here on, what the step writes goes to its log (``.console``)
+        with self.console.running(step, status, verdict.reason) as report:
+            print_log(f'step "{name}" ({type(step).__name__}): running -- {verdict.reason}',
+                      logger='current')
+            if verdict.redo is not None:
+                remove_image_outputs(step, verdict.redo)
+                run_id = verdict.record['run_id']
             else:
-                self._clear(step)
-            rerun.add(name)
-            write_json(self._started_path(name), dict(fingerprint=identity['fingerprint'],
-                                                      inputs=identity['inputs'],
-                                                      files=files.digest))
-            if step.per_image_outputs:  # a resumed run keeps what the images were made from
-                write_json(self._files_path(name), files.to_json())
-            run_id = uuid.uuid4().hex
-        start = time.time()
-        result = step.run()
-        record = dict(identity, type=type(step).__name__, run_id=run_id,
-                      update_id=uuid.uuid4().hex, files=files.digest,
-                      seconds=round(time.time() - start, 1),
-                      finished=time.strftime('%Y-%m-%d %H:%M:%S'), result=result)
-        write_json(self._files_path(name), files.to_json())
-        write_json(self._record_path(name), record)
-        if osp.exists(self._started_path(name)):
-            os.remove(self._started_path(name))
-        record = read_json(self._record_path(name))  # as later runs will see it
-        self._note(name, verdict._replace(record=record), rerun, record['update_id'])
+                if verdict.reason == RESUMING:
+                    self._drop_changed_images(step, files)
+                else:
+                    self._clear(step)
+                rerun.add(name)
+                write_json(self._started_path(name), dict(fingerprint=identity['fingerprint'],
+                                                          inputs=identity['inputs'],
+                                                          files=files.digest))
+                if step.per_image_outputs:  # a resumed run keeps what images were made from
+                    write_json(self._files_path(name), files.to_json())
+                run_id = uuid.uuid4().hex
+            start = time.time()
+            result = step.run()
+            record = dict(identity, type=type(step).__name__, run_id=run_id,
+                          update_id=uuid.uuid4().hex, files=files.digest,
+                          seconds=round(time.time() - start, 1),
+                          finished=time.strftime('%Y-%m-%d %H:%M:%S'), result=result)
+            write_json(self._files_path(name), files.to_json())
+            write_json(self._record_path(name), record)
+            if osp.exists(self._started_path(name)):
+                os.remove(self._started_path(name))
+            record = read_json(self._record_path(name))  # as later runs will see it
+            self._note(name, verdict._replace(record=record), rerun, record['update_id'])
+            report.result = record['result']
         return record['result']
 
     def _refresh(self, step: PipelineStep, record: dict, identity: dict) -> dict:
@@ -470,6 +481,9 @@ class PipelineRunner:
         if self.check_benchmark():
             return
         data_root = self.cfg.get('data_root')
-        print_log(f'writing the synthetic benchmark to {data_root}', logger='current')
-        summary = generate_synthetic_benchmark(data_root, **dict(self.cfg.synthetic_benchmark))
-        print_log('\n' + format_summary(summary), logger='current')
+        with self.console.task('synthetic_benchmark',
+                               f'wrote the synthetic benchmark to {data_root}'):
+            print_log(f'writing the synthetic benchmark to {data_root}', logger='current')
+            summary = generate_synthetic_benchmark(data_root,
+                                                   **dict(self.cfg.synthetic_benchmark))
+            print_log('\n' + format_summary(summary), logger='current')

@@ -9,7 +9,9 @@ from mmengine.config import Config
 from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.utils import register_all_modules
 
-CONFIGS = sorted(glob.glob(osp.join('configs', 'mcis', '*.py')))
+# renamed configs' old paths (``_deprecation_``): tests/configs/test_deprecated_configs.py
+CONFIGS = sorted(path for path in glob.glob(osp.join('configs', 'mcis', '*.py'))
+                 if '_deprecation_' not in open(path).read())
 
 
 def test_every_mcis_config_loads_its_method_and_trains_on_pairs():

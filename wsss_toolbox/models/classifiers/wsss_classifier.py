@@ -8,6 +8,7 @@ from torch import Tensor
 from wsss_toolbox.registry import MODELS
 from wsss_toolbox.structures import WSSSDataSample
 
+from ..heads.outputs import HeadOutputs
 from ..utils import resize_maps_to_image
 
 DEFAULT_DATA_PREPROCESSOR = dict(
@@ -25,8 +26,8 @@ class WSSSClassifier(BaseModel):
     ``forward(inputs, data_samples, mode)``:
 
     * ``'loss'``: head forward + ``head.loss``; returns the loss dict. It also stores
-      ``self.train_outputs = dict(logits, maps, data_samples, batch_input_shape)`` with
-      ``logits``/``maps`` (and any other tensor the head returned) detached, so hooks (OAA
+      ``self.train_outputs = dict(logits, cams, data_samples, batch_input_shape)`` with
+      ``logits``/``cams`` (and any other tensor the head returned) detached, so hooks (OAA
       accumulation, attention drop) can read the training forward in ``after_train_iter``
       without a second forward pass.
       ``batch_input_shape`` is the padded (H, W) of the network input; feature-resolution
@@ -85,7 +86,7 @@ class WSSSClassifier(BaseModel):
 
     def _forward(self, inputs: Tensor,
                  data_samples: Optional[List[WSSSDataSample]] = None) -> Dict[str, Tensor]:
-        """Head outputs (``logits``, ``maps``, and whatever else the head returns)."""
+        """Head outputs (``logits``, ``cams``, and whatever else the head returns)."""
         if data_samples is not None:
             self._set_batch_input_shape(inputs, data_samples)
         return self.head(self.extract_feat(inputs), data_samples)
@@ -96,8 +97,8 @@ class WSSSClassifier(BaseModel):
             raise ValueError("WSSSClassifier mode='loss' needs data samples carrying gt_label")
         outputs = self._forward(inputs, data_samples)
         losses = self.head.loss(outputs, data_samples)
-        recorded = {key: value.detach() for key, value in outputs.items()
-                    if isinstance(value, Tensor)}
+        recorded = HeadOutputs({key: value.detach() for key, value in outputs.items()
+                                if isinstance(value, Tensor)})
         recorded.update(data_samples=data_samples, batch_input_shape=tuple(inputs.shape[-2:]))
         self.train_outputs = recorded
         return losses

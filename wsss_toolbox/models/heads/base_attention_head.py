@@ -1,7 +1,7 @@
 """Contract shared by every stage-1 attention head (CAM, OAA's integral attention model,
 SeeNet, MCIS co-attention, RPNet, ...)."""
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -9,6 +9,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from wsss_toolbox.registry import MODELS
+
+from .outputs import as_head_outputs
 
 Features = Union[Tensor, Sequence[Tensor]]
 
@@ -25,6 +27,9 @@ class BaseAttentionHead(BaseModule, metaclass=ABCMeta):
           and ``cams`` (B, C, h, w), the raw class activation maps ``F`` before any ReLU. Extra
           keys are allowed (other branches, masks, ...). ``data_samples`` is optional and
           only needed by heads whose forward depends on the labels (e.g. SeeNet erasing).
+          Calling the head returns the dict as :class:`~.outputs.HeadOutputs`, where
+          v0.1.0's key ``'maps'`` still reads and writes ``'cams'`` (with a
+          ``DeprecationWarning``; removed in v0.3.0).
         * ``loss(outputs, data_samples) -> dict`` of loss tensors, keys containing ``'loss'``.
         * ``localization_maps(outputs) -> (B, C, h, w)`` non-negative maps for inference.
 
@@ -47,6 +52,8 @@ class BaseAttentionHead(BaseModule, metaclass=ABCMeta):
         self.num_classes = num_classes
         self.in_index = in_index
         self.loss_cls = MODELS.build(loss_cls) if loss_cls is not None else None
+        # registered first, so forward hooks added later (recorders) see the wrapped dict too
+        self.register_forward_hook(_wrap_outputs)
 
     def select_input(self, feats: Features) -> Tensor:
         """The backbone output at ``in_index`` (``feats`` may be a single tensor); a head that
@@ -103,6 +110,11 @@ class BaseAttentionHead(BaseModule, metaclass=ABCMeta):
                     "num_classes to the number of foreground classes of the dataset.")
             labels.append(label)
         return torch.stack(labels).to(device)
+
+
+def _wrap_outputs(module: BaseAttentionHead, args: tuple, outputs: Any) -> Any:
+    """Forward hook: the head's output dict as :class:`~.outputs.HeadOutputs`."""
+    return as_head_outputs(outputs)
 
 
 def _describe(sample) -> str:
