@@ -7,9 +7,9 @@
 The config holds the image-label dataset whose items name the images and saliency maps (a
 stage-1 config's ``train_dataloader.dataset``, or ``dataset``) and the recipe: its
 ``pseudo_labels = dict(generator=..., refiners=[...])`` entry (the stage-1 configs set one;
-override with ``--cfg-options pseudo_labels.generator.bg_threshold=0.4``), or top-level
-``generator`` / ``refiners``. A recipe key set in both places is an error (one would be
-ignored), as is any other key in ``pseudo_labels``. ``map_dir`` / ``label_dir`` / ``nproc``
+override with ``--cfg-options pseudo_labels.generator.bg_threshold=0.4``); v0.1.0's top-level
+``generator`` / ``refiners`` are still read, with a deprecation warning. A recipe key set in
+both places is an error (one would be ignored), as is any other key in ``pseudo_labels``. ``map_dir`` / ``label_dir`` / ``nproc``
 are top-level keys; ``--map-dir`` / ``--out-dir`` / ``--nproc`` override them.
 Existing PNGs are kept unless ``--overwrite``; the run can be resumed.
 
@@ -18,6 +18,8 @@ it as JSON beside the label folder (``<label_dir>_summary.json``; ``ignored_frac
 percent with two decimals, as the other tools' metrics).
 """
 import argparse
+import logging
+import warnings
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch.distributed as torch_dist
@@ -102,6 +104,12 @@ def pseudo_label_recipe(cfg, config_path: str) -> Dict[str, Any]:
                 f'(in the file or by --cfg-options) and one of them would be ignored; keep '
                 f'one (to change a stage-1 config\'s recipe, override `pseudo_labels.{key}`, '
                 f'e.g. --cfg-options {_OVERRIDE_EXAMPLES[key]}).')
+        if nested is None and top is not None:
+            message = (f'{config_path}: top-level `{key}` is deprecated; the recipe lives in '
+                       f'`pseudo_labels = dict({key}=...)` since wsss_toolbox v0.2.0 (the '
+                       'top-level spelling is removed in v0.3.0).')
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            print_log(message, logger='current', level=logging.WARNING)
         recipe[key] = nested if nested is not None else top
     if not recipe['generator']:
         raise KeyError(f'{config_path} does not set pseudo_labels.generator (or generator).')

@@ -73,6 +73,14 @@ def test_recipe_key_in_both_places_is_refused(tmp_path, stage2_root, body, optio
     assert not osp.exists(tmp_path / 'labels')
 
 
+def test_top_level_recipe_still_works_and_warns(tmp_path, stage2_root):
+    # v0.1.0's spelling: labels are made with it, and a warning names pseudo_labels=
+    with pytest.warns(DeprecationWarning, match=r'top-level `generator` is deprecated.*'
+                      r'pseudo_labels = dict\(generator=\.\.\.\)'):
+        make_labels(tmp_path, stage2_root, f'generator = {THRESHOLD}\n')
+    assert len([f for f in os.listdir(tmp_path / 'labels') if f.endswith('.png')]) > 0
+
+
 @pytest.mark.parametrize('key, hint', [('nproc', 'top-level key'), ('refiner', "['generator'")])
 def test_recipe_key_the_tool_does_not_read_is_refused(tmp_path, stage2_root, key, hint):
     # before: pseudo_labels.nproc / a misspelt pseudo_labels.refiner was ignored, exit 0
