@@ -9,8 +9,9 @@ stage-1 config's ``train_dataloader.dataset``, or ``dataset``) and the recipe: i
 ``pseudo_labels = dict(generator=..., refiners=[...])`` entry (the stage-1 configs set one;
 override with ``--cfg-options pseudo_labels.generator.bg_threshold=0.4``); v0.1.0's top-level
 ``generator`` / ``refiners`` are still read, with a deprecation warning. A recipe key set in
-both places is an error (one would be ignored), as is any other key in ``pseudo_labels``. ``map_dir`` / ``label_dir`` / ``nproc``
-are top-level keys; ``--map-dir`` / ``--out-dir`` / ``--nproc`` override them.
+both places is an error (one would be ignored), as is any other key in ``pseudo_labels``.
+``map_dir`` / ``label_dir`` / ``nproc`` are top-level keys; ``--map-dir`` / ``--out-dir`` /
+``--nproc`` override them.
 Existing PNGs are kept unless ``--overwrite``; the run can be resumed.
 
 Prints a summary table (images written / skipped, ignored pixels in percent, time) and writes
