@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.evaluation import metrics_in_percent, to_percent
 from wsss_toolbox.evaluation.confusion import ConfusionMatrix, confusion_matrix
 from wsss_toolbox.evaluation.lid import evaluate_peak_iou
 from wsss_toolbox.evaluation.utils import load_ground_truth, parallel_sum
@@ -112,10 +113,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for reference in ('max', 'percentile'):
                 path = osp.join(args.curves_dir, f'{index}_{reference}.json')
                 with open(path, 'w') as f:
-                    json.dump(dict(row[reference], run=row['run'], reference=reference), f)
+                    json.dump(dict(metrics_in_percent(row[reference]), run=row['run'],
+                                   reference=reference), f)
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(samples=len(samples), percentile=args.percentile, rows=rows), f)
+            # Peak-IoU, its curves and the map mIoUs in percent, as every metric file
+            rows_in_percent = [dict(
+                row, max=metrics_in_percent(row['max']),
+                percentile=metrics_in_percent(row['percentile']),
+                miou_max=dict(row['miou_max'], miou=to_percent(row['miou_max']['miou'])),
+                miou_percentile=dict(row['miou_percentile'],
+                                     miou=to_percent(row['miou_percentile']['miou'])))
+                for row in rows]
+            json.dump(dict(samples=len(samples), percentile=args.percentile,
+                           rows=rows_in_percent), f)
     return 0
 
 

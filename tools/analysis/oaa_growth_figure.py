@@ -36,6 +36,7 @@ from typing import Dict, List, Optional
 from mmengine.config import DictAction
 
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.evaluation import to_percent
 
 
 def snapshot_files(run_dir: str, snapshot_dir: str) -> List[str]:
@@ -180,7 +181,11 @@ def main() -> None:
         image_ids = [s['img_id'] for s in samples if s['img_id'] in first_store][:args.images]
     draw(runs, samples, image_ids, num_classes, args.out, dataset_meta=metainfo)
     with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
-        json.dump({label: run['curve'] for label, run in runs.items()}, f, indent=2)
+        # recall and precision in percent, as every metric file of the toolbox
+        json.dump({label: [dict(point, recall=to_percent(point['recall']),
+                                precision=to_percent(point['precision']))
+                           for point in run['curve']] for label, run in runs.items()},
+                  f, indent=2)
     print(f'figure: {args.out}')
 
 

@@ -29,6 +29,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from wsss_toolbox.evaluation import to_percent
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -126,7 +128,8 @@ def forward_image(model, sample: dict) -> Dict[str, np.ndarray]:
 
 
 def zone_stats(model, samples: Sequence[dict]) -> Dict[str, float]:
-    """Pixel fractions of the ground truth in T_A's zones, pooled over ``samples``."""
+    """Pixel shares of the ground truth in T_A's zones, pooled over ``samples``, in percent
+    (two decimals, as every metric file of the toolbox)."""
     counts = dict(bg=0, bg_in_bg_zone=0, bg_in_attention=0, obj=0, obj_in_attention=0,
                   obj_in_potential=0, obj_in_bg_zone=0, obj_a50=0, obj_fused50=0, bg_a50=0,
                   bg_b50=0, bg_fused50=0)
@@ -153,16 +156,16 @@ def zone_stats(model, samples: Sequence[dict]) -> Dict[str, float]:
     bg, obj = max(counts['bg'], 1), max(counts['obj'], 1)
     return dict(
         images=len(samples),
-        background_in_background_zone=counts['bg_in_bg_zone'] / bg,
-        background_in_attention_zone=counts['bg_in_attention'] / bg,
-        object_in_attention_zone=counts['obj_in_attention'] / obj,
-        object_in_potential_zone=counts['obj_in_potential'] / obj,
-        object_in_background_zone=counts['obj_in_bg_zone'] / obj,
-        object_recall_s_a_50=counts['obj_a50'] / obj,
-        object_recall_fused_50=counts['obj_fused50'] / obj,
-        background_in_s_a_50=counts['bg_a50'] / bg,
-        background_in_s_b_50=counts['bg_b50'] / bg,
-        background_in_fused_50=counts['bg_fused50'] / bg)
+        background_in_background_zone=to_percent(counts['bg_in_bg_zone'] / bg),
+        background_in_attention_zone=to_percent(counts['bg_in_attention'] / bg),
+        object_in_attention_zone=to_percent(counts['obj_in_attention'] / obj),
+        object_in_potential_zone=to_percent(counts['obj_in_potential'] / obj),
+        object_in_background_zone=to_percent(counts['obj_in_bg_zone'] / obj),
+        object_recall_s_a_50=to_percent(counts['obj_a50'] / obj),
+        object_recall_fused_50=to_percent(counts['obj_fused50'] / obj),
+        background_in_s_a_50=to_percent(counts['bg_a50'] / bg),
+        background_in_s_b_50=to_percent(counts['bg_b50'] / bg),
+        background_in_fused_50=to_percent(counts['bg_fused50'] / bg))
 
 
 def draw(rows: List[List[Dict[str, np.ndarray]]], labels: Sequence[str], path: str,
