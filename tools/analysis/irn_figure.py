@@ -12,11 +12,28 @@ and inside the background, and writes them to ``<out>.json``.
         --images 4 --out docs/figures/irn_boundary.png
 """
 import argparse
+import json
 import os
 import os.path as osp
 
+import matplotlib
 import numpy as np
+import torch
 from mmengine.config import DictAction
+
+from wsss_toolbox.maps.io import load_maps, map_path
+from wsss_toolbox.methods.irn import image_boundary, refine_sample
+from wsss_toolbox.methods.irn.affinity import strided_seeds
+from wsss_toolbox.pipeline import PipelineRunner, load_pipeline_config
+from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
+from wsss_toolbox.pseudo_labels.label_io import label_path
+from wsss_toolbox.utils import register_all_modules
+from wsss_toolbox.visualization import MapLocalVisualizer, legend_entries, mask_meta
+from wsss_toolbox.visualization.figures import mask_legend_handles
+
+# Agg draws to files without a display; the backend must be chosen before pyplot is imported
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,11 +57,6 @@ def parse_args() -> argparse.Namespace:
 
 def boundary_stats(model, samples, flip: bool) -> dict:
     """Mean boundary probability at GT edges, inside objects and inside the background."""
-    import torch
-
-    from wsss_toolbox.methods.irn import image_boundary
-    from wsss_toolbox.methods.irn.affinity import strided_seeds
-    from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
     sums, counts = np.zeros(3), np.zeros(3)
     for sample in samples:
         boundary = image_boundary(model, load_rgb_image(sample['img_path']), flip).numpy()
@@ -68,18 +80,6 @@ def boundary_stats(model, samples, flip: bool) -> dict:
 
 def main() -> None:
     args = parse_args()
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    from wsss_toolbox.maps.io import load_maps, map_path
-    from wsss_toolbox.methods.irn import refine_sample
-    from wsss_toolbox.pipeline import PipelineRunner, load_pipeline_config
-    from wsss_toolbox.pseudo_labels import load_label, load_rgb_image
-    from wsss_toolbox.pseudo_labels.label_io import label_path
-    from wsss_toolbox.utils import register_all_modules
-    from wsss_toolbox.visualization import MapLocalVisualizer, legend_entries, mask_meta
-    from wsss_toolbox.visualization.figures import mask_legend_handles
     register_all_modules(init_default_scope=True)
     runner = PipelineRunner(load_pipeline_config(args.config, args.cfg_options), args.work_dir)
     maps_step, walk_step = runner.step(args.maps), runner.step(args.walk)
@@ -136,7 +136,6 @@ def main() -> None:
     plt.close(fig)
     print(f'figure: {args.out}')
     if args.stats_images:
-        import json
         all_samples = maps_step.samples()[0][:args.stats_images]
         stats = boundary_stats(model, all_samples, walk_step.options['flip'])
         with open(osp.splitext(args.out)[0] + '.json', 'w') as f:

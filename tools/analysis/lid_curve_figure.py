@@ -1,6 +1,6 @@
 """The LID 2020 track-3 IoU-threshold curve(s): IoU(t) for t = 0..255 with Peak-IoU and
 Peak-Threshold marked, one line per ``curve.json`` (written by the ``EvaluatePeakIoU``
-pipeline step, or by this script's ``--maps`` mode from map files).
+pipeline step, or by ``tools/analysis/lid_map_comparison.py --curves-dir`` from map files).
 
     .venv/bin/python tools/analysis/lid_curve_figure.py \
         work_dirs/wsol/peak_iou/curve.json work_dirs/wsol/peak_iou_percentile/curve.json \
@@ -12,6 +12,12 @@ import os
 import os.path as osp
 import sys
 from typing import List, Optional, Sequence
+
+import matplotlib
+
+# Agg draws to files without a display; the backend must be chosen before pyplot is imported
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,9 +44,6 @@ def load_curve(path: str) -> dict:
 
 
 def draw(curves: List[dict], labels: List[str], title: str, out: str) -> str:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     figure, axis = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for curve, label in zip(curves, labels):
         line, = axis.plot(range(256), curve['curve'],  # curve.json holds percent

@@ -33,10 +33,21 @@ import tempfile
 import warnings
 from typing import Dict, List, Optional
 
+import matplotlib
+import mmcv
 from mmengine.config import DictAction
 
 from wsss_toolbox.engine.config import load_config
-from wsss_toolbox.evaluation import to_percent
+from wsss_toolbox.evaluation import map_precision_recall, to_percent
+from wsss_toolbox.evaluation.utils import load_ground_truth
+from wsss_toolbox.methods.oaa.store import CumulativeMapStore
+from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
+from wsss_toolbox.visualization import MapLocalVisualizer, mask_meta
+
+# Agg draws to files without a display; the backend must be chosen before pyplot is imported
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def snapshot_files(run_dir: str, snapshot_dir: str) -> List[str]:
@@ -50,7 +61,6 @@ def snapshot_files(run_dir: str, snapshot_dir: str) -> List[str]:
 
 
 def load_snapshot(path: str):
-    from wsss_toolbox.methods.oaa.store import CumulativeMapStore
     with open(path, 'rb') as f:
         state = pickle.load(f)
     return state.get('epoch'), CumulativeMapStore.from_state_dict(state)
@@ -59,7 +69,6 @@ def load_snapshot(path: str):
 def growth_curve(files: List[str], samples: List[dict], num_classes: int,
                  nproc: int = 1) -> List[dict]:
     """Recall / precision at 50 % of the maximum of every snapshot's maps."""
-    from wsss_toolbox.evaluation import map_precision_recall
     by_id = {sample['img_id']: sample for sample in samples}
     points = []
     for path in files:
@@ -78,13 +87,6 @@ def growth_curve(files: List[str], samples: List[dict], num_classes: int,
 
 def draw(runs: Dict[str, dict], samples: List[dict], image_ids: List[str], num_classes: int,
          out_file: str, dataset_meta: Optional[dict] = None) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import mmcv
-
-    from wsss_toolbox.evaluation.utils import load_ground_truth
-    from wsss_toolbox.visualization import MapLocalVisualizer, mask_meta
     by_id = {sample['img_id']: sample for sample in samples}
     epochs = max(len(run['files']) for run in runs.values())
     rows = len(image_ids) * len(runs)
@@ -125,7 +127,6 @@ def draw(runs: Dict[str, dict], samples: List[dict], image_ids: List[str], num_c
         points = run['curve']
         curve.plot([p['epoch'] for p in points], [100 * p['recall'] for p in points],
                    marker='o', label=name)
-    from matplotlib.ticker import MaxNLocator
     curve.xaxis.set_major_locator(MaxNLocator(integer=True))
     curve.set_xlabel('epoch')
     curve.set_ylabel('object pixels covered (%)')
@@ -156,8 +157,6 @@ def main() -> None:
     labels = args.labels or [osp.basename(osp.normpath(run)) for run in args.runs]
     if len(labels) != len(args.runs):
         raise ValueError(f'{len(args.runs)} runs but {len(labels)} labels')
-
-    from wsss_toolbox.pseudo_labels import samples_from_dataset_cfg
     cfg = load_config(args.config)  # a syntax error names the file and line
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

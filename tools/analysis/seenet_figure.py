@@ -27,9 +27,27 @@ import json
 import os.path as osp
 from typing import Dict, List, Sequence
 
+import matplotlib
+import mmcv
 import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.utils import import_modules_from_strings
 
 from wsss_toolbox.evaluation import to_percent
+from wsss_toolbox.maps.normalize import normalize_maps
+from wsss_toolbox.methods.seenet import ternary_mask
+from wsss_toolbox.registry import DATASETS, MODELS
+from wsss_toolbox.structures import WSSSDataSample
+from wsss_toolbox.utils import register_all_modules
+
+# Agg draws to files without a display; the backend must be chosen before pyplot is imported
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,13 +67,6 @@ def parse_args() -> argparse.Namespace:
 
 def load_run(config: str, checkpoint: str, data_root: str = None):
     """(model, training samples, class names) of a SeeNet config and checkpoint."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmengine.utils import import_modules_from_strings
-
-    from wsss_toolbox.registry import DATASETS, MODELS
-    from wsss_toolbox.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     init_default_scope('wsss_toolbox')
     cfg = Config.fromfile(config)
@@ -81,13 +92,6 @@ def load_run(config: str, checkpoint: str, data_root: str = None):
 def forward_image(model, sample: dict) -> Dict[str, np.ndarray]:
     """One view of one image: M_A, T_A, S_B's and the fused map (max over the image's
     classes), all at the image size, and the ground truth."""
-    import mmcv
-    import torch
-    import torch.nn.functional as F
-
-    from wsss_toolbox.maps.normalize import normalize_maps
-    from wsss_toolbox.methods.seenet import ternary_mask
-    from wsss_toolbox.structures import WSSSDataSample
     image = mmcv.imread(sample['img_path'], channel_order='bgr')
     if image is None:
         raise FileNotFoundError(f"image {sample['img_path']} is missing or unreadable")
@@ -170,10 +174,6 @@ def zone_stats(model, samples: Sequence[dict]) -> Dict[str, float]:
 
 def draw(rows: List[List[Dict[str, np.ndarray]]], labels: Sequence[str], path: str,
          dpi: int = 80) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
     ternary_cmap = ListedColormap([(0.1, 0.1, 0.3), (1.0, 0.85, 0.1), (0.6, 0.6, 0.6)])
     columns = ['image', 'ground truth']
     for label in labels:
