@@ -9,7 +9,8 @@ STAMP := $(VENV)/.setup-done
 # pytest options; e.g. `make test PYTEST_ARGS="-k registry"`
 PYTEST_ARGS ?=
 # pytest-xdist worker processes (one per core; 0 = run in this process). Test files stay
-# whole on one worker (--dist loadfile), so module fixtures are built once.
+# whole on one worker, and the files that share a finished tiny pipeline with one group
+# (--dist loadfile; tests/conftest.py), so module and shared fixtures are built once.
 PYTEST_WORKERS ?= 2
 
 .PHONY: setup demo test test-quick lint clean-venv gpu-kit
@@ -17,7 +18,7 @@ PYTEST_WORKERS ?= 2
 setup: $(STAMP)
 
 # The stamp depends on the requirement files, so a second run on a set-up machine takes seconds.
-$(STAMP): requirements/runtime.txt requirements/tests.txt setup.py
+$(STAMP): requirements/runtime.txt requirements/pins.txt requirements/tests.txt setup.py
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || $(PYTHON) -m pip install --user -q uv
 	test -x $(VPY) || $(UV) venv --python $(PYTHON) $(VENV)
 	# torch first: mmcv builds against it when no wheel is found
@@ -29,7 +30,9 @@ $(STAMP): requirements/runtime.txt requirements/tests.txt setup.py
 	  $(UV) pip install --python $(VPY) "mmengine==0.10.7" && \
 	  MMCV_WITH_OPS=1 $(UV) pip install --python $(VPY) --no-build-isolation "mmcv==2.1.0"; \
 	fi
-	$(UV) pip install --python $(VPY) --no-build-isolation -r requirements/runtime.txt -r requirements/tests.txt
+	# the exact stack (pins.txt) within setup.py's ranges (runtime.txt); tests.txt adds openmim
+	$(UV) pip install --python $(VPY) --no-build-isolation -r requirements/pins.txt \
+	  -r requirements/runtime.txt -r requirements/tests.txt
 	$(UV) pip install --python $(VPY) --no-build-isolation --no-deps -e .
 	$(VPY) -c "import torch, torchvision, mmcv.ops, mmengine, mmseg, pydensecrf.densecrf; import wsss_toolbox; print('setup ok: torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmseg', mmseg.__version__)"
 	touch $(STAMP)

@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from shared_pipelines import cam_pipeline  # noqa: F401  (a session fixture)
+from tool_runs import run_ok
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -62,19 +64,22 @@ PYTHON = sys.executable
 def train_in_one_and_two_processes(config: str, work_dir: str, single_options: list,
                                    double_options: list, master_port: int,
                                    checkpoint: str = 'epoch_1.pth') -> str:
-    """Train ``config`` with ``tools/train.py`` in one process and with a 2-process CPU
-    ``torchrun``; assert both end with the same weights (every key, rtol 1e-4 / atol 1e-5);
-    return the one-process log and its state dict."""
+    """Train ``config`` with ``tools/train.py`` in one process (this one, through its
+    ``main``) and with ``tools/dist_train.sh`` in two CPU processes (torchrun, DDP over gloo,
+    PYTHON unset: the script finds .venv's interpreter, as the README runs it); assert both
+    end with the same weights (every key, rtol 1e-4 / atol 1e-5: rank 0 saves the model's
+    weights, no DDP ``module.`` prefix); return the one-process log and its state dict."""
     import torch
 
     from wsss_toolbox.engine import load_local_checkpoint
     single, double = osp.join(work_dir, 'single'), osp.join(work_dir, 'double')
-    proc = run_tool([PYTHON, 'tools/train.py', config, '--work-dir', single] + single_options)
-    log = proc.stdout + proc.stderr
-    proc = run_tool([PYTHON, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-                     f'--master_port={master_port}', 'tools/train.py', config,
-                     '--launcher', 'pytorch', '--work-dir', double] + double_options)
-    assert 'Distributed training: True' in proc.stdout + proc.stderr
+    log = run_ok('train', [config, '--work-dir', single] + single_options)
+    assert osp.isfile(osp.join(REPO_ROOT, '.venv', 'bin', 'python'))
+    proc = run_tool(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', double]
+                    + double_options, env_extra={'PYTHON': '', 'PORT': str(master_port)})
+    output = proc.stdout + proc.stderr
+    assert 'Distributed training: True' in output
+    assert "'world_size': 2" in output or 'world_size: 2' in output or 'GPU number: 2' in output
     a = load_local_checkpoint(osp.join(single, checkpoint))['state_dict']
     b = load_local_checkpoint(osp.join(double, checkpoint))['state_dict']
     assert sorted(a) == sorted(b)
@@ -95,9 +100,52 @@ SLOW_FILE_PATTERNS = (
     'test_steps.py', 'test_oaa_configs.py')
 
 
+# Files that read one session fixture of tests/shared_pipelines.py: one xdist work unit
+# (pytest_xdist_make_scheduler below), so that `make test` builds the fixture once.
+SHARED_RUN_GROUPS = {'test_pipeline.py': 'cam_pipeline', 'test_readme.py': 'cam_pipeline'}
+# The longest files (or groups), longest first: xdist hands work out in collection order, so
+# they start first and the two workers end together.
+LONGEST_FIRST = ('cam_pipeline', 'test_train_tools.py', 'test_resume_exact.py',
+                 'test_test_tool.py', 'test_mim_commands.py', 'test_bad_input_tools.py',
+                 'test_mcis_pipeline.py', 'test_irn_pipeline.py', 'test_rpnet_pipeline.py',
+                 'test_track1_pipeline.py', 'test_deeplab_configs.py', 'test_stage2_tools.py',
+                 'test_seenet_pipeline.py', 'test_oaa_training.py', 'test_oaa_configs.py',
+                 'test_mcis_training.py', 'test_oaa_pipeline.py', 'test_gpu_kit.py')
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the files of one SHARED_RUN_GROUPS group as one work unit.
+    (xdist's --dist loadgroup would do it with marks, but pytest-xdist 3.8 loses its group
+    suffix of the node ids under pytest 9, and then spreads every test of a file.)"""
+    if config.getvalue('dist') != 'loadfile':
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedRunScheduling(LoadFileScheduling):
+
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return SHARED_RUN_GROUPS.get(osp.basename(scope), scope)
+
+    return SharedRunScheduling(config, log)
+
+
+def pytest_configure(config):
+    # keep the collection order (longest first, below) instead of xdist's default order of
+    # the most tests first, which starts the long single-test files last
+    if hasattr(config.option, 'loadscopereorder'):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     import fnmatch
     for item in items:
         name = osp.basename(str(item.fspath))
         if any(fnmatch.fnmatch(name, pattern) for pattern in SLOW_FILE_PATTERNS):
             item.add_marker(pytest.mark.slow)
+
+    def rank(item):
+        name = osp.basename(str(item.fspath))
+        group = SHARED_RUN_GROUPS.get(name, name)
+        return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
+    items.sort(key=rank)  # stable: the rest keeps its order

@@ -1,7 +1,7 @@
 """A tiny synthetic benchmark (VOC layout, 3 classes, 32x32 images) and map files made from its
 masks: real inputs for the tests that give the tools and datasets bad files."""
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import mmcv
 import numpy as np
@@ -69,3 +69,43 @@ def rewrite_map_file(path: str, **changes) -> None:
         arrays = {key: data[key] for key in data.files}
     arrays.update(changes)
     np.savez_compressed(path, **arrays)
+
+
+# ------------------------------------------------------------------ tiny pipeline options
+LOADER_OPTIONS = ('num_workers=0', 'persistent_workers=False')
+
+
+def tiny_pipeline_options(data_root: Optional[str] = None, num_train: int = 12,
+                          epoch_stages: Sequence[str] = ('stage1', ),
+                          iter_stages: Sequence[str] = ('stage3', ), max_iters: int = 2,
+                          nproc_steps: Sequence[str] = (),
+                          extra: Sequence[str] = ()) -> List[str]:
+    """``--cfg-options`` that shrink a synthetic pipeline to seconds: a ``num_train`` + 4
+    image benchmark of 48x48 px, one epoch per epoch-based stage (``stage1``-like: train and
+    val loaders in this process), ``max_iters`` iterations per iteration-based stage
+    (``stage3``-like, validated at its end: train, val and test loaders), one process per
+    stage-2 step of ``nproc_steps``. ``extra`` follows (e.g. a method's own sizes)."""
+    options = [f'data_root={data_root}'] if data_root is not None else []
+    options += [f'synthetic_benchmark.num_train={num_train}', 'synthetic_benchmark.num_val=4',
+                'synthetic_benchmark.image_size=48', 'synthetic_benchmark.num_workers=1']
+    options += [f'{step}.nproc=1' for step in nproc_steps]
+    for stage in epoch_stages:
+        options += [f'{stage}.cfg_options.train_cfg.max_epochs=1',
+                    f'{stage}.cfg_options.train_cfg.val_interval=1']
+        options += [f'{stage}.cfg_options.{loader}_dataloader.{option}'
+                    for loader in ('train', 'val') for option in LOADER_OPTIONS]
+    for stage in iter_stages:
+        options += [f'{stage}.cfg_options.train_cfg.max_iters={max_iters}',
+                    f'{stage}.cfg_options.train_cfg.val_interval={max_iters}']
+        options += [f'{stage}.cfg_options.{loader}_dataloader.{option}'
+                    for loader in ('train', 'val', 'test') for option in LOADER_OPTIONS]
+    return options + list(extra)
+
+
+# The CAM pipeline (configs/pipelines/cam_synthetic.py) as tests/pipeline/test_pipeline.py and
+# the README's commands (tests/test_readme.py) run it: stage 3 keeps checkpoints of iterations
+# 2 and 4, so a resume from the middle can be tested.
+CAM_PIPELINE_TINY = tiny_pipeline_options(
+    num_train=16, max_iters=4, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_crf'),
+    extra=['maps.scales=[1.0,0.5]', 'stage3.cfg_options.default_hooks.checkpoint.interval=2',
+           'stage3.cfg_options.default_hooks.checkpoint.max_keep_ckpts=3'])

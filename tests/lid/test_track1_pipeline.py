@@ -7,7 +7,7 @@ import json
 import os.path as osp
 
 import pytest
-from conftest import PYTHON, REPO_ROOT, run_tool
+from tool_runs import run_main, run_ok
 
 from lid.lid_layouts import LID_CLASSES, REPO, tiny_classifier_lines, write_lid200, write_lines
 from wsss_toolbox.pipeline.lid_steps import read_segmentation_results
@@ -54,8 +54,8 @@ def finished(tmp_path_factory):
         f'stage3 = dict(config={stage3!r})',
     ])
     work_dir = str(root / 'work')
-    proc = run_tool([PYTHON, 'tools/pipeline.py', pipeline, '--work-dir', work_dir])
-    return work_dir, data_root, stage3, proc.stdout + proc.stderr
+    log = run_ok('pipeline', [pipeline, '--work-dir', work_dir, '--verbose'])
+    return work_dir, data_root, stage3, log
 
 
 def test_metrics_side_by_side_and_parameter_rule(finished):
@@ -95,15 +95,11 @@ def test_result_files_of_the_test_split(finished):
 
 
 def test_tools_test_reports_and_enforces_the_parameter_rule(finished):
-    import subprocess
     work_dir, data_root, stage3, _ = finished
     checkpoint = osp.join(work_dir, 'stage3', 'iter_4.pth')
-    command = [PYTHON, 'tools/test.py', stage3, checkpoint, '--work-dir',
-               osp.join(work_dir, 'tool_test'), '--max-params', '1000', '--cfg-options',
-               f'test_dataloader.dataset.data_root={data_root}']
-    proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
-                          env=dict(__import__('os').environ, PYTHONPATH=REPO_ROOT,
-                                   OMP_NUM_THREADS='1'), timeout=300)
-    assert proc.returncode != 0
-    assert 'not fewer than --max-params 1,000' in proc.stdout + proc.stderr
-    assert 'tested model:' in proc.stdout + proc.stderr
+    status, output = run_main('test', [
+        stage3, checkpoint, '--work-dir', osp.join(work_dir, 'tool_test'), '--max-params',
+        '1000', '--cfg-options', f'test_dataloader.dataset.data_root={data_root}'])
+    assert status != 0
+    assert 'not fewer than --max-params 1,000' in output
+    assert 'tested model:' in output

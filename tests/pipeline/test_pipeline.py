@@ -4,43 +4,25 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import textwrap
 
 import pytest
-from conftest import PYTHON, REPO_ROOT, run_tool
+from conftest import PYTHON, REPO_ROOT
+from shared_pipelines import CAM_DEMO_ARGS, copy_run
+from tiny_benchmark import CAM_PIPELINE_TINY
+from tool_runs import run_main, run_ok
 
-TINY = [
-    'synthetic_benchmark.num_train=16', 'synthetic_benchmark.num_val=4',
-    'synthetic_benchmark.image_size=48', 'synthetic_benchmark.num_workers=1',
-    'stage1.cfg_options.train_cfg.max_epochs=1', 'stage1.cfg_options.train_cfg.val_interval=1',
-    'stage1.cfg_options.train_dataloader.num_workers=0',
-    'stage1.cfg_options.train_dataloader.persistent_workers=False',
-    'stage1.cfg_options.val_dataloader.num_workers=0',
-    'stage1.cfg_options.val_dataloader.persistent_workers=False',
-    'maps.scales=[1.0,0.5]', 'pseudo_labels.nproc=1', 'pseudo_labels_crf.nproc=1',
-    'eval_maps.nproc=1',
-    'stage3.cfg_options.train_cfg.max_iters=4', 'stage3.cfg_options.train_cfg.val_interval=4',
-    'stage3.cfg_options.default_hooks.checkpoint.interval=2',
-    'stage3.cfg_options.default_hooks.checkpoint.max_keep_ckpts=3',
-    'stage3.cfg_options.train_dataloader.num_workers=0',
-    'stage3.cfg_options.train_dataloader.persistent_workers=False',
-    'stage3.cfg_options.val_dataloader.num_workers=0',
-    'stage3.cfg_options.val_dataloader.persistent_workers=False',
-    'stage3.cfg_options.test_dataloader.num_workers=0',
-    'stage3.cfg_options.test_dataloader.persistent_workers=False',
-]
 STEPS = ['stage1', 'maps', 'eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'stage3', 'test',
          'summary']
+CAM = osp.join(REPO_ROOT, 'configs/pipelines/cam_synthetic.py')
 
 
-def pipeline(work_dir, data_root, *extra, config='configs/pipelines/cam_synthetic.py',
-             options=(), env_extra=None) -> str:
-    """Run tools/pipeline.py; its whole output."""
-    proc = run_tool([PYTHON, 'tools/pipeline.py', config, '--work-dir', work_dir, *extra,
-                     '--cfg-options', f'data_root={data_root}', *TINY, *options],
-                    env_extra=env_extra)
-    return proc.stdout + proc.stderr
+def pipeline(run, *extra, options=()) -> str:
+    """tools/pipeline.py on ``run``'s work dir (in this process); its whole output."""
+    return run_ok('pipeline', CAM_DEMO_ARGS + list(extra) + [
+        '--verbose', '--cfg-options', *CAM_PIPELINE_TINY, *options], cwd=run.root)
 
 
 def ran(log: str) -> list:
@@ -48,9 +30,9 @@ def ran(log: str) -> list:
     return re.findall(r'step "(\w+)" \(\w+\): running', log)
 
 
-def plan(work_dir, data_root, *options, config='configs/pipelines/cam_synthetic.py') -> dict:
+def plan(run, *options) -> dict:
     """``{step: 'done' | reason}`` from --list."""
-    log = pipeline(work_dir, data_root, '--list', config=config, options=options)
+    log = pipeline(run, '--list', options=options)
     states = {}
     for line in log.splitlines():
         parts = line.split(None, 2)
@@ -59,17 +41,15 @@ def plan(work_dir, data_root, *options, config='configs/pipelines/cam_synthetic.
     return states
 
 
-@pytest.fixture(scope='module')
-def finished(tmp_path_factory):
-    """One finished tiny CAM pipeline shared by the tests of this module."""
-    root = tmp_path_factory.mktemp('pipeline')
-    work_dir, data_root = str(root / 'work'), str(root / 'data')
-    log = pipeline(work_dir, data_root)
-    return work_dir, data_root, log
+@pytest.fixture
+def finished(cam_pipeline):
+    """The finished tiny CAM pipeline of the session (tests/shared_pipelines.py): read it,
+    never change it (``copy_run`` first)."""
+    return cam_pipeline
 
 
 def test_first_run_writes_every_output(finished):
-    work_dir, data_root, log = finished
+    work_dir, data_root, log = finished.work_dir, finished.data_root, finished.log
     assert ran(log) == STEPS
     assert osp.isfile(osp.join(data_root, 'benchmark.json'))  # generated on first use
     for name in ('summary.json', 'figure.png', 'stage1', 'stage3', 'test'):
@@ -91,31 +71,29 @@ def test_first_run_writes_every_output(finished):
 
 
 def test_unchanged_rerun_runs_nothing(finished):
-    work_dir, data_root, _ = finished
-    log = pipeline(work_dir, data_root)
+    log = pipeline(finished)
     assert ran(log) == []
     assert all(f'step "{name}": up to date, skipped' in log for name in STEPS)
-    assert set(plan(work_dir, data_root).values()) == {'done'}
+    assert set(plan(finished).values()) == {'done'}
     # parallelism is not part of a fingerprint
-    assert set(plan(work_dir, data_root, 'pseudo_labels.nproc=2').values()) == {'done'}
+    assert set(plan(finished, 'pseudo_labels.nproc=2').values()) == {'done'}
 
 
 def test_changes_rerun_the_step_and_everything_downstream(finished):
-    work_dir, data_root, _ = finished
     # a stage-1 change reruns everything
-    states = plan(work_dir, data_root, 'stage1.cfg_options.optim_wrapper.optimizer.lr=0.02')
+    states = plan(finished, 'stage1.cfg_options.optim_wrapper.optimizer.lr=0.02')
     assert 'optim_wrapper.optimizer.lr: 0.05 -> 0.02' in states['stage1']
     assert all(state != 'done' for state in states.values())
     # a stage-2 change: the labels and stage 3 rerun, not stage 1 or the maps
-    states = plan(work_dir, data_root, 'pseudo_labels.generator.bg_threshold=0.4')
+    states = plan(finished, 'pseudo_labels.generator.bg_threshold=0.4')
     assert [name for name, state in states.items() if state == 'done'] == [
         'stage1', 'maps', 'eval_maps']
     assert 'bg_threshold: 0.3 -> 0.4' in states['pseudo_labels']
     assert 'input step' in states['pseudo_labels_crf']
     # --force reruns the step and its dependants only
-    states = plan(work_dir, data_root, 'pseudo_labels.nproc=1')  # sanity: all done
+    states = plan(finished, 'pseudo_labels.nproc=1')  # sanity: all done
     assert set(states.values()) == {'done'}
-    log = pipeline(work_dir, data_root, '--list', '--force', 'eval_maps')
+    log = pipeline(finished, '--list', '--force', 'eval_maps')
     assert 'eval_maps               EvaluateMaps            to run: forced' in log
     assert 'summary                 Summarize               to run' in log
     assert 'maps                    InferMaps               done' in log
@@ -125,11 +103,9 @@ def test_stage2_change_reruns_stage2_and_3_and_resume(tmp_path, finished):
     """Run on a copy of the finished work dir: a stage-2 parameter reruns the labels, stage 3
     and its test (and copied checkpoints are found inside the copy), not stage 1 or the maps;
     then an interrupted stage 3 resumes from its checkpoint; deleting stage1/ reruns all."""
-    import shutil
-    source, data_root, _ = finished
-    work_dir = str(tmp_path / 'copy')
-    shutil.copytree(source, work_dir)
-    log = pipeline(work_dir, data_root, options=['pseudo_labels.generator.bg_threshold=0.4'])
+    run = copy_run(finished, str(tmp_path / 'copy'))
+    work_dir = run.work_dir
+    log = pipeline(run, options=['pseudo_labels.generator.bg_threshold=0.4'])
     assert ran(log) == ['pseudo_labels', 'pseudo_labels_crf', 'stage3', 'test', 'summary']
     assert 'bg_threshold: 0.3 -> 0.4' in log
 
@@ -143,14 +119,14 @@ def test_stage2_change_reruns_stage2_and_3_and_resume(tmp_path, finished):
     os.remove(osp.join(work_dir, 'stage3', 'iter_4.pth'))
     with open(osp.join(work_dir, 'stage3', 'last_checkpoint'), 'w') as f:
         f.write('/somewhere/else/stage3/iter_2.pth')  # as in a copied work dir
-    log = pipeline(work_dir, data_root, options=['pseudo_labels.generator.bg_threshold=0.4'])
+    log = pipeline(run, options=['pseudo_labels.generator.bg_threshold=0.4'])
     assert 'interrupted before, resuming' in log
     assert 'resumed epoch: 0, iter: 2' in log
     assert ran(log) == ['stage3', 'test', 'summary']
 
     # deleting stage 1's folder reruns everything
     shutil.rmtree(osp.join(work_dir, 'stage1'))
-    states = plan(work_dir, data_root, 'pseudo_labels.generator.bg_threshold=0.4')
+    states = plan(run, 'pseudo_labels.generator.bg_threshold=0.4')
     assert 'outputs are gone' in states['stage1']
     assert all(state != 'done' for state in states.values())
 
@@ -187,11 +163,10 @@ class SharpenMaps(PipelineStep):
 
 def test_plugin_step_through_custom_imports(tmp_path, finished):
     """A method defined outside the package adds its own step; the steps it shares with the
-    finished run (same configuration) are reused, the rest run."""
-    import shutil
-    source, data_root, _ = finished
-    work_dir = str(tmp_path / 'plugin_work')
-    shutil.copytree(source, work_dir)
+    finished run (same configuration) are reused, the rest run. The command line as a user
+    types it (a subprocess, from another folder, the plugin on PYTHONPATH): the one
+    subprocess test of tools/pipeline.py, the other tests call its ``main`` in this process."""
+    run = copy_run(finished, str(tmp_path / 'copy'))
     plugin = tmp_path / 'toy_method'
     plugin.mkdir()
     (plugin / '__init__.py').write_text('')
@@ -206,50 +181,46 @@ def test_plugin_step_through_custom_imports(tmp_path, finished):
         eval_maps = dict(maps='sharpened')
         pseudo_labels = dict(maps='sharpened')
     '''))
+    # another folder, whose data/ is the run's (the shared run's data_root is the relative
+    # 'data/synthetic', which is part of the fingerprints)
     other_cwd = tmp_path / 'elsewhere'
     other_cwd.mkdir()
+    os.symlink(osp.join(run.root, 'data'), other_cwd / 'data')
     proc = subprocess.run(
-        [PYTHON, osp.join(REPO_ROOT, 'tools/pipeline.py'), str(config), '--work-dir', work_dir,
-         '--cfg-options', f'data_root={data_root}', *TINY],
+        [PYTHON, osp.join(REPO_ROOT, 'tools/pipeline.py'), str(config), '--work-dir',
+         run.work_dir, '--verbose', '--cfg-options', *CAM_PIPELINE_TINY],
         cwd=str(other_cwd), capture_output=True, text=True, timeout=600,
         env=dict(os.environ, PYTHONPATH=f'{REPO_ROOT}:{tmp_path}', OMP_NUM_THREADS='1'))
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert ran(log) == ['sharpened', 'eval_maps', 'pseudo_labels']
     assert 'step "stage1": up to date' in log and 'step "maps": up to date' in log
-    assert len(os.listdir(osp.join(work_dir, 'sharpened'))) == 16
+    assert len(os.listdir(osp.join(run.work_dir, 'sharpened'))) == 16
 
 
 def test_until_stops_after_the_step(tmp_path, finished):
-    import shutil
-    source, data_root, _ = finished
-    work_dir = str(tmp_path / 'until')
-    shutil.copytree(source, work_dir)
-    log = pipeline(work_dir, data_root, '--until', 'pseudo_labels',
+    run = copy_run(finished, str(tmp_path / 'until'))
+    log = pipeline(run, '--until', 'pseudo_labels',
                    options=['pseudo_labels.generator.bg_threshold=0.5'])
     assert ran(log) == ['pseudo_labels'] and 'stopping after step "pseudo_labels"' in log
 
 
-def run_failing(args, cwd=REPO_ROOT):
-    proc = subprocess.run([PYTHON, 'tools/pipeline.py', *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1'))
-    assert proc.returncode != 0
-    return proc.stdout + proc.stderr
+def run_failing(args):
+    status, log = run_main('pipeline', args)
+    assert status != 0, log[-3000:]
+    return log
 
 
 def test_unknown_keys_and_steps_are_errors(tmp_path):
     work_dir = str(tmp_path / 'w')
-    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir, '--list',
+    log = run_failing([CAM, '--work-dir', work_dir, '--list',
                        '--cfg-options', 'pseudo_label.nproc=1'])
     assert 'unknown key "pseudo_label"' in log
-    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir, '--list',
-                       '--cfg-options', 'maps.scale=[1.0]'])
+    log = run_failing([CAM, '--work-dir', work_dir, '--list', '--cfg-options', 'maps.scale=[1.0]'])
     assert 'step "maps" (InferMaps)' in log and "'scale'" in log
-    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir,
-                       '--force', 'stage_1'])
+    log = run_failing([CAM, '--work-dir', work_dir, '--force', 'stage_1'])
     assert 'no step named "stage_1"' in log
-    log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir', work_dir, '--list',
+    log = run_failing([CAM, '--work-dir', work_dir, '--list',
                        '--cfg-options', 'steps=[maps,stage1]'])
     assert 'reads step "stage1", which is not listed before it' in log
 
@@ -258,8 +229,8 @@ def test_second_run_on_a_work_dir_stops_with_a_message(tmp_path):
     from wsss_toolbox.pipeline import WorkDirLock, WorkDirLockedError
     lock_file = str(tmp_path / 'w' / '.pipeline' / 'lock')
     with WorkDirLock(lock_file):
-        log = run_failing(['configs/pipelines/cam_synthetic.py', '--work-dir',
-                           str(tmp_path / 'w'), '--cfg-options', f'data_root={tmp_path}/d'])
+        log = run_failing([CAM, '--work-dir', str(tmp_path / 'w'),
+                           '--cfg-options', f'data_root={tmp_path}/d'])
         assert 'in use by another pipeline run' in log and lock_file in log
         with pytest.raises(WorkDirLockedError):
             WorkDirLock(lock_file).acquire()

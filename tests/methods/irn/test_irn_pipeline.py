@@ -4,36 +4,28 @@ import json
 import os
 import os.path as osp
 
-from conftest import PYTHON, run_tool
+from tiny_benchmark import tiny_pipeline_options
+from tool_runs import run_ok
 
 
 def tiny_options(data_root):
-    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    return [f'data_root={data_root}', 'synthetic_benchmark.num_train=12',
-            'synthetic_benchmark.num_val=4', 'synthetic_benchmark.image_size=48',
-            'synthetic_benchmark.num_workers=1', 'eval_maps.nproc=1', 'pseudo_labels.nproc=1',
-            'pseudo_labels_crf.nproc=1', 'irn_seeds.nproc=1', 'irn_labels.nproc=1',
-            'stage1.cfg_options.train_cfg.max_epochs=1',
-            'stage1.cfg_options.train_cfg.val_interval=1',
-            'irn_train.cfg_options.train_cfg.max_epochs=1',
-            # 48 px images: a 12x12 grid has no source pixel of the authors' pairs at radius
-            # 10 (it needs 19 columns); radius 4 keeps the default pair rules
-            'irn_train.cfg_options.model.radius=4',
-            'irn_train.cfg_options.train_dataloader.batch_size=4',
-            'irn_train.cfg_options.train_dataloader.num_workers=0',
-            'irn_train.cfg_options.train_dataloader.persistent_workers=False',
-            'stage3.cfg_options.train_cfg.max_iters=2'] + [
-        f'{stage}.cfg_options.{loader}.{key}' for stage in ('stage1', 'stage3')
-        for loader in loaders[:2 if stage == 'stage1' else 3]
-        for key in ('num_workers=0', 'persistent_workers=False')]
+    return tiny_pipeline_options(
+        data_root, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'irn_seeds',
+                                'irn_labels'),
+        extra=['irn_train.cfg_options.train_cfg.max_epochs=1',
+               # 48 px images: a 12x12 grid has no source pixel of the authors' pairs at
+               # radius 10 (it needs 19 columns); radius 4 keeps the default pair rules
+               'irn_train.cfg_options.model.radius=4',
+               'irn_train.cfg_options.train_dataloader.batch_size=4',
+               'irn_train.cfg_options.train_dataloader.num_workers=0',
+               'irn_train.cfg_options.train_dataloader.persistent_workers=False'])
 
 
 def test_cam_irn_pipeline_end_to_end(tmp_path):
     work_dir = str(tmp_path / 'cam-irn')
     data_root = str(tmp_path / 'data')
-    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/cam-irn_synthetic.py',
-                     '--work-dir', work_dir, '--cfg-options', *tiny_options(data_root)])
-    log = proc.stdout + proc.stderr
+    log = run_ok('pipeline', ['configs/pipelines/cam-irn_synthetic.py', '--work-dir', work_dir,
+                              '--verbose', '--cfg-options', *tiny_options(data_root)])
     assert 'loss_pos: ' in log and 'loss_neg: ' in log  # the boundary network trained
     assert 'no source pixel' not in log  # ... on labelled pairs
     assert 'step "irn_labels": random walk of 12 of 12 images' in log

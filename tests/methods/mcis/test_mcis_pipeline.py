@@ -5,32 +5,23 @@ import json
 import os
 import os.path as osp
 
-from conftest import PYTHON, run_tool
+from tiny_benchmark import tiny_pipeline_options
+from tool_runs import run_ok
 
 
 def tiny_options(data_root):
-    loaders = ('train_dataloader', 'val_dataloader')
-    return [f'data_root={data_root}', 'synthetic_benchmark.num_train=12',
-            'synthetic_benchmark.num_val=4', 'synthetic_benchmark.image_size=48',
-            'synthetic_benchmark.num_workers=1', 'eval_maps.nproc=1', 'pseudo_labels.nproc=1',
-            'eval_maps_single.nproc=1', 'pseudo_labels_single.nproc=1',
-            'stage1.cfg_options.train_cfg.max_epochs=1',
-            'stage1.cfg_options.train_cfg.val_interval=1',
-            'stage1.cfg_options.model.backbone.base_channels=8',
-            'stage1.cfg_options.model.head.in_channels=32',
-            'stage1.cfg_options.model.head.channels=16',
-            'stage3.cfg_options.train_cfg.max_iters=2',
-            'stage3_single.cfg_options.train_cfg.max_iters=2'] + [
-        f'{stage}.cfg_options.{loader}.{key}' for stage in ('stage1', 'stage3', 'stage3_single')
-        for loader in loaders for key in ('num_workers=0', 'persistent_workers=False')]
+    return tiny_pipeline_options(
+        data_root, iter_stages=('stage3', 'stage3_single'),
+        nproc_steps=('eval_maps', 'pseudo_labels', 'eval_maps_single', 'pseudo_labels_single'),
+        extra=['stage1.cfg_options.model.backbone.base_channels=8',
+               'stage1.cfg_options.model.head.in_channels=32',
+               'stage1.cfg_options.model.head.channels=16'])
 
 
 def test_mcis_pipeline_end_to_end(tmp_path):
     work_dir = str(tmp_path / 'mcis')
-    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/mcis_synthetic.py',
-                     '--work-dir', work_dir, '--cfg-options',
-                     *tiny_options(str(tmp_path / 'data'))])
-    log = proc.stdout + proc.stderr
+    log = run_ok('pipeline', ['configs/pipelines/mcis_synthetic.py', '--work-dir', work_dir,
+                              '--verbose', '--cfg-options', *tiny_options(str(tmp_path / 'data'))])
     assert 'loss_co_att: ' in log and 'loss_self_basic: ' in log
     assert 'inferring MCIS maps (fusion) of 12 train images' in log
     assert 'inferring MCIS maps (single_round) of 12 train images' in log

@@ -1,6 +1,11 @@
 """MCIS in real runs: tools/train.py with the class-pair sampler (all losses logged, the
-contrastive term off during the warm-up), a 2-process torchrun on CPU that ends with the
-weights of the 1-process run, and the bad-input messages of the pair data."""
+contrastive term off during the warm-up), tools/dist_train.sh with 2 CPU processes that ends
+with the weights of the 1-process run, and the bad-input messages of the pair data.
+
+This is the suite's 1-process == 2-process check of training (one is enough for the
+mechanism: DDP's gradient averaging, the class-pair sampler's rank split and per-epoch
+partners, rank 0's checkpoint); OAA's recorder, which exchanges its maps between ranks, has
+its own (tests/methods/oaa/test_oaa_training.py)."""
 import os.path as osp
 
 import pytest

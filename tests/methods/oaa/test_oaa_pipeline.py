@@ -4,22 +4,17 @@ import glob
 import os
 import os.path as osp
 
-from conftest import PYTHON, run_tool
+from tiny_benchmark import tiny_pipeline_options
+from tool_runs import run_ok
 
 
 def tiny(*stages):
-    return ['synthetic_benchmark.num_train=16', 'synthetic_benchmark.num_val=4',
-            'synthetic_benchmark.image_size=48', 'synthetic_benchmark.num_workers=1',
-            'eval_maps.nproc=1'] + [
-        f'{stage}.cfg_options.{key}' for stage in stages for key in (
-            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-            'train_cfg.val_interval=1')]
+    return tiny_pipeline_options(num_train=16, epoch_stages=stages, iter_stages=(),
+                                 nproc_steps=('eval_maps', ))
 
 
 def run_pipeline(config, work_dir, *extra):
-    proc = run_tool([PYTHON, 'tools/pipeline.py', config, '--work-dir', work_dir, *extra])
-    return proc.stdout + proc.stderr
+    return run_ok('pipeline', [config, '--work-dir', work_dir, '--verbose', *extra])
 
 
 def test_oaa_plus_trains_on_the_maps_of_its_oaa_step(tmp_path):

@@ -1,11 +1,13 @@
-"""The recorder and the drop layer in real training runs (tools/train.py): the exported maps,
-2-process torchrun == 1 process, interrupted + resumed == uninterrupted."""
+"""The recorder and the drop layer in real training runs (tools/train.py's ``main`` in this
+process; torchrun for 2 processes): the exported maps, 2-process torchrun == 1 process (the
+recorder exchanges its updates between ranks), interrupted + resumed == uninterrupted."""
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
 from conftest import PYTHON, run_tool
+from tool_runs import run_ok
 
 from wsss_toolbox.engine import load_local_checkpoint
 from wsss_toolbox.maps import load_maps
@@ -61,9 +63,7 @@ FROZEN = ['optim_wrapper.optimizer.lr=0', 'model.backbone.norm_cfg=None',
 
 def test_two_process_torchrun_records_the_same_maps_as_one_process(benchmark, tmp_path):
     single, double = str(tmp_path / 'single'), str(tmp_path / 'double')
-    log = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', single]
-                   + options(benchmark, 3, 4, *FROZEN))
-    log = log.stdout + log.stderr
+    log = run_ok('train', [CONFIG, '--work-dir', single] + options(benchmark, 3, 4, *FROZEN))
     # the single-process run: one map file per training image, at the original size
     maps_dir = osp.join(single, 'cumulative_maps')
     assert len(os.listdir(maps_dir)) == NUM_TRAIN
@@ -94,11 +94,11 @@ def test_interrupted_and_resumed_training_gives_the_same_maps(benchmark, tmp_pat
     """A run of 3 epochs, and a run that continues from the checkpoint of its epoch 2 (as
     after a crash right after that checkpoint): same store, same exported maps."""
     full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
-    run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', full] + options(benchmark, 3))
-    proc = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', resumed, '--resume',
-                     osp.join(full, 'epoch_2.pth')] + options(benchmark, 3))
-    assert 'restored the cumulative maps of 8 images' in proc.stdout + proc.stderr
-    assert 'resumed epoch: 2' in proc.stdout + proc.stderr
+    run_ok('train', [CONFIG, '--work-dir', full] + options(benchmark, 3))
+    log = run_ok('train', [CONFIG, '--work-dir', resumed, '--resume',
+                           osp.join(full, 'epoch_2.pth')] + options(benchmark, 3))
+    assert 'restored the cumulative maps of 8 images' in log
+    assert 'resumed epoch: 2' in log
     uninterrupted = stored(full, 3)
     assert not uninterrupted.equals(stored(full, 2))  # epoch 3 changed the maps
     assert_same_stores(uninterrupted, stored(resumed, 3), tolerance=0)

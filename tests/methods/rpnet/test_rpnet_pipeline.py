@@ -5,34 +5,25 @@ import json
 import os
 import os.path as osp
 
-from conftest import PYTHON, run_tool
+from tiny_benchmark import tiny_pipeline_options
+from tool_runs import run_ok
 
 
 def tiny_options(data_root):
-    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    return [f'data_root={data_root}', 'synthetic_benchmark.num_train=12',
-            'synthetic_benchmark.num_val=4', 'synthetic_benchmark.image_size=48',
-            'synthetic_benchmark.num_workers=1', 'eval_maps.nproc=1', 'pseudo_labels.nproc=1',
-            'pseudo_labels_crf.nproc=1', 'irn_seeds.nproc=1', 'irn_labels.nproc=1',
-            'stage1.cfg_options.train_cfg.max_epochs=1',
-            'stage1.cfg_options.train_cfg.val_interval=1',
-            'stage1.cfg_options.train_dataloader.batch_size=3',
-            'irn_train.cfg_options.train_cfg.max_epochs=1',
-            'irn_train.cfg_options.train_dataloader.batch_size=4',
-            'irn_train.cfg_options.train_dataloader.num_workers=0',
-            'irn_train.cfg_options.train_dataloader.persistent_workers=False',
-            'stage3.cfg_options.train_cfg.max_iters=2'] + [
-        f'{stage}.cfg_options.{loader}.{key}' for stage in ('stage1', 'stage3')
-        for loader in loaders[:2 if stage == 'stage1' else 3]
-        for key in ('num_workers=0', 'persistent_workers=False')]
+    return tiny_pipeline_options(
+        data_root, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'irn_seeds',
+                                'irn_labels'),
+        extra=['stage1.cfg_options.train_dataloader.batch_size=3',
+               'irn_train.cfg_options.train_cfg.max_epochs=1',
+               'irn_train.cfg_options.train_dataloader.batch_size=4',
+               'irn_train.cfg_options.train_dataloader.num_workers=0',
+               'irn_train.cfg_options.train_dataloader.persistent_workers=False'])
 
 
 def test_rpnet_irn_pipeline_end_to_end(tmp_path):
     work_dir = str(tmp_path / 'rpnet-irn')
-    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/rpnet-irn_synthetic.py',
-                     '--work-dir', work_dir, '--cfg-options',
-                     *tiny_options(str(tmp_path / 'data'))])
-    log = proc.stdout + proc.stderr
+    log = run_ok('pipeline', ['configs/pipelines/rpnet-irn_synthetic.py', '--work-dir', work_dir,
+                              '--verbose', '--cfg-options', *tiny_options(str(tmp_path / 'data'))])
     assert 'loss_similarity: ' in log  # RPNet's head trained on pairs
     assert 'step "maps": inferring maps of 12 train images' in log
     for step in ('maps', 'pseudo_labels_crf', 'irn_labels'):

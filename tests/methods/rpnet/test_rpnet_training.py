@@ -1,13 +1,13 @@
-"""RPNet in real runs: tools/train.py on pairs (with the warning about classes that have
-fewer images than the group size), a 2-process torchrun that ends with the weights of the
-1-process run, and the group-size check on its own."""
+"""RPNet in a real run: tools/train.py on pairs (with the warning about classes that have
+fewer images than the group size), and the group-size check on its own."""
 import os.path as osp
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import train_in_one_and_two_processes
+from tool_runs import run_ok
 
+from wsss_toolbox.engine import load_local_checkpoint
 from wsss_toolbox.methods.rpnet import GroupSizeCheckHook
 from wsss_toolbox.methods.rpnet.hooks import classes_smaller_than
 
@@ -23,28 +23,26 @@ def benchmark(tmp_path_factory) -> str:
 
 
 def options(root, batch_size):
-    # no BatchNorm, no random flip, nothing discarded from the part mask (the dropout draws
-    # differ between 1 and 2 processes): 1 process with 4 pairs and 2 processes with 2 pairs
-    # each see the same pairs per step (ClassPairSampler splits the anchors as DefaultSampler
-    # and draws partners independently of the ranks) and average the same gradients
     return ['--cfg-options', 'train_cfg.max_epochs=1', f'train_dataloader.batch_size={batch_size}',
-            'train_dataloader.dataset.dataset.pipeline.1.prob=0.0',
             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
             'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
             'train_cfg.val_interval=100', 'default_hooks.logger.interval=1',
-            'model.backbone.norm_cfg=None', 'model.backbone.base_channels=8',
-            'model.head.in_channels=32', 'model.head.channels=16', 'model.head.discard_prob=0.0',
-            f'train_dataloader.dataset.data_root={root}'] + [
+            'model.backbone.base_channels=8', 'model.head.in_channels=32',
+            'model.head.channels=16', f'train_dataloader.dataset.data_root={root}'] + [
                 f'{split}_dataloader.dataset.data_root={root}' for split in ('val', 'test')]
 
 
-def test_train_and_two_process_torchrun_give_the_same_weights(benchmark, tmp_path):
-    log, a = train_in_one_and_two_processes(CONFIG, str(tmp_path), options(benchmark, 4),
-                                            options(benchmark, 2), master_port=29583)
+# The 1-process == 2-process check of training runs for MCIS (test_mcis_training.py): the
+# same ClassPairSampler over ranks (its rank split: tests/datasets/test_sampler.py); RPNet
+# has no distributed code of its own.
+def test_train_on_pairs_logs_the_losses_and_warns_once(benchmark, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    log = run_ok('train', [CONFIG, '--work-dir', work_dir] + options(benchmark, 4))
     assert 'loss_cls: ' in log and 'loss_similarity: ' in log and 'confident_coverage' in log
     # 8 images: some classes have a single image, fewer than the group size 2 -- one warning
     assert log.count('is larger than the number of training images of class(es)') == 1
-    assert {'head.projection.weight', 'head.classifiers.1.weight'} <= set(a)
+    weights = load_local_checkpoint(osp.join(work_dir, 'epoch_1.pth'))['state_dict']
+    assert {'head.projection.weight', 'head.classifiers.1.weight'} <= set(weights)
 
 
 def fake_runner(labels, group_size, classes):

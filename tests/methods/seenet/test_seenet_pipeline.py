@@ -7,7 +7,8 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from conftest import PYTHON, run_tool
+from tiny_benchmark import tiny_pipeline_options
+from tool_runs import run_ok
 
 import wsss_toolbox.methods.seenet  # noqa: F401  (registers HarmonicLabelGenerator)
 from wsss_toolbox.maps import save_maps
@@ -15,26 +16,16 @@ from wsss_toolbox.pseudo_labels.runner import make_sample_pseudo_label
 
 
 def tiny_options(data_root):
-    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    return [f'data_root={data_root}', 'synthetic_benchmark.num_train=12',
-            'synthetic_benchmark.num_val=4', 'synthetic_benchmark.image_size=48',
-            'synthetic_benchmark.num_workers=1', 'eval_maps.nproc=1', 'pseudo_labels.nproc=1',
-            'pseudo_labels_thr.nproc=1', 'pseudo_labels_crf.nproc=1',
-            'stage1.cfg_options.train_cfg.max_epochs=1',
-            'stage1.cfg_options.train_cfg.val_interval=1',
-            'stage3.cfg_options.train_cfg.max_iters=2'] + [
-        f'{stage}.cfg_options.{loader}.{key}' for stage in ('stage1', 'stage3')
-        for loader in loaders[:2 if stage == 'stage1' else 3]
-        for key in ('num_workers=0', 'persistent_workers=False')]
+    return tiny_pipeline_options(
+        data_root, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_thr',
+                                'pseudo_labels_crf'))
 
 
 def test_seenet_pipeline_end_to_end(tmp_path):
     work_dir = str(tmp_path / 'seenet')
-    proc = run_tool([PYTHON, 'tools/pipeline.py', 'configs/pipelines/seenet_synthetic.py',
-                     '--work-dir', work_dir, '--cfg-options',
-                     *tiny_options(str(tmp_path / 'data'))])
-    log = proc.stdout + proc.stderr
-    assert 'loss_c: ' in log  # SeeNet's head trained
+    log = run_ok('pipeline', ['configs/pipelines/seenet_synthetic.py', '--work-dir', work_dir,
+                              '--verbose', '--cfg-options', *tiny_options(str(tmp_path / 'data'))])
+    assert all(f'{loss}: ' in log for loss in ('loss_a', 'loss_b', 'loss_c'))  # SeeNet trained
     assert 'step "maps": inferring maps of 12 train images' in log
     for step in ('maps', 'pseudo_labels', 'pseudo_labels_thr', 'pseudo_labels_crf'):
         assert len(os.listdir(osp.join(work_dir, step))) >= 12, step
