@@ -1,4 +1,8 @@
-"""Command-line tools of stage 2: make_pseudo_labels, eval_labels, eval_maps, the benchmark."""
+"""Command-line tools of stage 2: make_pseudo_labels, eval_labels, eval_maps, the benchmark.
+
+make_pseudo_labels, eval_labels and eval_maps run here through their ``main``
+(tests/tool_runs.py); their command lines run as a user types them in tests/test_readme.py.
+The benchmark script runs as a command (its only test)."""
 import json
 import os
 import os.path as osp
@@ -6,6 +10,7 @@ import re
 
 import numpy as np
 from conftest import PYTHON, run_tool
+from tool_runs import run_ok
 
 from wsss_toolbox.pseudo_labels import (
     DenseCRFRefiner,
@@ -34,18 +39,17 @@ def test_make_and_evaluate_pseudo_labels(tmp_path):
     samples = write_stage2_data(root, num_images=4)
     config = tmp_path / 'stage2.py'
     config.write_text(CONFIG.format(root=root))
-    proc = run_tool([PYTHON, 'tools/make_pseudo_labels.py', str(config)])
-    assert re.search(r'labels written\s*\|\s*4\s*\|', proc.stdout)  # the summary table
+    output = run_ok('make_pseudo_labels', [str(config)])
+    assert re.search(r'labels written\s*\|\s*4\s*\|', output)  # the summary table
     label_dir = osp.join(root, 'labels')
     expected = make_sample_pseudo_label(samples[2], osp.join(root, 'maps'),
                                  ThresholdLabelGenerator(0.4), [DenseCRFRefiner(iterations=2)])
     np.testing.assert_array_equal(load_label(osp.join(label_dir, 'img02.png')), expected)
     assert json.load(open(osp.join(root, 'labels_summary.json')))['num_written'] == 4
 
-    proc = run_tool([PYTHON, 'tools/eval_labels.py', label_dir, '--img-dir',
-                     osp.join(root, 'images'), '--seg-dir', osp.join(root, 'gt'),
-                     '--num-classes', '4'])
-    assert 'mIoU' in proc.stdout and 'class2' in proc.stdout
+    output = run_ok('eval_labels', [label_dir, '--img-dir', osp.join(root, 'images'),
+                                    '--seg-dir', osp.join(root, 'gt'), '--num-classes', '4'])
+    assert 'mIoU' in output and 'class2' in output
     report = json.load(open(osp.join(root, 'labels_eval.json')))
     assert report['num_images'] == 4 and report['metrics']['mIoU'] > 50  # percent
 
@@ -56,9 +60,9 @@ def test_eval_maps_tool_with_dataset_config(tmp_path):
     config = tmp_path / 'stage2.py'
     config.write_text(CONFIG.format(root=root))
     out_json = str(tmp_path / 'maps_eval.json')
-    proc = run_tool([PYTHON, 'tools/eval_maps.py', osp.join(root, 'maps'), '--config',
-                     str(config), '--thresholds', '0.2', '0.4', '--out-json', out_json])
-    assert 'best threshold' in proc.stdout and 'Peak-IoU' in proc.stdout
+    output = run_ok('eval_maps', [osp.join(root, 'maps'), '--config', str(config),
+                                  '--thresholds', '0.2', '0.4', '--out-json', out_json])
+    assert 'best threshold' in output and 'Peak-IoU' in output
     report = json.load(open(out_json))
     assert report['threshold_sweep']['thresholds'] == [0.2, 0.4]
     assert report['threshold_sweep']['best_metrics']['class_names'][1] == 'a'

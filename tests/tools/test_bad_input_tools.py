@@ -1,17 +1,20 @@
 """Bad inputs through the command-line tools: each stops with an error that names the file
 and says what to fix, and writes nothing wrong (map files with NaN/inf, another image's map
 file, classes the image is not tagged with; a checkpoint of another model, a file that is no
-checkpoint)."""
+checkpoint).
+
+The tools run here through their ``main`` (tests/tool_runs.py): an error reaches the user the
+same way (its message, a non-zero exit). Their command lines run as a user types them in
+tests/test_readme.py."""
 import os
 import os.path as osp
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 import torch
-from conftest import PYTHON, REPO_ROOT, run_tool
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from tiny_benchmark import (
     rewrite_map_file,
@@ -19,19 +22,18 @@ from tiny_benchmark import (
     write_stage2_config,
     write_tiny_benchmark,
 )
+from tool_runs import run_main, run_ok
 
 from wsss_toolbox.maps import map_path
 
 STAGE1 = osp.join(REPO_ROOT, 'configs', 'cam', 'cam_tiny_1xb16-8e_synthetic-128x128.py')
 
 
-def run_failing(args) -> str:
-    """Run a tool that must fail; return its stderr."""
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
-    proc = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode != 0, f'{" ".join(args)} exited 0:\n{proc.stdout[-3000:]}'
-    return proc.stderr
+def run_failing(name: str, argv: list) -> str:
+    """Run tools/<name>.py's ``main(argv)``, which must fail; return its output."""
+    status, output = run_main(name, argv)
+    assert status != 0, f'tools/{name}.py {" ".join(argv)} exited 0:\n{output[-3000:]}'
+    return output
 
 
 @pytest.fixture(scope='module')
@@ -68,7 +70,7 @@ def test_make_pseudo_labels_stops_on_a_bad_map_file(bench, tmp_path, changes, me
     map_dir = bad_maps(bench, tmp_path, **changes)
     label_dir = str(tmp_path / 'labels')
     config = write_stage2_config(str(tmp_path / 'stage2.py'), bench, map_dir, label_dir)
-    stderr = run_failing([PYTHON, 'tools/make_pseudo_labels.py', config])
+    stderr = run_failing('make_pseudo_labels', [config])
     assert f'Map file "{map_path(map_dir, "train_00000")}"' in stderr
     assert 'regenerate' in stderr
     assert len(re.findall(message, stderr)) == 1, stderr[-2000:]
@@ -88,8 +90,7 @@ def test_eval_maps_stops_on_a_bad_map_file(bench, tmp_path, changes, message):
     config = write_stage2_config(str(tmp_path / 'stage2.py'), bench, map_dir,
                                  str(tmp_path / 'labels'))
     out_json = str(tmp_path / 'eval.json')
-    stderr = run_failing([PYTHON, 'tools/eval_maps.py', map_dir, '--config', config,
-                          '--out-json', out_json])
+    stderr = run_failing('eval_maps', [map_dir, '--config', config, '--out-json', out_json])
     assert map_path(map_dir, 'train_00000') in stderr
     assert re.search(message, stderr), stderr[-2000:]
     assert not osp.exists(out_json)
@@ -124,18 +125,16 @@ def test_infer_maps_refuses_a_checkpoint_of_another_model(stage1, tmp_path):
     checkpoint = osp.join(folder, 'other_model.pth')
     out_dir = str(tmp_path / 'maps')
     # before: a warning about size mismatches, then maps of mostly random weights, exit 0
-    stderr = run_failing([PYTHON, 'tools/infer_maps.py', config, checkpoint, '--out-dir',
-                          out_dir])
+    stderr = run_failing('infer_maps', [config, checkpoint, '--out-dir', out_dir])
     assert f'Checkpoint file "{checkpoint}" does not fit the model of {config}' in stderr
     assert ('41 weight(s) have another shape: backbone.stages.0.0.conv.weight [16, 3, 3, 3] '
             "vs the model's [32, 3, 3, 3]") in stderr
     assert '--partial-load' in stderr
     assert not osp.isdir(out_dir) or not os.listdir(out_dir)
     # asked for, a partial load runs and says what it left out
-    proc = run_tool([PYTHON, 'tools/infer_maps.py', config, checkpoint, '--out-dir', out_dir,
-                     '--partial-load'])
-    assert 'partial load of checkpoint' in proc.stdout + proc.stderr
-    assert re.search(r'maps written\s*\|\s*6\s*\|', proc.stdout)  # the summary table
+    output = run_ok('infer_maps', [config, checkpoint, '--out-dir', out_dir, '--partial-load'])
+    assert 'partial load of checkpoint' in output
+    assert re.search(r'maps written\s*\|\s*6\s*\|', output)  # the summary table
 
 
 def test_infer_maps_names_an_unreadable_checkpoint(stage1, tmp_path):
@@ -145,8 +144,8 @@ def test_infer_maps_names_an_unreadable_checkpoint(stage1, tmp_path):
     with open(checkpoint, 'wb') as f:
         f.write(np.random.default_rng(0).bytes(3000))
     # before: torch's unpickling error ("Unsupported operand ..."), suggesting weights_only=False
-    stderr = run_failing([PYTHON, 'tools/infer_maps.py', config, checkpoint, '--out-dir',
-                          str(tmp_path / 'maps')])
+    stderr = run_failing('infer_maps', [config, checkpoint, '--out-dir',
+                                        str(tmp_path / 'maps')])
     assert (f'Checkpoint file "{checkpoint}" is unreadable: it is not a PyTorch checkpoint, '
             'or it is truncated or corrupt') in stderr
     assert 'weights_only' not in stderr.splitlines()[-1]

@@ -41,9 +41,16 @@ def test_gpu_mode_on_a_cpu_machine_says_so(tmp_path):
     kit.mkdir()
     for name in ('SHA256SUMS', 'runtime.txt', 'build.txt'):
         (kit / name).write_text('')
+    # as on the bare GPU machine, no torchvision (its import is half of this test's time): the
+    # check's first part reports it and goes on; torch is .venv's own
+    hide = tmp_path / 'no_torchvision' / 'torchvision'
+    hide.mkdir(parents=True)
+    (hide / '__init__.py').write_text("raise ImportError('no torchvision here')\n")
     out = tmp_path / 'out'
     proc = _run(['--kit', str(kit), '--env', str(tmp_path / 'env'), str(out)],
-                env_extra={'PYTHON': osp.join(REPO_ROOT, '.venv', 'bin', 'python')})
+                env_extra={'PYTHON': osp.join(REPO_ROOT, '.venv', 'bin', 'python'),
+                           'PYTHONPATH': str(hide.parent)})
+    assert '"torchvision": "not importable (ImportError)"' in proc.stdout
     assert proc.returncode == 1
     assert 'sees no CUDA device' in proc.stdout and '--cpu-rehearsal' in proc.stdout
     assert 'sees no CUDA device' in (out / 'gpu_check.log').read_text()

@@ -1,17 +1,22 @@
 """tools/test.py --show-dir (stage 1 and stage 3), and mmseg's own entry points on our stage-3
 configs: mmseg's tools/test.py flow, MMSegInferencer, init_model / inference_model -- each in
-a fresh interpreter that never calls wsss_toolbox's register_all_modules."""
+a process that never imported wsss_toolbox (forked, one after the other, from one fresh
+interpreter that imported torch / mmengine / mmseg only: one interpreter start, not three).
+
+tools/train.py and tools/test.py run here through their ``main`` (tests/tool_runs.py); their
+command lines run as a user types them in tests/tools/test_train_tools.py and
+tests/test_readme.py."""
 import glob
 import json
 import os.path as osp
 import runpy
-import subprocess
 
 import mmcv
 import numpy as np
 import pytest
 from conftest import PYTHON, REPO_ROOT, run_tool
 from mmengine.config import Config
+from tool_runs import run_main, run_ok
 
 STAGE1 = osp.join('configs', 'cam', 'cam_tiny_1xb16-8e_synthetic-128x128.py')
 STAGE3 = osp.join('configs', 'deeplab',
@@ -51,10 +56,10 @@ def stage3_checkpoint(synthetic):
     """The tiny DeepLab trained for 2 iterations with tools/train.py (a real checkpoint, with
     the dataset's classes and palette in its meta)."""
     work_dir = str(synthetic['base'] / 'stage3')
-    run_tool([PYTHON, 'tools/train.py', STAGE3, '--work-dir', work_dir, '--cfg-options']
-             + data_options(synthetic)
-             + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'param_scheduler.0.end=2',
-                'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2'])
+    run_ok('train', [STAGE3, '--work-dir', work_dir, '--cfg-options']
+           + data_options(synthetic)
+           + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'param_scheduler.0.end=2',
+              'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2'])
     return osp.join(work_dir, 'iter_2.pth')
 
 
@@ -88,10 +93,9 @@ def val_ids(data: dict) -> list:
 
 def test_show_dir_paints_every_image_of_a_segmentor(synthetic, stage3_checkpoint, tmp_path):
     show_dir = str(tmp_path / 'show')
-    proc = run_tool([PYTHON, 'tools/test.py', STAGE3, stage3_checkpoint, '--work-dir',
-                     str(tmp_path / 'work'), '--show-dir', show_dir, '--cfg-options']
-                    + data_options(synthetic))
-    assert 'mIoU' in proc.stdout + proc.stderr
+    output = run_ok('test', [STAGE3, stage3_checkpoint, '--work-dir', str(tmp_path / 'work'),
+                             '--show-dir', show_dir, '--cfg-options'] + data_options(synthetic))
+    assert 'mIoU' in output
     images = painted(show_dir)
     # mmseg's SegVisualizationHook names: <mode>_<image file>_<step>.png
     assert sorted(images) == [f'test_{img_id}.jpg_0.png' for img_id in val_ids(synthetic)]
@@ -102,9 +106,8 @@ def test_show_dir_paints_every_image_of_a_segmentor(synthetic, stage3_checkpoint
 def test_show_dir_paints_the_maps_of_each_class_of_a_classifier(synthetic, stage1_checkpoint,
                                                                    tmp_path):
     show_dir = str(tmp_path / 'show')
-    run_tool([PYTHON, 'tools/test.py', STAGE1, stage1_checkpoint, '--work-dir',
-              str(tmp_path / 'work'), '--show-dir', show_dir, '--cfg-options']
-             + data_options(synthetic))
+    run_ok('test', [STAGE1, stage1_checkpoint, '--work-dir', str(tmp_path / 'work'),
+                    '--show-dir', show_dir, '--cfg-options'] + data_options(synthetic))
     images = painted(show_dir)
     ids = val_ids(synthetic)
     assert sorted(images) == [f'test_{img_id}.jpg_0.png' for img_id in ids]
@@ -122,23 +125,21 @@ def test_show_dir_paints_the_maps_of_each_class_of_a_classifier(synthetic, stage
 
 def test_show_dir_refuses_a_visualizer_that_paints_nothing(synthetic, stage1_checkpoint,
                                                            tmp_path):
-    proc = subprocess.run(
-        [PYTHON, 'tools/test.py', STAGE1, stage1_checkpoint, '--work-dir', str(tmp_path),
-         '--show-dir', str(tmp_path / 'show'), '--cfg-options', 'visualizer.type=Visualizer']
-        + data_options(synthetic), cwd=REPO_ROOT, capture_output=True, text=True,
-        env={'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1', 'PATH': '/usr/bin:/bin'})
-    assert proc.returncode != 0
-    assert 'paints nothing' in proc.stderr and 'MapLocalVisualizer' in proc.stderr
+    status, output = run_main('test', [
+        STAGE1, stage1_checkpoint, '--work-dir', str(tmp_path), '--show-dir',
+        str(tmp_path / 'show'), '--cfg-options', 'visualizer.type=Visualizer']
+        + data_options(synthetic))
+    assert status != 0
+    assert 'paints nothing' in output and 'MapLocalVisualizer' in output
 
 
 def test_out_on_a_classifier_writes_the_image_label_results(synthetic, stage1_checkpoint,
                                                             tmp_path):
     # before: MultiLabelMetric.__init__() got an unexpected keyword argument 'output_dir'
     out = str(tmp_path / 'out')
-    proc = run_tool([PYTHON, 'tools/test.py', STAGE1, stage1_checkpoint, '--work-dir',
-                     str(tmp_path / 'work'), '--out', out, '--cfg-options']
-                    + data_options(synthetic))
-    assert 'cls/mAP' in proc.stdout + proc.stderr
+    output = run_ok('test', [STAGE1, stage1_checkpoint, '--work-dir', str(tmp_path / 'work'),
+                             '--out', out, '--cfg-options'] + data_options(synthetic))
+    assert 'cls/mAP' in output
     with open(osp.join(out, 'image_label_results.json')) as f:
         results = json.load(f)
     assert sorted(results['metrics']) == ['F1', 'mAP', 'precision', 'recall']
@@ -232,17 +233,6 @@ print('METRICS', sorted(metrics))
 '''
 
 
-def test_mmseg_test_flow_runs_a_stage3_config_as_is(synthetic, stage3_checkpoint, tmp_path):
-    """mmseg's own flow needs the training data too: its SegVisualizationHook reads
-    `runner.iter`, which builds the training loop (tools/test.py drops the training part)."""
-    show_dir = str(tmp_path / 'show')
-    proc = run_tool([PYTHON, '-c', MMSEG_TEST_SCRIPT, STAGE3, stage3_checkpoint, '--work-dir',
-                     str(tmp_path / 'work'), '--show-dir', show_dir, '--cfg-options']
-                    + data_options(synthetic))
-    assert "METRICS ['aAcc', 'mAcc', 'mIoU']" in proc.stdout
-    assert len(painted(show_dir)) == len(val_ids(synthetic))
-
-
 INFERENCER_SCRIPT = '''
 import sys
 import numpy as np
@@ -259,16 +249,6 @@ print('PRED', pred.shape, int(pred.max()) < len(inferencer.model.dataset_meta['c
 '''
 
 
-def test_mmseg_inferencer_on_a_stage3_config(synthetic, stage3_checkpoint, tmp_path):
-    image = osp.join(synthetic['root'], 'JPEGImages', f'{val_ids(synthetic)[0]}.jpg')
-    out_dir = str(tmp_path / 'out')
-    proc = run_tool([PYTHON, '-c', INFERENCER_SCRIPT, STAGE3, stage3_checkpoint, image,
-                     out_dir])
-    assert f'PRED (1, {SIZE}, {SIZE}) True' in proc.stdout
-    assert glob.glob(osp.join(out_dir, 'vis', '*.jpg')) or glob.glob(
-        osp.join(out_dir, 'vis', '*.png'))  # painted by the config's SegLocalVisualizer
-
-
 INIT_MODEL_SCRIPT = '''
 import sys
 from mmseg.apis import inference_model, init_model
@@ -281,9 +261,92 @@ print('MODEL', type(model).__name__, 'PRED', tuple(result.pred_sem_seg.shape),
 '''
 
 
-def test_mmseg_init_model_and_inference_model_on_a_stage3_config(synthetic, stage3_checkpoint):
+# Runs the scripts above one after the other, each in a child forked from this interpreter,
+# which has imported the heavy packages the scripts start with but nothing of wsss_toolbox
+# (checked before each script: its config's custom_imports and scope must bring it in).
+FORK_DRIVER = '''
+import json
+import os
+import sys
+import traceback
+
+import mmengine.config  # noqa: F401  (shared by the forked children)
+import mmengine.runner  # noqa: F401
+import mmseg.apis  # noqa: F401
+
+for name, script, argv, log in json.loads(sys.argv[1]):
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        status = 0
+        try:
+            assert 'wsss_toolbox' not in sys.modules, 'wsss_toolbox imported before the script'
+            sys.argv = ['-c'] + argv
+            exec(compile(script, name, 'exec'), {'__name__': '__main__'})
+        except SystemExit as error:
+            status = error.code if isinstance(error.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    print(name, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+'''
+
+
+@pytest.fixture(scope='module')
+def mmseg_runs(synthetic, stage3_checkpoint) -> dict:
+    """``{script: (exit status, output, out folder)}`` of the three mmseg scripts, run once."""
+    base = synthetic['base'] / 'mmseg'
     image = osp.join(synthetic['root'], 'JPEGImages', f'{val_ids(synthetic)[0]}.jpg')
-    proc = run_tool([PYTHON, '-c', INIT_MODEL_SCRIPT, STAGE3, stage3_checkpoint, image])
+    jobs = dict(
+        test_flow=(MMSEG_TEST_SCRIPT, [STAGE3, stage3_checkpoint, '--work-dir',
+                                       str(base / 'work'), '--show-dir', str(base / 'show'),
+                                       '--cfg-options'] + data_options(synthetic)),
+        inferencer=(INFERENCER_SCRIPT, [STAGE3, stage3_checkpoint, image,
+                                        str(base / 'out')]),
+        init_model=(INIT_MODEL_SCRIPT, [STAGE3, stage3_checkpoint, image]))
+    base.mkdir()
+    spec = [[name, script, argv, str(base / f'{name}.log')]
+            for name, (script, argv) in jobs.items()]
+    proc = run_tool([PYTHON, '-c', FORK_DRIVER, json.dumps(spec)])
+    statuses = dict(line.split() for line in proc.stdout.splitlines() if line.strip())
+    runs = {}
+    for name, _, _, log in spec:
+        with open(log) as f:
+            runs[name] = (int(statuses[name]), f.read(), base)
+    return runs
+
+
+def script_output(runs: dict, name: str) -> str:
+    """The output of one script, which must have exited 0."""
+    status, output, _ = runs[name]
+    assert status == 0, f'{name} failed ({status}):\n{output[-5000:]}'
+    return output
+
+
+def test_mmseg_test_flow_runs_a_stage3_config_as_is(synthetic, mmseg_runs):
+    """mmseg's own flow needs the training data too: its SegVisualizationHook reads
+    `runner.iter`, which builds the training loop (tools/test.py drops the training part)."""
+    output = script_output(mmseg_runs, 'test_flow')
+    assert "METRICS ['aAcc', 'mAcc', 'mIoU']" in output
+    show_dir = str(mmseg_runs['test_flow'][2] / 'show')
+    assert len(painted(show_dir)) == len(val_ids(synthetic))
+
+
+def test_mmseg_inferencer_on_a_stage3_config(mmseg_runs):
+    output = script_output(mmseg_runs, 'inferencer')
+    assert f'PRED (1, {SIZE}, {SIZE}) True' in output
+    out_dir = str(mmseg_runs['inferencer'][2] / 'out')
+    assert glob.glob(osp.join(out_dir, 'vis', '*.jpg')) or glob.glob(
+        osp.join(out_dir, 'vis', '*.png'))  # painted by the config's SegLocalVisualizer
+
+
+def test_mmseg_init_model_and_inference_model_on_a_stage3_config(synthetic, mmseg_runs):
+    output = script_output(mmseg_runs, 'init_model')
     with open(osp.join(synthetic['root'], 'classes.txt')) as f:
         num_classes = 1 + len(f.read().split())
-    assert f'MODEL CRFEncoderDecoder PRED ({SIZE}, {SIZE}) {num_classes}' in proc.stdout
+    assert f'MODEL CRFEncoderDecoder PRED ({SIZE}, {SIZE}) {num_classes}' in output
