@@ -5,6 +5,8 @@ from typing import Dict, List, Optional, Sequence
 
 import mmcv
 import numpy as np
+from mmengine.config import Config
+from mmengine.runner import runner as runner_module
 
 from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
 from wsss_toolbox.maps import map_path, save_maps
@@ -109,3 +111,11 @@ CAM_PIPELINE_TINY = tiny_pipeline_options(
     num_train=16, max_iters=4, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_crf'),
     extra=['maps.scales=[1.0,0.5]', 'stage3.cfg_options.default_hooks.checkpoint.interval=2',
            'stage3.cfg_options.default_hooks.checkpoint.max_keep_ckpts=3'])
+
+
+def skip_runner_env_and_config_text(monkeypatch) -> None:
+    """For a test that reads neither: mmengine's Runner logs the environment (importing
+    torchvision, ~2-3 s the first time) and the config text formatted by yapf (logged, dumped
+    and put in checkpoints: ~1 s a runner). A plain repr of the config stands in for it."""
+    monkeypatch.setattr(runner_module, 'collect_env', dict)
+    monkeypatch.setattr(Config, 'pretty_text', property(lambda cfg: repr(cfg.to_dict())))

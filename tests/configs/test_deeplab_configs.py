@@ -184,10 +184,14 @@ def test_tiny_config_matches_the_synthetic_benchmark():
     assert cfg.crop_size == (SyntheticBenchmarkConfig().image_size, ) * 2
 
 
-def test_tiny_config_trains_validates_and_tests_with_tta_and_crf(tmp_path, one_thread):
+def test_tiny_config_trains_validates_and_tests_with_tta_and_crf(tmp_path, one_thread,
+                                                                monkeypatch):
+    from tiny_benchmark import skip_runner_env_and_config_text
+
     from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
+    skip_runner_env_and_config_text(monkeypatch)  # most of this test's time otherwise
     root = str(tmp_path / 'synthetic')
-    generate_synthetic_benchmark(root, num_train=4, num_val=2, image_size=64)
+    generate_synthetic_benchmark(root, num_train=4, num_val=2, image_size=32)
     # pseudo labels = ground truth with an ignored border (stage 2 is tested elsewhere)
     pseudo_dir = str(tmp_path / 'pseudo_labels')
     with open(osp.join(root, 'ImageSets', 'Segmentation', 'train.txt')) as f:
@@ -204,14 +208,21 @@ def test_tiny_config_trains_validates_and_tests_with_tta_and_crf(tmp_path, one_t
         loader.dataset.data_root = root
     cfg.train_dataloader.update(batch_size=2)
     cfg.train_dataloader.dataset.pseudo_label_dir = pseudo_dir
-    cfg.train_cfg.update(max_iters=5, val_interval=5)
-    cfg.param_scheduler[0].end = 5
-    cfg.default_hooks.checkpoint.interval = 5
+    # the config's random resize and crop, at the 32 px of the images instead of 128 px
+    for transform in cfg.train_dataloader.dataset.pipeline:
+        if transform.type == 'RandomResize':
+            transform.scale = (32, 32)
+        elif transform.type == 'RandomCrop':
+            transform.crop_size = (32, 32)
+    cfg.model.data_preprocessor.size = (32, 32)
+    cfg.train_cfg.update(max_iters=2, val_interval=2)
+    cfg.param_scheduler[0].end = 2
+    cfg.default_hooks.checkpoint.interval = 2
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = str(tmp_path / 'work')
     runner = Runner.from_cfg(cfg)
     runner.train()
-    assert osp.isfile(osp.join(cfg.work_dir, 'iter_5.pth'))
+    assert osp.isfile(osp.join(cfg.work_dir, 'iter_2.pth'))
     assert runner.train_dataloader.dataset.get_data_info(0)['seg_map_path'].startswith(
         pseudo_dir)
     metrics = runner.val_loop.run()
@@ -225,7 +236,7 @@ def test_tiny_config_trains_validates_and_tests_with_tta_and_crf(tmp_path, one_t
     test_cfg.test_dataloader.dataset.pipeline = test_cfg.tta_pipeline
     test_cfg.tta_model.module = test_cfg.model
     test_cfg.model = test_cfg.tta_model
-    test_cfg.load_from = osp.join(cfg.work_dir, 'iter_5.pth')
+    test_cfg.load_from = osp.join(cfg.work_dir, 'iter_2.pth')
     test_cfg.work_dir = str(tmp_path / 'test')
     for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler',
                 'val_dataloader', 'val_cfg', 'val_evaluator'):

@@ -1,9 +1,8 @@
 """A training run killed (SIGKILL) mid-epoch and resumed ends with the weights of an
 uninterrupted run, bit for bit (ResumableSeedHook)."""
 import glob
+import importlib.util
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,23 +13,30 @@ from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchma
 from wsss_toolbox.engine.config import load_config
 from wsss_toolbox.engine.seeding import derived_seed, seed_everything, seed_worker_from_torch
 
-SCRIPT = osp.join(osp.dirname(__file__), 'resume_run.py')
+_spec = importlib.util.spec_from_file_location(
+    'resume_run', osp.join(osp.dirname(__file__), 'resume_run.py'))
+resume_run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(resume_run)
+run_in_child = resume_run.run_in_child
 
 
 @pytest.mark.parametrize('kind', ['cam', 'deeplab'])
 def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path, kind):
-    """cam: epoch-based, killed in epoch 2; deeplab: iteration-based, killed at iteration 6
-    (both with persistent workers, dropout in DeepLab's head, validation during training)."""
+    """cam: epoch-based (2 batches an epoch), killed in epoch 2 of 3; deeplab:
+    iteration-based, killed before iteration 4 of 4, so that the resume from iteration 2's
+    checkpoint redoes iteration 3 (both with persistent workers, dropout in DeepLab's head,
+    validation during training)."""
     data = str(tmp_path / 'data')
-    generate_synthetic_benchmark(data, num_train=12, num_val=2, image_size=32, num_workers=1)
-    full = subprocess.run([sys.executable, SCRIPT, kind, data, str(tmp_path), 'full'],
-                          capture_output=True, text=True)
-    assert full.returncode == -9, full.stderr[-2000:]  # the second run killed itself
+    generate_synthetic_benchmark(data, num_train=8, num_val=2, image_size=32, num_workers=1)
+    work = str(tmp_path)
+    # each run in its own process (forked: this process's imports, not a new interpreter)
+    assert run_in_child(kind, data, work, 'full') == 0
+    assert run_in_child(kind, data, work, 'cut') == -9  # the run killed itself
     assert not osp.exists(tmp_path / 'cut' / 'final.pth')
-    resumed = subprocess.run([sys.executable, SCRIPT, kind, data, str(tmp_path), 'resume'],
-                             capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert 'Auto resumed from the latest checkpoint' in resumed.stdout + resumed.stderr
+    assert run_in_child(kind, data, work, 'resume') == 0
+    logs = ''.join(open(path).read()
+                   for path in glob.glob(str(tmp_path / 'cut' / '*' / '*.log')))
+    assert 'Auto resumed from the latest checkpoint' in logs
     uninterrupted = torch.load(tmp_path / 'full' / 'final.pth')
     interrupted = torch.load(tmp_path / 'cut' / 'final.pth')
     assert uninterrupted.keys() == interrupted.keys()

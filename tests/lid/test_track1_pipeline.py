@@ -7,9 +7,17 @@ import json
 import os.path as osp
 
 import pytest
+from tiny_benchmark import skip_runner_env_and_config_text
 from tool_runs import run_main, run_ok
 
-from lid.lid_layouts import LID_CLASSES, REPO, tiny_classifier_lines, write_lid200, write_lines
+from lid.lid_layouts import (
+    LID_CLASSES,
+    NO_WORKERS,
+    REPO,
+    tiny_classifier_lines,
+    write_lid200,
+    write_lines,
+)
 from wsss_toolbox.pipeline.lid_steps import read_segmentation_results
 
 STAGE3 = osp.join(REPO, 'configs/lid/deeplab-largefov_r101_1xb10-40k_lid200-pseudo-321x321.py')
@@ -42,7 +50,9 @@ def finished(tmp_path_factory):
     stage1 = write_lines(root / 'stage1.py', tiny_classifier_lines(
         osp.join(REPO, 'configs/lid/cam_vgg16_1xb16-10e_lid200-224x224.py'), LID_CLASSES) + [
         "train_pipeline = [dict(type='LoadImageWithCheck'), dict(type='PackWSSSInputs')]",
-        "train_dataloader = dict(dataset=dict(pipeline=train_pipeline))",
+        # a second assignment in one file replaces the first: the loader options again (the
+        # config's 4 persistent workers take ~10 s to stop when the pipeline's loader is freed)
+        f"train_dataloader = dict({NO_WORKERS[5:-1]}, dataset=dict(pipeline=train_pipeline))",
     ])
     stage3 = write_lines(root / 'stage3.py', tiny_segmentor_lines())
     pipeline = write_lines(root / 'pipeline.py', [
@@ -52,9 +62,12 @@ def finished(tmp_path_factory):
         'maps = dict(scales=(1.0, ))',
         'pseudo_labels = dict(nproc=1)',
         f'stage3 = dict(config={stage3!r})',
+        'summary = dict(report=False)',  # tests/visualization checks the report
     ])
     work_dir = str(root / 'work')
-    log = run_ok('pipeline', [pipeline, '--work-dir', work_dir, '--verbose'])
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        skip_runner_env_and_config_text(monkeypatch)
+        log = run_ok('pipeline', [pipeline, '--work-dir', work_dir, '--verbose'])
     return work_dir, data_root, stage3, log
 
 

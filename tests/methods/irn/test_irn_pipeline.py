@@ -4,7 +4,7 @@ import json
 import os
 import os.path as osp
 
-from tiny_benchmark import tiny_pipeline_options
+from tiny_benchmark import skip_runner_env_and_config_text, tiny_pipeline_options
 from tool_runs import run_ok
 
 
@@ -18,10 +18,13 @@ def tiny_options(data_root):
                'irn_train.cfg_options.model.radius=4',
                'irn_train.cfg_options.train_dataloader.batch_size=4',
                'irn_train.cfg_options.train_dataloader.num_workers=0',
-               'irn_train.cfg_options.train_dataloader.persistent_workers=False'])
+               'irn_train.cfg_options.train_dataloader.persistent_workers=False',
+               # tests/visualization checks the report; one image draws the figure
+               'summary.report=False', 'summary.figure.num_images=1'])
 
 
-def test_cam_irn_pipeline_end_to_end(tmp_path):
+def test_cam_irn_pipeline_end_to_end(tmp_path, monkeypatch):
+    skip_runner_env_and_config_text(monkeypatch)
     work_dir = str(tmp_path / 'cam-irn')
     data_root = str(tmp_path / 'data')
     log = run_ok('pipeline', ['configs/pipelines/cam-irn_synthetic.py', '--work-dir', work_dir,

@@ -5,7 +5,7 @@ import json
 import os
 import os.path as osp
 
-from tiny_benchmark import tiny_pipeline_options
+from tiny_benchmark import skip_runner_env_and_config_text, tiny_pipeline_options
 from tool_runs import run_ok
 
 
@@ -15,10 +15,13 @@ def tiny_options(data_root):
         nproc_steps=('eval_maps', 'pseudo_labels', 'eval_maps_single', 'pseudo_labels_single'),
         extra=['stage1.cfg_options.model.backbone.base_channels=8',
                'stage1.cfg_options.model.head.in_channels=32',
-               'stage1.cfg_options.model.head.channels=16'])
+               'stage1.cfg_options.model.head.channels=16',
+               # tests/visualization checks the report; one image draws the figure
+               'summary.report=False', 'summary.figure.num_images=1'])
 
 
-def test_mcis_pipeline_end_to_end(tmp_path):
+def test_mcis_pipeline_end_to_end(tmp_path, monkeypatch):
+    skip_runner_env_and_config_text(monkeypatch)
     work_dir = str(tmp_path / 'mcis')
     log = run_ok('pipeline', ['configs/pipelines/mcis_synthetic.py', '--work-dir', work_dir,
                               '--verbose', '--cfg-options', *tiny_options(str(tmp_path / 'data'))])

@@ -10,6 +10,7 @@ import os.path as osp
 
 import pytest
 from conftest import train_in_one_and_two_processes
+from tiny_benchmark import skip_runner_env_and_config_text
 
 CONFIG = osp.join('configs', 'mcis', 'mcis_tiny_1xb8-4e_synthetic-128x128.py')
 NUM_TRAIN = 8
@@ -43,7 +44,9 @@ def options(root, batch_size, epochs=1, *extra):
                 for split in ('train', 'val', 'test')] + list(extra)
 
 
-def test_train_with_pairs_and_two_process_torchrun_give_the_same_weights(benchmark, tmp_path):
+def test_train_with_pairs_and_two_process_torchrun_give_the_same_weights(benchmark, tmp_path,
+                                                                         monkeypatch):
+    skip_runner_env_and_config_text(monkeypatch)  # the 1-process run (torchrun's: its own)
     log, a = train_in_one_and_two_processes(CONFIG, str(tmp_path), options(benchmark, 4, 2),
                                             options(benchmark, 2, 2), master_port=29581,
                                             checkpoint='epoch_2.pth')

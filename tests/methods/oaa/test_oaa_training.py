@@ -7,6 +7,7 @@ import os.path as osp
 import numpy as np
 import pytest
 from conftest import PYTHON, run_tool
+from tiny_benchmark import skip_runner_env_and_config_text
 from tool_runs import run_ok
 
 from wsss_toolbox.engine import load_local_checkpoint
@@ -61,7 +62,9 @@ FROZEN = ['optim_wrapper.optimizer.lr=0', 'model.backbone.norm_cfg=None',
           'custom_hooks.0.score_rule=always']
 
 
-def test_two_process_torchrun_records_the_same_maps_as_one_process(benchmark, tmp_path):
+def test_two_process_torchrun_records_the_same_maps_as_one_process(benchmark, tmp_path,
+                                                                   monkeypatch):
+    skip_runner_env_and_config_text(monkeypatch)  # the 1-process run (torchrun's: its own)
     single, double = str(tmp_path / 'single'), str(tmp_path / 'double')
     log = run_ok('train', [CONFIG, '--work-dir', single] + options(benchmark, 3, 4, *FROZEN))
     # the single-process run: one map file per training image, at the original size

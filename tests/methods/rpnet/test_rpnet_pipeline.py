@@ -5,7 +5,7 @@ import json
 import os
 import os.path as osp
 
-from tiny_benchmark import tiny_pipeline_options
+from tiny_benchmark import skip_runner_env_and_config_text, tiny_pipeline_options
 from tool_runs import run_ok
 
 
@@ -17,10 +17,13 @@ def tiny_options(data_root):
                'irn_train.cfg_options.train_cfg.max_epochs=1',
                'irn_train.cfg_options.train_dataloader.batch_size=4',
                'irn_train.cfg_options.train_dataloader.num_workers=0',
-               'irn_train.cfg_options.train_dataloader.persistent_workers=False'])
+               'irn_train.cfg_options.train_dataloader.persistent_workers=False',
+               # tests/visualization checks the report; one image draws the figure
+               'summary.report=False', 'summary.figure.num_images=1'])
 
 
-def test_rpnet_irn_pipeline_end_to_end(tmp_path):
+def test_rpnet_irn_pipeline_end_to_end(tmp_path, monkeypatch):
+    skip_runner_env_and_config_text(monkeypatch)
     work_dir = str(tmp_path / 'rpnet-irn')
     log = run_ok('pipeline', ['configs/pipelines/rpnet-irn_synthetic.py', '--work-dir', work_dir,
                               '--verbose', '--cfg-options', *tiny_options(str(tmp_path / 'data'))])

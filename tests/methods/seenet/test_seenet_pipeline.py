@@ -7,7 +7,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from tiny_benchmark import tiny_pipeline_options
+from tiny_benchmark import skip_runner_env_and_config_text, tiny_pipeline_options
 from tool_runs import run_ok
 
 import wsss_toolbox.methods.seenet  # noqa: F401  (registers HarmonicLabelGenerator)
@@ -18,10 +18,13 @@ from wsss_toolbox.pseudo_labels.runner import make_sample_pseudo_label
 def tiny_options(data_root):
     return tiny_pipeline_options(
         data_root, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_thr',
-                                'pseudo_labels_crf'))
+                                'pseudo_labels_crf'),
+        # tests/visualization checks the report; one image shows the figure is drawn
+        extra=['summary.report=False', 'summary.figure.num_images=1'])
 
 
-def test_seenet_pipeline_end_to_end(tmp_path):
+def test_seenet_pipeline_end_to_end(tmp_path, monkeypatch):
+    skip_runner_env_and_config_text(monkeypatch)
     work_dir = str(tmp_path / 'seenet')
     log = run_ok('pipeline', ['configs/pipelines/seenet_synthetic.py', '--work-dir', work_dir,
                               '--verbose', '--cfg-options', *tiny_options(str(tmp_path / 'data'))])
