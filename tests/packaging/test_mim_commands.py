@@ -1,7 +1,10 @@
 """mim treats wsss_toolbox as an OpenMMLab codebase: search, run, train and test.
 
 Each command runs in a folder without configs/ or tools/, so mim must find them in the
-installed package (wsss_toolbox/.mim).
+installed package (wsss_toolbox/.mim). mim runs each tool as a command (``python
+.../tools/<script>.py ...``): these are the command-line runs of tools/train.py, tools/test.py
+and tools/dataset_converters/make_synthetic_benchmark.py, which tests/tools/test_train_tools.py
+and tests/test_readme.py run in their process.
 """
 import os
 import os.path as osp
@@ -11,8 +14,6 @@ import sys
 import pytest
 import yaml
 from conftest import REPO_ROOT
-
-from wsss_toolbox.datasets.synthetic_benchmark import generate_synthetic_benchmark
 
 pytestmark = pytest.mark.slow  # tool subprocesses (a CAM trained for one epoch)
 
@@ -39,14 +40,16 @@ def test_mim_search_lists_every_model_with_its_metrics(tmp_path):
     assert 'synthetic benchmark/label_miou' in output and 'synthetic benchmark/miou' in output
 
 
-def test_mim_run_calls_a_tool(tmp_path):
-    output = mim(['run', 'wsss_toolbox', 'train', '--', '--help'], str(tmp_path))
-    assert 'usage: train.py' in output and '--cfg-options' in output
-
-
-def test_mim_train_and_test_a_tiny_cam(tmp_path):
+def test_mim_run_train_and_test_a_tiny_cam(tmp_path):
+    """mim run (a script in a subfolder of tools/, its options after "--") makes the data that
+    mim train and mim test use."""
     data = str(tmp_path / 'synthetic')
-    generate_synthetic_benchmark(data, num_train=4, num_val=2, image_size=48, num_workers=1)
+    output = mim(['run', 'wsss_toolbox', 'make_synthetic_benchmark', data, '--', '--num-train',
+                  '4', '--num-val', '2', '--image-size', '48', '--workers', '1'], str(tmp_path))
+    assert osp.join('wsss_toolbox', '.mim', 'tools', 'dataset_converters',
+                    'make_synthetic_benchmark.py') in output
+    with open(osp.join(data, 'ImageSets', 'Segmentation', 'train.txt')) as f:
+        assert len(f.read().split()) == 4  # the options after "--" reached the script
     options = [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
                for key in (f'dataset.data_root={data}', 'num_workers=0',
                            'persistent_workers=False')]
@@ -59,4 +62,5 @@ def test_mim_train_and_test_a_tiny_cam(tmp_path):
     output = mim(['test', 'wsss_toolbox', CAM, '--checkpoint', osp.join(work_dir, 'epoch_1.pth'),
                   '--work-dir', str(tmp_path / 'test'), '--cfg-options'] + options,
                  str(tmp_path))
+    assert osp.join('wsss_toolbox', '.mim', 'tools', 'test.py') in output
     assert 'Epoch(test)' in output and 'cls/mAP' in output

@@ -4,8 +4,8 @@ a process that never imported wsss_toolbox (forked, one after the other, from on
 interpreter that imported torch / mmengine / mmseg only: one interpreter start, not three).
 
 tools/train.py and tools/test.py run here through their ``main`` (tests/tool_runs.py); their
-command lines run as a user types them in tests/tools/test_train_tools.py and
-tests/test_readme.py."""
+command lines run as a user types them in tests/packaging/test_mim_commands.py (``mim train`` /
+``mim test`` start them as scripts from a folder without configs/ or tools/)."""
 import glob
 import json
 import os.path as osp

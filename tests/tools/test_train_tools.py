@@ -1,10 +1,14 @@
-"""tools/train.py and tools/test.py on CPU with a tiny mmseg model."""
+"""tools/train.py and tools/test.py on CPU with a tiny mmseg model.
+
+The tools run here through their ``main`` (tests/tool_runs.py); their command lines run as a
+user types them in tests/packaging/test_mim_commands.py (mim train / mim test call
+``python .../tools/train.py ...``)."""
+import glob
 import json
 import os.path as osp
 import shutil
 
 import torch
-from conftest import PYTHON, run_tool
 from tool_runs import run_main, run_ok
 
 CONFIG = osp.join('tests', 'data', 'configs', 'tiny_segmentor.py')
@@ -17,17 +21,14 @@ def data_options(root):
 
 def last_scalars(work_dir):
     """The per-iteration scalars mmengine logged (vis_data/scalars.json of the newest run)."""
-    import glob
     runs = sorted(glob.glob(osp.join(work_dir, '2*', 'vis_data', 'scalars.json')))
     with open(runs[-1]) as f:
         return [json.loads(line) for line in f]
 
 
 def test_train_checkpoint_resume_and_test(tiny_voc, tmp_path):
-    """tools/train.py and tools/test.py as a user types them (the one subprocess test of each;
-    the other calls run their ``main`` in this process)."""
     work_dir = str(tmp_path / 'work')
-    run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', work_dir] + data_options(tiny_voc))
+    run_ok('train', [CONFIG, '--work-dir', work_dir] + data_options(tiny_voc))
     assert osp.isfile(osp.join(work_dir, 'iter_3.pth'))
     assert osp.isfile(osp.join(work_dir, 'iter_6.pth'))
     full_run = {r['step']: r['loss'] for r in last_scalars(work_dir) if 'loss' in r}
@@ -47,9 +48,9 @@ def test_train_checkpoint_resume_and_test(tiny_voc, tmp_path):
                               'train_cfg.max_iters=7'] + data_options(tiny_voc)[1:])
     assert 'resumed epoch: 0, iter: 6' in output
 
-    proc = run_tool([PYTHON, 'tools/test.py', CONFIG, osp.join(work_dir, 'iter_6.pth'),
-                     '--work-dir', str(tmp_path / 'test')] + data_options(tiny_voc))
-    assert 'mIoU' in proc.stdout + proc.stderr
+    output = run_ok('test', [CONFIG, osp.join(work_dir, 'iter_6.pth'), '--work-dir',
+                             str(tmp_path / 'test')] + data_options(tiny_voc))
+    assert 'mIoU' in output
 
     # a checkpoint that does not fit the model: an error naming it (before: mmengine warned,
     # then tested mostly random weights and exited 0), unless --partial-load
