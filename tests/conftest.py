@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 from shared_pipelines import cam_pipeline  # noqa: F401  (a session fixture)
-from tool_runs import run_ok
+from tool_runs import configs_formatted_once, run_ok
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -38,6 +38,13 @@ def write_tiny_voc(root: str, num_train: int = 6, num_val: int = 2, size: int = 
         with open(osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt'), 'w') as f:
             f.write('\n'.join(ids) + '\n')
     return root
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _configs_formatted_once():
+    """Every runner built in a test process formats each config text with yapf once."""
+    with configs_formatted_once():
+        yield
 
 
 @pytest.fixture

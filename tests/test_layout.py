@@ -12,6 +12,7 @@
 """
 import ast
 import glob
+import json
 import os
 import os.path as osp
 import subprocess
@@ -116,15 +117,29 @@ def test_methods_package_init_imports_nothing():
     assert all(isinstance(node, ast.Expr) for node in tree.body)  # the docstring only
 
 
-def test_importing_the_core_loads_no_method():
-    """The same at run time, in a fresh interpreter: every core sub-package imported."""
+@pytest.fixture(scope='module')
+def fresh_interpreter_imports() -> dict:
+    """One fresh interpreter imports every core sub-package, records the method modules then
+    loaded, then runs ``register_all_modules`` and records them again (one interpreter start
+    for the two checks below)."""
     core = sorted({module.split('.')[1] for module, _ in core_modules() if '.' in module})
-    code = ('import importlib, sys\n'
+    code = ('import importlib, json, sys\n'
             f'for name in {core!r}:\n'
             "    importlib.import_module('wsss_toolbox.' + name)\n"
-            f"loaded = [m for m in sys.modules if m.startswith({METHODS!r})]\n"
-            "assert not loaded, loaded\n")
-    subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True, timeout=300)
+            f"core_only = [m for m in sys.modules if m.startswith({METHODS!r})]\n"
+            'from wsss_toolbox.utils import import_builtin_methods, register_all_modules\n'
+            'register_all_modules(init_default_scope=False)\n'
+            f"registered = [m for m in sys.modules if m.startswith({METHODS!r})]\n"
+            'print(json.dumps(dict(core_only=core_only, registered=registered, '
+            'discovered=import_builtin_methods())))\n')
+    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True, timeout=300,
+                          capture_output=True, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_core_loads_no_method(fresh_interpreter_imports):
+    """The same at run time, in a fresh interpreter: every core sub-package imported."""
+    assert fresh_interpreter_imports['core_only'] == []
 
 
 def method_names():
@@ -155,14 +170,10 @@ def test_each_method_config_imports_its_method(name):
         assert cfg.custom_imports.get('allow_failed_imports') is False, path
 
 
-def test_register_all_modules_imports_every_builtin_method():
-    code = ('import sys\n'
-            'from wsss_toolbox.utils import import_builtin_methods, register_all_modules\n'
-            'register_all_modules(init_default_scope=False)\n'
-            f'for name in {method_names()!r}:\n'
-            f"    assert {METHODS!r} + '.' + name in sys.modules, name\n"
-            f'assert import_builtin_methods() == {method_names()!r}\n')
-    subprocess.run([sys.executable, '-c', code], cwd=REPO, check=True, timeout=300)
+def test_register_all_modules_imports_every_builtin_method(fresh_interpreter_imports):
+    for name in method_names():
+        assert f'{METHODS}.{name}' in fresh_interpreter_imports['registered'], name
+    assert fresh_interpreter_imports['discovered'] == method_names()
 
 
 def test_modules_over_400_lines_say_why():

@@ -2,9 +2,10 @@
 captured: no interpreter start and no import of torch / mmengine / mmseg per call (~4 s
 each). Each tool keeps one subprocess test that proves its command line works (e.g.
 tests/pipeline/test_pipeline.py::test_plugin_step_through_custom_imports for pipeline.py).
-In these calls yapf formats each config text once per test process (its result kept): a
-runner formats its config three times (logged, dumped, given to the visualizer), a rerun or
-the next test the same configs again, at ~0.5 s a time."""
+yapf formats each config text once per test process (its result kept; tests/conftest.py
+turns this on for the session): a runner formats its config three times (logged, dumped,
+given to the visualizer), a rerun or the next test the same configs again, at ~0.5 s a
+time."""
 import contextlib
 import inspect
 import io
@@ -43,12 +44,15 @@ def _format_code_once(text: str, style_config=None, **kwargs) -> Tuple[str, bool
 
 
 @contextlib.contextmanager
-def _configs_formatted_once():
+def configs_formatted_once():
+    """yapf formats each config text once while in this context (tests/conftest.py keeps it
+    on for the whole session; the output is the same)."""
+    previous = mmengine_config.FormatCode
     mmengine_config.FormatCode = _format_code_once
     try:
         yield
     finally:
-        mmengine_config.FormatCode = _FORMAT_CODE
+        mmengine_config.FormatCode = previous
 
 
 @contextlib.contextmanager
@@ -86,7 +90,7 @@ def run_main(name: str, argv: Sequence[str], cwd: Optional[str] = None) -> Tuple
     sys.argv = [osp.join(REPO_ROOT, 'tools', f'{name}.py')] + list(argv)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), \
-                _logger_streams(out), _configs_formatted_once():
+                _logger_streams(out), configs_formatted_once():
             try:
                 status = (main(list(argv)) if takes_argv else main()) or 0
             except SystemExit as error:
