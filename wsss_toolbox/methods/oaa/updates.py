@@ -116,6 +116,16 @@ def as_batch(update: MapUpdate) -> MapBatchUpdate:
                           None if keep is None else np.asarray(keep, bool))
 
 
+def _quantized(attention: np.ndarray, map_dtype: np.dtype, quantize: Callable) -> np.ndarray:
+    """``attention`` in the store's ``map_dtype``: floats in [0, 1] are quantised, another
+    integer type is an error (it would be read as already-quantised levels)."""
+    if attention.dtype == map_dtype:
+        return attention
+    if np.issubdtype(attention.dtype, np.integer):
+        raise TypeError(f'quantised attention must be {map_dtype}, got {attention.dtype}')
+    return quantize(attention)
+
+
 def build_update(map_dtype: np.dtype, quantize: Callable, img_id: str, classes: Sequence[int],
                  attention,
                 accepted: Optional[Sequence[bool]] = None, stamp: int = 0,
@@ -129,11 +139,7 @@ def build_update(map_dtype: np.dtype, quantize: Callable, img_id: str, classes: 
     if attention.ndim != 3 or attention.shape[0] != len(classes):
         raise ValueError(f'image "{img_id}": attention must be (K, h, w) with K = '
                          f'{len(classes)} classes, got shape {attention.shape}')
-    if attention.dtype != map_dtype:
-        if np.issubdtype(attention.dtype, np.integer):
-            raise TypeError(f'quantised attention must be {map_dtype}, got '
-                            f'{attention.dtype}')
-        attention = quantize(attention)
+    attention = _quantized(attention, map_dtype, quantize)
     order = np.argsort(classes, kind='stable')
     if (np.diff(classes[order]) == 0).any():
         raise ValueError(f'image "{img_id}": repeated classes {classes.tolist()}')
@@ -168,11 +174,7 @@ def build_batch_update(map_dtype: np.dtype, quantize: Callable,
     if attention.ndim != 3 or attention.shape[0] != num:
         raise ValueError(f'attention must be (M, h, w) with M = {num} maps, got shape '
                          f'{attention.shape}')
-    if attention.dtype != map_dtype:
-        if np.issubdtype(attention.dtype, np.integer):
-            raise TypeError(f'quantised attention must be {map_dtype}, got '
-                            f'{attention.dtype}')
-        attention = quantize(attention)
+    attention = _quantized(attention, map_dtype, quantize)
     image_index = np.repeat(np.arange(len(img_ids)), np.diff(offsets))
     rising = np.diff(classes) > 0
     same_image = image_index[1:] == image_index[:-1]
