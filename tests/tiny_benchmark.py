@@ -104,6 +104,16 @@ def tiny_pipeline_options(data_root: Optional[str] = None, num_train: int = 12,
     return options + list(extra)
 
 
+# Summary step of the method pipeline tests: tests/visualization checks the report; one image
+# shows the figure is drawn.
+QUICK_SUMMARY = ['summary.report=False', 'summary.figure.num_images=1']
+# IRN's boundary network in the CAM + IRN and RPNet + IRN pipeline tests: one epoch, in process.
+IRN_TRAIN_TINY = ['irn_train.cfg_options.train_cfg.max_epochs=1',
+                  'irn_train.cfg_options.train_dataloader.batch_size=4',
+                  'irn_train.cfg_options.train_dataloader.num_workers=0',
+                  'irn_train.cfg_options.train_dataloader.persistent_workers=False']
+
+
 # The CAM pipeline (configs/pipelines/cam_synthetic.py) as tests/pipeline/test_pipeline.py and
 # the README's commands (tests/test_readme.py) run it: stage 3 keeps checkpoints of iterations
 # 2 and 4, so a resume from the middle can be tested.

@@ -5,7 +5,7 @@ import json
 import os
 import os.path as osp
 
-from tiny_benchmark import skip_runner_env_and_config_text, tiny_pipeline_options
+from tiny_benchmark import QUICK_SUMMARY, skip_runner_env_and_config_text, tiny_pipeline_options
 from tool_runs import run_ok
 
 
@@ -15,9 +15,7 @@ def tiny_options(data_root):
         nproc_steps=('eval_maps', 'pseudo_labels', 'eval_maps_single', 'pseudo_labels_single'),
         extra=['stage1.cfg_options.model.backbone.base_channels=8',
                'stage1.cfg_options.model.head.in_channels=32',
-               'stage1.cfg_options.model.head.channels=16',
-               # tests/visualization checks the report; one image draws the figure
-               'summary.report=False', 'summary.figure.num_images=1'])
+               'stage1.cfg_options.model.head.channels=16'] + QUICK_SUMMARY)
 
 
 def test_mcis_pipeline_end_to_end(tmp_path, monkeypatch):

@@ -5,7 +5,12 @@ import json
 import os
 import os.path as osp
 
-from tiny_benchmark import skip_runner_env_and_config_text, tiny_pipeline_options
+from tiny_benchmark import (
+    IRN_TRAIN_TINY,
+    QUICK_SUMMARY,
+    skip_runner_env_and_config_text,
+    tiny_pipeline_options,
+)
 from tool_runs import run_ok
 
 
@@ -13,13 +18,8 @@ def tiny_options(data_root):
     return tiny_pipeline_options(
         data_root, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_crf', 'irn_seeds',
                                 'irn_labels'),
-        extra=['stage1.cfg_options.train_dataloader.batch_size=3',
-               'irn_train.cfg_options.train_cfg.max_epochs=1',
-               'irn_train.cfg_options.train_dataloader.batch_size=4',
-               'irn_train.cfg_options.train_dataloader.num_workers=0',
-               'irn_train.cfg_options.train_dataloader.persistent_workers=False',
-               # tests/visualization checks the report; one image draws the figure
-               'summary.report=False', 'summary.figure.num_images=1'])
+        extra=['stage1.cfg_options.train_dataloader.batch_size=3'] + IRN_TRAIN_TINY +
+        QUICK_SUMMARY)
 
 
 def test_rpnet_irn_pipeline_end_to_end(tmp_path, monkeypatch):

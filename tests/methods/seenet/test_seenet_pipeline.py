@@ -7,7 +7,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from tiny_benchmark import skip_runner_env_and_config_text, tiny_pipeline_options
+from tiny_benchmark import QUICK_SUMMARY, skip_runner_env_and_config_text, tiny_pipeline_options
 from tool_runs import run_ok
 
 import wsss_toolbox.methods.seenet  # noqa: F401  (registers HarmonicLabelGenerator)
@@ -19,8 +19,7 @@ def tiny_options(data_root):
     return tiny_pipeline_options(
         data_root, nproc_steps=('eval_maps', 'pseudo_labels', 'pseudo_labels_thr',
                                 'pseudo_labels_crf'),
-        # tests/visualization checks the report; one image shows the figure is drawn
-        extra=['summary.report=False', 'summary.figure.num_images=1'])
+        extra=QUICK_SUMMARY)
 
 
 def test_seenet_pipeline_end_to_end(tmp_path, monkeypatch):
