@@ -32,7 +32,6 @@ import os.path as osp
 import shutil
 import time
 import uuid
-from dataclasses import asdict
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -42,6 +41,7 @@ from wsss_toolbox import __version__
 from wsss_toolbox.datasets.synthetic_benchmark import format_summary, generate_synthetic_benchmark
 from wsss_toolbox.datasets.synthetic_benchmark.generator import (
     SUMMARY_FILE,
+    config_record,
     resolve_benchmark_config,
 )
 from wsss_toolbox.engine.config import load_config
@@ -464,7 +464,7 @@ class PipelineRunner:
             return False
         wanted = {key: value for key, value in dict(options).items()
                   if key not in ('num_workers', 'show_progress')}  # not in the output
-        requested = canonical(asdict(resolve_benchmark_config(**wanted)))
+        requested = canonical(config_record(resolve_benchmark_config(**wanted)))
         changes = describe_changes(canonical(written.get('config')), requested, limit=10)
         if changes:
             raise PipelineConfigError(

@@ -62,14 +62,28 @@ CONTEXTS = ('water', 'grass', 'sand', 'brick')
 #: named variants: generator options applied before the caller's own. ``many-classes``: 50
 #: classes, one object class per image (extra instances of that class still occur), for
 #: the LID 2020 track-3 (WSOL) protocol and many-way heads (``configs/lid/README.md``)
+#: ``pretrain``: the "synthetic ImageNet" the shipped backbone is pretrained on: 64 classes
+#: named by what a whole body looks like (shape x texture x colour), no class part, no decoys,
+#: no class-related context; one class per image as in ImageNet, one or two objects of it
+#: (``configs/pretrain/README.md``)
 VARIANTS = {
     'many-classes': dict(num_classes=50, class_count_probs=(1.0, )),
+    'pretrain': dict(num_classes=64, classes_by='body', class_count_probs=(1.0, ),
+                     extra_instance_prob=0.4, max_objects=2, decoy_rate=0.0, context_prob=0.0,
+                     unrelated_context_prob=0.5),
 }
+#: hues of the body-defined classes (``classes_by='body'``): far from each other
+BODY_CLASS_HUES = (0.05, 0.3, 0.55, 0.8, 0.175, 0.425, 0.675, 0.925)
 
 
 @dataclass
 class SyntheticBenchmarkConfig:
     """All knobs of the generator (sizes in fractions of the image side unless noted).
+
+    ``classes_by``: ``'part'`` (the benchmark: a class is its part's colour on a body shared
+    with other classes) or ``'body'`` (a class is the look of a whole body -- its shape,
+    texture and colour -- drawn without a part: the pretraining set, whose labels are not the
+    benchmark's, as ImageNet's are not VOC's).
 
     Difficulty knobs: ``part_size`` (smaller = CAM covers less of the object),
     ``num_body_families`` (fewer = bodies shared by more classes), ``decoy_rate`` (more =
@@ -83,6 +97,7 @@ class SyntheticBenchmarkConfig:
     num_body_families: Optional[int] = None  # None: num_classes // 4 (4 classes per body)
     num_contexts: int = 4
     seed: int = 0
+    classes_by: str = 'part'  # 'part' or 'body' (see above)
     # objects
     class_count_probs: Tuple[float, ...] = (0.5, 0.35, 0.15)  # P(1, 2, 3 classes in an image)
     extra_instance_prob: float = 0.3  # P(a second instance of a class)
@@ -124,6 +139,32 @@ class SyntheticBenchmarkConfig:
             raise ValueError('image_size must be at least 16 pixels')
         if abs(sum(self.class_count_probs) - 1) > 1e-6:
             raise ValueError('class_count_probs must sum to 1')
+        if self.classes_by not in ('part', 'body'):
+            raise ValueError(f"classes_by must be 'part' or 'body', got {self.classes_by!r}")
+        if self.classes_by == 'body':
+            most = len(BODY_SHAPES) * len(BODY_TEXTURES) * len(BODY_CLASS_HUES)
+            if self.num_classes > most:
+                raise ValueError(f"classes_by='body' defines at most {most} classes "
+                                 f'(shapes x textures x colours), not {self.num_classes}')
+            if self.decoy_rate > 0 or self.context_prob > 0:
+                raise ValueError("classes_by='body' draws no decoys and no class context: "
+                                 'set decoy_rate=0 and context_prob=0 (a decoy body would '
+                                 'look like a labelled class)')
+
+
+#: fields added after the first release, with their defaults: recorded in ``benchmark.json``
+#: only when set otherwise, so the folders written before them still match their configs
+LATER_FIELDS = dict(classes_by='part')
+
+
+def config_record(config: SyntheticBenchmarkConfig) -> dict:
+    """The config as ``benchmark.json`` records it (:data:`LATER_FIELDS` at their defaults
+    left out)."""
+    record = asdict(config)
+    for name, default in LATER_FIELDS.items():
+        if record[name] == default:
+            del record[name]
+    return record
 
 
 # ---------------------------------------------------------------------------------- specs
@@ -143,6 +184,8 @@ def class_specs(config: SyntheticBenchmarkConfig) -> List[dict]:
     Classes ``k`` and ``k + F`` share body family ``k % F``; their contexts differ whenever
     there are enough contexts, so body + context still identify a class only weakly.
     """
+    if config.classes_by == 'body':
+        return _body_class_specs(config)
     specs, used = [], {}
     family_names = [spec['name'] for spec in family_specs(config)]
     for k in range(config.num_classes):
@@ -158,6 +201,26 @@ def class_specs(config: SyntheticBenchmarkConfig) -> List[dict]:
                 family=family,
                 part_hue=part_hue,
                 context=(k + k // config.num_body_families) % config.num_contexts))
+    return specs
+
+
+def _body_class_specs(config: SyntheticBenchmarkConfig) -> List[dict]:
+    """Classes defined by a whole body (``classes_by='body'``): class ``k`` has shape
+    ``k % 4``, texture ``k // 4 % 4`` and colour ``k // 16``, so neighbouring classes differ
+    in shape only, and shape, texture and colour are each needed to tell all classes apart."""
+    specs = []
+    for k in range(config.num_classes):
+        shape = BODY_SHAPES[k % len(BODY_SHAPES)]
+        texture_index = k // len(BODY_SHAPES) % len(BODY_TEXTURES)
+        hue = BODY_CLASS_HUES[k // (len(BODY_SHAPES) * len(BODY_TEXTURES))]
+        specs.append(
+            dict(
+                name=f'{shape}_{BODY_TEXTURES[texture_index]}_{_colour_name(hue)}',
+                shape=shape,
+                texture=BODY_TEXTURES[texture_index],
+                frequency=2.0 + (texture_index % 3) * 0.75,
+                hue=hue,
+                context=-1))
     return specs
 
 
@@ -487,6 +550,13 @@ def _render(split: str, index: int) -> dict:
     part_map = np.zeros((size, size), dtype=bool)
     instance_map = np.zeros((size, size), dtype=np.int32)
     for number, k in enumerate(instances, start=1):
+        if config.classes_by == 'body':  # the class is the body's look; no part
+            body = _Body(rng, canvas, classes[k], config, centre_for(k))
+            body.paint(rng, image, classes[k], config)
+            label_map[body.window][body.mask] = k + 1
+            instance_map[body.window][body.mask] = number
+            part_map[body.window][body.mask] = False
+            continue
         family = families[classes[k]['family']]
         body = _Body(rng, canvas, family, config, centre_for(k))
         body.paint(rng, image, family, config)
@@ -708,7 +778,7 @@ def generate_synthetic_benchmark(out_dir: str,
     config = resolve_benchmark_config(num_train, num_val, image_size, num_classes, seed,
                                       variant, **options)
     _prepare_out_dir(out_dir, config.write_region_kinds)
-    config_dict = asdict(config)
+    config_dict = config_record(config)
     tasks = [(split, index) for split, count in zip(SPLITS, (num_train, num_val))
              for index in range(count)]
     progress = _Progress(len(tasks)) if show_progress else None
