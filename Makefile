@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # (--dist loadfile; tests/conftest.py), so module and shared fixtures are built once.
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-quick lint clean-venv gpu-kit
+.PHONY: setup demo pretrain test test-quick lint clean-venv gpu-kit
 
 setup: $(STAMP)
 
@@ -53,6 +53,18 @@ test-quick: setup
 
 demo: setup
 	OMP_NUM_THREADS=1 $(VPY) tools/pipeline.py configs/pipelines/cam_synthetic.py --work-dir work_dirs/demo
+
+# Retrain the shipped pretrained backbone (configs/pretrain/README.md): the synthetic
+# "ImageNet", 12 epochs of the tiny CAM classifier on it, then the checkpoint and its
+# provenance into wsss_toolbox/checkpoints/ (about 25 min on two cores)
+PRETRAIN_CONFIG := configs/pretrain/cam_tiny_1xb32-12e_synthetic-pretrain-128x128.py
+pretrain: setup
+	$(VPY) tools/dataset_converters/make_synthetic_benchmark.py data/synthetic_pretrain \
+	  --variant pretrain --num-train 6000 --num-val 600
+	rm -rf work_dirs/pretrain
+	$(VPY) tools/train.py $(PRETRAIN_CONFIG) --work-dir work_dirs/pretrain
+	$(VPY) tools/model_converters/publish_pretrained.py $(PRETRAIN_CONFIG) \
+	  work_dirs/pretrain/epoch_12.pth
 
 # Offline kit for a bare CUDA machine (Python 3.12 + torch preinstalled, no index): `make
 # gpu-kit` fills .gpu_kit/ with what such a machine lacks (about 11 MiB), and

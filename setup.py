@@ -74,7 +74,8 @@ setup(
     # the .mim links are followed when a wheel is built (MANIFEST.in lists them for sdists)
     package_data={PACKAGE: ['.mim/model-index.yml', '.mim/configs/**/*.py',
                             '.mim/configs/**/*.yml', '.mim/configs/**/*.md',
-                            '.mim/tools/**/*.py', '.mim/tools/**/*.sh']},
+                            '.mim/tools/**/*.py', '.mim/tools/**/*.sh',
+                            'checkpoints/*.pth', 'checkpoints/*.json']},
     include_package_data=True,
     install_requires=read_requirements('requirements/runtime.txt'),
     extras_require={'tests': read_requirements('requirements/tests.txt')},

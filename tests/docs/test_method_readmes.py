@@ -17,7 +17,7 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIRS = sorted(d for d in glob.glob(osp.join(REPO, 'configs', '*'))
                      if osp.isdir(d) and osp.basename(d) != '_base_')
-NO_PAPER = {'pipelines'}  # not a method: no paper line, no citation
+NO_PAPER = {'pipelines', 'pretrain'}  # not a method: no paper line, no citation
 PAPER_LINE = re.compile(r'^> \[[^\]]+\]\(https?://[^)\s]+\)', re.M)
 LINK = re.compile(r'!?\[[^\]]*\]\(([^)\s]+)\)|<a href="([^"]+)"')
 CODE = re.compile(r'```.*?```|`[^`\n]*`', re.S)

@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 # the latest checkpoint of a work dir, looked up inside it (shared with tools/train.py)
 from wsss_toolbox.engine.checkpoint import latest_checkpoint_in
+from wsss_toolbox.models.pretrained import pretrained_files
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep, SummaryRow
@@ -54,8 +55,11 @@ class TrainStep(PipelineStep):
 
     def input_files(self) -> InputFiles:
         """Its training set: images, masks, saliency maps, pseudo labels ... and each
-        image's record (what the list / label files say of it). A change retrains."""
-        return self.runner.dataset_files(self.stage_config().train_dataloader.dataset)
+        image's record (what the list / label files say of it) -- and the local checkpoints
+        its model's ``Pretrained`` initialisations load. A change retrains."""
+        cfg = self.stage_config()
+        return self.runner.dataset_files(cfg.train_dataloader.dataset) + InputFiles(
+            required=pretrained_files(cfg.model))
 
     def config_to_train(self) -> Config:
         """A copy of the stage config; a step with an ``init_backbone_from`` option (a
