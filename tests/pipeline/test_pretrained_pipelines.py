@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 from conftest import REPO_ROOT
 
-from wsss_toolbox.models.pretrained import pretrained_files, shipped_checkpoint
+from wsss_toolbox.engine.pretrained import pretrained_files, shipped_checkpoint
 from wsss_toolbox.pipeline import PipelineRunner
 from wsss_toolbox.pipeline.config import load_pipeline_config
 from wsss_toolbox.pipeline.file_digest import InputFiles

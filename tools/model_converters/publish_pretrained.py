@@ -4,7 +4,7 @@
         [--name tiny-convnet_synthetic-pretrain] [--handful 32] [--out-dir DIR]
 
 Writes ``<out-dir>/<file>.pth`` (the classifier's weights and a short ``meta``, without the
-optimizer state; ``<file>`` from ``wsss_toolbox.models.pretrained.SHIPPED_CHECKPOINTS``) and
+optimizer state; ``<file>`` from ``wsss_toolbox.engine.pretrained.SHIPPED_CHECKPOINTS``) and
 ``<file>.json``: the config, the checkpoint it came from, the training seed and time, the
 pretraining data, the date, the sha256 of the ``.pth``, and the classifier's mAP and top-1
 accuracy (percent) on the whole val split and on its first ``--handful`` images, which the
@@ -29,9 +29,9 @@ from mmengine.runner import Runner
 
 from wsss_toolbox.engine.checkpoint import load_local_checkpoint
 from wsss_toolbox.engine.config import load_config
+from wsss_toolbox.engine.pretrained import CHECKPOINT_DIR, SHIPPED_CHECKPOINTS
 from wsss_toolbox.evaluation.classification_metric import average_precision
 from wsss_toolbox.maps.io import atomic_write
-from wsss_toolbox.models.pretrained import CHECKPOINT_DIR, SHIPPED_CHECKPOINTS
 from wsss_toolbox.utils import register_all_modules
 
 LOG_TIME = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')

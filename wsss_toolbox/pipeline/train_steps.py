@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 # the latest checkpoint of a work dir, looked up inside it (shared with tools/train.py)
 from wsss_toolbox.engine.checkpoint import latest_checkpoint_in
-from wsss_toolbox.models.pretrained import pretrained_files
+from wsss_toolbox.engine.pretrained import pretrained_files
 from wsss_toolbox.registry import PIPELINE_STEPS
 
 from .base_step import PipelineStep, SummaryRow
